@@ -1,0 +1,2 @@
+//! The enclet enclave. (Being built: issue #2.)
+#![deny(unsafe_code)]

@@ -1,0 +1,10 @@
+//! The `enclet` command line. See `enclet --help`.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    enclet_parent::cli::Cli::parse().run()
+}
