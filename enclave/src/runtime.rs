@@ -1,0 +1,348 @@
+//! The plugin runtime: wasmtime components under hard limits.
+//!
+//! ```text
+//!  load(name, bytes, limits)                      invoke(measurement, input)
+//!    │ size ≤ max_component_bytes                   │ input ≤ max_input_bytes
+//!    │ measurement = SHA-384(bytes)                 │ wait for a pool slot
+//!    │ already loaded? ─▶ same PluginInfo           │ spawn_blocking:
+//!    │ compile (Component::new, never deserialize)  │   fresh Store (fuel, epoch deadline,
+//!    │ link: log + every other import traps         │   memory/table limiter)
+//!    │ type-check `handle`, trial instantiate       │   instantiate from PluginPre
+//!    ▼ cache PluginPre                              ▼   call handle, check output size
+//! ```
+//!
+//! * **One engine** ([`engine`]) with the pooling allocator, fuel and epoch
+//!   interruption; an epoch ticker thread owned by the [`Runtime`] drives
+//!   deadlines and stops when the runtime is dropped.
+//! * **Content addressing.** A plugin is its [`Measurement`]; loading the same
+//!   bytes again returns the existing plugin (`newly_loaded == false`) and keeps
+//!   its first name and limits.
+//! * **No ambient authority.** WASI is not linked. The only host import is
+//!   `enclet:plugin/log@0.1.0`; every other import a component declares is
+//!   defined as a function that fails the invocation when called (reported as a
+//!   guest trap naming the import). Plugins therefore have no filesystem,
+//!   network, environment or clock.
+//! * **Failures stay in their invocation.** Traps, limit hits and guest panics
+//!   become an [`InvokeError`] for that call only; the store is dropped and the
+//!   plugin and runtime stay usable.
+//!
+//! `load` compiles synchronously (tens to hundreds of milliseconds): async
+//! callers should run it on a blocking thread. `invoke` never blocks the async
+//! executor.
+
+mod bindings;
+mod engine;
+mod error;
+mod host;
+mod invoke;
+mod limiter;
+mod limits;
+mod plugin;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use enclet_attestation::measurement::Measurement;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+
+pub use error::{InvokeError, LoadError, RuntimeError};
+pub use limits::{HardMaxima, Limits};
+
+use host::HostState;
+use plugin::Plugin;
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+/// Configuration of a [`Runtime`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Invocations that may run at once; also the number of instance pool slots.
+    /// Further invocations wait for a slot.
+    pub max_concurrent_invocations: u32,
+    /// Epoch tick: the granularity of deadlines (1 ms ..= 1 s).
+    pub epoch_tick: Duration,
+    /// Limits of plugins loaded without explicit limits.
+    pub default_limits: Limits,
+    /// Upper bounds for any plugin's limits.
+    pub hard_maxima: HardMaxima,
+    /// Largest component accepted by `load`, in bytes (checked before hashing).
+    pub max_component_bytes: u64,
+    /// Most plugins loaded at once.
+    pub max_plugins: usize,
+    /// Wasm stack per invocation in bytes; deeper recursion traps.
+    pub max_wasm_stack_bytes: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_invocations: 32,
+            epoch_tick: Duration::from_millis(5),
+            default_limits: Limits::default(),
+            hard_maxima: HardMaxima::DEFAULT,
+            max_component_bytes: 32 * MIB,
+            max_plugins: 256,
+            max_wasm_stack_bytes: 512 * 1024,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    fn validate(&self) -> Result<(), RuntimeError> {
+        let bad = |msg: String| Err(RuntimeError::InvalidConfig(msg));
+        if !(1..=1024).contains(&self.max_concurrent_invocations) {
+            return bad(format!(
+                "max_concurrent_invocations is {}, must be 1..=1024",
+                self.max_concurrent_invocations
+            ));
+        }
+        if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
+            return bad(format!("epoch_tick is {:?}, must be 1ms..=1s", self.epoch_tick));
+        }
+        if !(1..=256 * MIB).contains(&self.max_component_bytes) {
+            return bad(format!(
+                "max_component_bytes is {}, must be 1..=256 MiB",
+                self.max_component_bytes
+            ));
+        }
+        if self.max_plugins == 0 {
+            return bad("max_plugins is 0".to_owned());
+        }
+        if !(64 * 1024..=8 * 1024 * 1024).contains(&self.max_wasm_stack_bytes) {
+            return bad(format!(
+                "max_wasm_stack_bytes is {}, must be 64 KiB..=8 MiB",
+                self.max_wasm_stack_bytes
+            ));
+        }
+        self.default_limits
+            .validate(&self.hard_maxima)
+            .map_err(|e| RuntimeError::InvalidConfig(format!("default_limits: {e}")))
+    }
+}
+
+/// What the runtime knows about a loaded plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginInfo {
+    /// Operator-chosen name (informational; plugins are addressed by measurement).
+    pub name: String,
+    /// SHA-384 of the component bytes.
+    pub measurement: Measurement,
+    /// Limits applied to each invocation.
+    pub limits: Limits,
+    /// Size of the component in bytes.
+    pub size_bytes: u64,
+}
+
+/// The result of [`Runtime::load`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The plugin, as first loaded.
+    pub info: PluginInfo,
+    /// `false` if these exact bytes were already loaded.
+    pub newly_loaded: bool,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    by_measurement: HashMap<Measurement, Arc<Plugin>>,
+    order: Vec<Arc<Plugin>>,
+}
+
+/// Runs plugins. `Send + Sync`: share it as `Arc<Runtime>`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    registry: RwLock<Registry>,
+    slots: Arc<Semaphore>,
+    config: RuntimeConfig,
+    _ticker: engine::EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine and its instance pool and starts the epoch ticker.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeError::InvalidConfig`] if `config` is out of range;
+    /// [`RuntimeError::Internal`] if wasmtime cannot reserve the pool or the
+    /// ticker thread cannot start.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        config.validate()?;
+        let engine = engine::build(&config)?;
+        let linker = plugin::base_linker(&engine).map_err(RuntimeError::Internal)?;
+        let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let permits = usize::try_from(config.max_concurrent_invocations)
+            .map_err(|_| RuntimeError::InvalidConfig("max_concurrent_invocations".to_owned()))?;
+        Ok(Self {
+            engine,
+            linker,
+            registry: RwLock::default(),
+            slots: Arc::new(Semaphore::new(permits)),
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles and validates a component; idempotent by measurement.
+    ///
+    /// `limits` defaults to the runtime's `default_limits`. Loading bytes that
+    /// are already loaded returns the existing plugin's info (first name and
+    /// limits win) with `newly_loaded == false`. Compiles on the calling thread.
+    ///
+    /// # Errors
+    ///
+    /// * [`LoadError::TooLarge`] before anything else if the bytes exceed
+    ///   `max_component_bytes`;
+    /// * [`LoadError::InvalidLimits`] if `limits` exceed the hard maxima;
+    /// * [`LoadError::InvalidComponent`] if the bytes are not a component, do not
+    ///   match the `enclet:plugin` world, or cannot be instantiated within limits;
+    /// * [`LoadError::TooManyPlugins`] if `max_plugins` are already loaded;
+    /// * [`LoadError::Internal`] on a runtime bug.
+    pub fn load(
+        &self,
+        name: &str,
+        component: &[u8],
+        limits: Option<Limits>,
+    ) -> Result<Loaded, LoadError> {
+        let size = u64::try_from(component.len()).unwrap_or(u64::MAX);
+        let limit = self.config.max_component_bytes;
+        if size > limit {
+            return Err(LoadError::TooLarge { size, limit });
+        }
+        let limits = limits.unwrap_or(self.config.default_limits);
+        limits.validate(&self.config.hard_maxima)?;
+        let measurement = Measurement::of_plugin(component);
+        if let Some(existing) = self.get(&measurement) {
+            return Ok(Loaded { info: existing.info.clone(), newly_loaded: false });
+        }
+        self.check_capacity()?;
+
+        let info = PluginInfo { name: name.to_owned(), measurement, limits, size_bytes: size };
+        let plugin = plugin::compile(&self.engine, &self.linker, info, component)?;
+        invoke::check_instantiates(&self.engine, &plugin, self.deadline_ticks(&limits))
+            .map_err(|e| LoadError::InvalidComponent(format!("cannot be instantiated: {e}")))?;
+        self.insert(plugin)
+    }
+
+    /// Runs `handle(input)` of the plugin with this measurement in a fresh store,
+    /// on a blocking thread (never on the async executor).
+    ///
+    /// # Errors
+    ///
+    /// [`InvokeError::UnknownPlugin`], [`InvokeError::InputTooLarge`] before the
+    /// guest runs; otherwise the reason the guest failed (limit, trap, plugin
+    /// error) for this invocation only.
+    pub async fn invoke(&self, plugin: &Measurement, input: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+        let (plugin, ticks) = self.prepare(plugin, &input)?;
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| InvokeError::Internal("invocation slots closed".to_owned()))?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            invoke::run(&engine, &plugin, ticks, &input)
+        })
+        .await
+        .map_err(|e| InvokeError::Internal(format!("invocation task: {e}")))?
+    }
+
+    /// Like [`invoke`](Self::invoke) but runs on the calling thread, for callers
+    /// outside an async runtime (benchmarks, tools).
+    ///
+    /// # Errors
+    ///
+    /// As [`invoke`](Self::invoke).
+    pub fn invoke_blocking(&self, plugin: &Measurement, input: &[u8]) -> Result<Vec<u8>, InvokeError> {
+        let (plugin, ticks) = self.prepare(plugin, input)?;
+        let _slot = loop {
+            // Without an executor to park on, spin politely until a slot frees.
+            match self.slots.try_acquire() {
+                Ok(slot) => break slot,
+                Err(tokio::sync::TryAcquireError::NoPermits) => std::thread::yield_now(),
+                Err(tokio::sync::TryAcquireError::Closed) => {
+                    return Err(InvokeError::Internal("invocation slots closed".to_owned()));
+                }
+            }
+        };
+        invoke::run(&self.engine, &plugin, ticks, input)
+    }
+
+    /// Every loaded plugin, in load order.
+    #[must_use]
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.read().order.iter().map(|p| p.info.clone()).collect()
+    }
+
+    fn prepare(&self, plugin: &Measurement, input: &[u8]) -> Result<(Arc<Plugin>, u64), InvokeError> {
+        let plugin = self.get(plugin).ok_or(InvokeError::UnknownPlugin)?;
+        let size = u64::try_from(input.len()).unwrap_or(u64::MAX);
+        let limit = plugin.info.limits.max_input_bytes;
+        if size > limit {
+            return Err(InvokeError::InputTooLarge { size, limit });
+        }
+        let ticks = self.deadline_ticks(&plugin.info.limits);
+        Ok((plugin, ticks))
+    }
+
+    /// Epoch ticks for a deadline: rounded up, plus one because the first tick
+    /// may come at any point of the current period.
+    fn deadline_ticks(&self, limits: &Limits) -> u64 {
+        let tick_us = u64::try_from(self.config.epoch_tick.as_micros()).unwrap_or(u64::MAX).max(1);
+        limits.deadline_ms.saturating_mul(1000).div_ceil(tick_us).saturating_add(1)
+    }
+
+    fn get(&self, measurement: &Measurement) -> Option<Arc<Plugin>> {
+        self.read().by_measurement.get(measurement).cloned()
+    }
+
+    fn check_capacity(&self) -> Result<(), LoadError> {
+        let limit = self.config.max_plugins;
+        if self.read().order.len() >= limit {
+            return Err(LoadError::TooManyPlugins { limit: u64::try_from(limit).unwrap_or(u64::MAX) });
+        }
+        Ok(())
+    }
+
+    fn insert(&self, plugin: Plugin) -> Result<Loaded, LoadError> {
+        let mut registry = self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Another thread may have loaded the same bytes while we compiled.
+        if let Some(existing) = registry.by_measurement.get(&plugin.info.measurement) {
+            return Ok(Loaded { info: existing.info.clone(), newly_loaded: false });
+        }
+        let limit = self.config.max_plugins;
+        if registry.order.len() >= limit {
+            return Err(LoadError::TooManyPlugins { limit: u64::try_from(limit).unwrap_or(u64::MAX) });
+        }
+        let plugin = Arc::new(plugin);
+        registry.by_measurement.insert(plugin.info.measurement, Arc::clone(&plugin));
+        registry.order.push(Arc::clone(&plugin));
+        tracing::info!(
+            plugin = %plugin.info.name,
+            measurement = %plugin.label.measurement,
+            size_bytes = plugin.info.size_bytes,
+            "plugin loaded"
+        );
+        Ok(Loaded { info: plugin.info.clone(), newly_loaded: true })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        // The registry is only ever mutated by whole-entry inserts, so a poisoned
+        // lock still guards consistent data.
+        self.registry.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests;

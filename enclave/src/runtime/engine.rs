@@ -1,0 +1,94 @@
+//! The shared [`Engine`]: its configuration and the epoch ticker thread.
+//!
+//! One engine serves every plugin. It is configured once for:
+//! * **fuel** and **epoch interruption**, so each store gets an instruction
+//!   budget and a wall-clock deadline;
+//! * the **pooling instance allocator**, sized from [`RuntimeConfig`] and the
+//!   hard maxima, so instantiation is a few microseconds and a plugin can never
+//!   reserve more than a pool slot;
+//! * a bounded wasm stack, so deep recursion traps instead of exhausting the host.
+//!
+//! The [`EpochTicker`] increments the engine's epoch every `epoch_tick` on its
+//! own thread; it stops and is joined when the runtime is dropped.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::RuntimeConfig;
+use super::error::RuntimeError;
+
+/// Core instances a component may contain (a Rust plugin has its main module
+/// plus a few adapter shims).
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
+/// Linear memories a component may define.
+const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables a component may define.
+const TABLES_PER_COMPONENT: u32 = 16;
+
+/// Builds the shared engine for `config`.
+pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
+    let slots = config.max_concurrent_invocations;
+    let max = &config.hard_maxima;
+    let internal = |what: &str| RuntimeError::InvalidConfig(format!("{what} does not fit this host"));
+
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_COMPONENT))
+        .total_tables(slots.saturating_mul(TABLES_PER_COMPONENT))
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .max_memories_per_module(1)
+        .max_tables_per_module(TABLES_PER_COMPONENT)
+        .max_memory_size(
+            usize::try_from(max.max_memory_bytes).map_err(|_| internal("max_memory_bytes"))?,
+        )
+        .table_elements(
+            usize::try_from(max.max_table_elements).map_err(|_| internal("max_table_elements"))?,
+        );
+
+    let mut wasm = Config::new();
+    wasm.consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(config.max_wasm_stack_bytes)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&wasm).map_err(|e| RuntimeError::Internal(format!("engine: {e:#}")))
+}
+
+/// Increments an engine's epoch every tick until dropped.
+#[derive(Debug)]
+pub(crate) struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    /// Starts the ticker thread.
+    pub(crate) fn start(engine: Engine, tick: Duration) -> Result<Self, RuntimeError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("enclet-epoch".to_owned())
+            .spawn(move || {
+                // A message or a dropped sender both mean: stop.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Internal(format!("epoch ticker thread: {e}")))?;
+        Ok(Self { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            // The thread only loops on `recv_timeout`; it cannot panic.
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! A compiled, validated plugin: what `load` produces and `invoke` runs.
+//!
+//! Loading follows these steps:
+//! 1. compile the component from its bytes with the shared engine (never
+//!    `deserialize`: only code compiled here, from measured bytes, runs);
+//! 2. link it: the `log` import from the host, and every other import — WASI
+//!    included — defined as a function that traps when called. Plugins thus get
+//!    no filesystem, network, environment or clock, yet a Rust `std` plugin
+//!    that merely *imports* WASI still loads;
+//! 3. check the exports against the `plugin` world (`handle` with the exact
+//!    signature) and cache the resulting [`PluginPre`], so each invocation only
+//!    instantiates.
+
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
+
+use super::bindings::PluginPre;
+use super::error::LoadError;
+use super::host::{HostState, PluginLabel};
+use super::PluginInfo;
+
+/// The export every plugin must have.
+pub(crate) const HANDLE: &str = "handle";
+
+/// A loaded plugin, shared by all its invocations.
+pub(crate) struct Plugin {
+    pub(crate) info: PluginInfo,
+    pub(crate) label: Arc<PluginLabel>,
+    pub(crate) pre: PluginPre<HostState>,
+    pub(crate) handle: ComponentExportIndex,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// The linker every plugin starts from: just the host's `log` interface.
+pub(crate) fn base_linker(engine: &Engine) -> Result<Linker<HostState>, String> {
+    let mut linker = Linker::new(engine);
+    super::bindings::log::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+        &mut linker,
+        |state| state,
+    )
+    .map_err(|e| format!("linking the log interface: {e:#}"))?;
+    Ok(linker)
+}
+
+/// Compiles and validates `bytes` (steps 1–3 of the module docs).
+pub(crate) fn compile(
+    engine: &Engine,
+    base: &Linker<HostState>,
+    info: PluginInfo,
+    bytes: &[u8],
+) -> Result<Plugin, LoadError> {
+    let invalid = |what: &str, e: wasmtime::Error| LoadError::InvalidComponent(format!("{what}: {e:#}"));
+    // Step 1: compile in-process from the measured bytes.
+    let component = Component::new(engine, bytes).map_err(|e| invalid("not a valid component", e))?;
+    // Step 2: link, with every import the host does not provide trapping.
+    let mut linker = base.clone();
+    linker
+        .define_unknown_imports_as_traps(&component)
+        .map_err(|e| invalid("unsupported imports", e))?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| invalid("imports do not match enclet:plugin/log@0.1.0", e))?;
+    // Step 3: the exports must be the plugin world's.
+    let pre = PluginPre::new(pre).map_err(|e| {
+        invalid("does not export `handle: func(list<u8>) -> result<list<u8>, string>`", e)
+    })?;
+    let handle = component.get_export_index(None, HANDLE).ok_or_else(|| {
+        LoadError::Internal("`handle` passed the type check but has no export index".to_owned())
+    })?;
+    let label = Arc::new(PluginLabel {
+        name: info.name.clone(),
+        measurement: info.measurement.to_hex(),
+    });
+    Ok(Plugin { info, label, pre, handle })
+}

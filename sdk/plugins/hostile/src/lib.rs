@@ -1,0 +1,79 @@
+//! `hostile`: misbehaves on request so tests can check that every limit holds
+//! and fails only the offending call.
+//!
+//! The input (UTF-8, surrounding whitespace ignored) selects the behaviour:
+//!
+//! | input     | behaviour                                              | expected outcome |
+//! |-----------|--------------------------------------------------------|------------------|
+//! | `loop`    | spins forever                                          | out of fuel / deadline exceeded |
+//! | `memory`  | allocates 16 MiB blocks until refused                  | memory limit |
+//! | `recurse` | unbounded non-tail recursion                           | guest trap (stack overflow) |
+//! | `output`  | returns 64 MiB (or until memory runs out)              | output too large / memory limit |
+//! | `output:N`| returns N bytes                                        | ok or output too large |
+//! | `panic`   | panics                                                 | guest trap |
+//! | `err`     | returns a plugin error                                 | plugin error |
+//! | `wasi`    | reads the wall clock (a WASI import the host never links) | guest trap |
+//! | `log`     | logs 100 records (more than the host keeps)           | ok |
+//! | other     | echoes the input                                       | ok |
+
+use std::hint::black_box;
+
+/// The hostile plugin.
+pub struct Hostile;
+
+const MIB: usize = 1024 * 1024;
+
+impl enclet_plugin_sdk::Plugin for Hostile {
+    fn handle(input: Vec<u8>) -> Result<Vec<u8>, String> {
+        let command = std::str::from_utf8(&input).unwrap_or("").trim();
+        match command {
+            "loop" => spin(),
+            "memory" => Ok(hoard()),
+            "recurse" => Ok(depth(black_box(0)).to_le_bytes().to_vec()),
+            "output" => Ok(vec![b'x'; 64 * MIB]),
+            "panic" => panic!("asked to panic"),
+            "err" => Err("asked to fail".to_owned()),
+            "wasi" => Ok(format!("{:?}", std::time::SystemTime::now()).into_bytes()),
+            "log" => {
+                for i in 0..100 {
+                    enclet_plugin_sdk::log::info("noisy", &[("i", &i.to_string())]);
+                }
+                Ok(b"logged".to_vec())
+            }
+            other => match other.strip_prefix("output:").map(str::parse::<usize>) {
+                Some(Ok(n)) => Ok(vec![b'x'; n]),
+                Some(Err(e)) => Err(format!("bad output size: {e}")),
+                None => Ok(input),
+            },
+        }
+    }
+}
+
+/// Loops forever without being optimised away.
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches 16 MiB blocks forever.
+fn hoard() -> Vec<u8> {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        blocks.push(black_box(vec![1u8; 16 * MIB]));
+        if blocks.len() == usize::MAX {
+            return blocks.concat();
+        }
+    }
+}
+
+/// Recurses without bound; the frame holds a buffer so the stack fills fast.
+#[allow(unconditional_recursion, reason = "the point: exhaust the wasm stack")]
+fn depth(n: u64) -> u64 {
+    let frame = black_box([n; 32]);
+    let below = depth(black_box(n.wrapping_add(1)));
+    black_box(frame.iter().sum::<u64>().wrapping_add(below))
+}
+
+enclet_plugin_sdk::export_plugin!(Hostile);
