@@ -1,4 +1,24 @@
-//! TPM 2.0 quotes, attestation-key trust and the plugin event log. (Being built: issue #4.)
+//! TPM 2.0 quotes, attestation-key trust and the plugin event log, verified in
+//! pure Rust (no TPM software stack needed by verifiers).
+//!
+//! ```text
+//!  EK cert ──verify_ek_certificate(CA, now)──▶ Verified<EkIdentity>
+//!                                                   │ challenge(AK public, randomness)
+//!                          Credential ──▶ TPM2_ActivateCredential ──▶ secret
+//!                                                   │ finish(secret)
+//!                                                   ▼
+//!  TPMS_ATTEST + TPMT_SIGNATURE + AK ──verify_quote(expectations)──▶ Verified<TpmClaims>
+//!      (PCR values, event log, nonce)          ▲ Verified<ActivatedAk> (optional)
+//! ```
+//!
+//! * [`reader`](self) — bounded big-endian reads, every field named in errors.
+//! * `attest` — `TPMS_ATTEST` of a quote → [`UnverifiedQuote`].
+//! * `public` — `TPMT_PUBLIC` / `TPM2B_PUBLIC` (RSA, ECC) and object names.
+//! * `signature` — `TPMT_SIGNATURE`: RSASSA SHA-1/SHA-256/…, ECDSA P-256.
+//! * `pcr` — selections, claimed [`PcrValues`] and the `pcrDigest`.
+//! * `credential` — `MakeCredential` and the activation challenge.
+//! * `ek` — EK certificate chain to a configured CA.
+//! * `verify` — [`verify_quote`], producing [`TpmClaims`].
 //!
 //! ## Measurement layout (shared with the enclave's TPM attester)
 //!
@@ -13,6 +33,32 @@
 //! threat model.
 
 use sha2::{Digest, Sha256};
+
+mod alg;
+mod attest;
+mod claims;
+mod credential;
+mod ek;
+mod error;
+mod pcr;
+mod public;
+mod reader;
+mod signature;
+mod verify;
+
+pub use alg::HashAlg;
+pub use attest::{ClockInfo, TPM_GENERATED_VALUE, TPM_ST_ATTEST_QUOTE, UnverifiedQuote};
+pub use claims::{QuotedPcr, TpmClaims};
+pub use credential::{
+    ActivatedAk, CHALLENGE_RANDOM_LEN, CREDENTIAL_RANDOM_LEN, Credential, CredentialChallenge,
+    ak_name, challenge, make_credential,
+};
+pub use ek::{EkIdentity, verify_ek_certificate};
+pub use error::TpmError;
+pub use pcr::{MAX_PCR_INDEX, PcrSelection, PcrValues};
+pub use public::{ObjectAttributes, PublicKey, Scheme, TpmPublic};
+pub use signature::TpmSignature;
+pub use verify::{ExpectedExtraData, QuoteEvidence, TpmExpectations, verify_quote};
 
 /// PCR holding the enclave image measurement (SHA-256 bank).
 pub const IMAGE_PCR: u8 = 23;
@@ -33,25 +79,6 @@ pub fn qualifying_data(nonce: &[u8], public_key: &[u8], event_log_digest: &[u8; 
     }
     h.update(event_log_digest);
     h.finalize().into()
-}
-
-/// Why TPM evidence was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TpmError {
-    /// A TPM structure is not well-formed.
-    #[error("malformed structure: {0}")]
-    Parse(String),
-}
-
-impl TpmError {
-    /// Stable code, see [`crate::Error::code`].
-    #[must_use]
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Parse(_) => "tpm.parse",
-        }
-    }
 }
 
 #[cfg(test)]
