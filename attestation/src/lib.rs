@@ -27,7 +27,7 @@
 //! * [`measurement`] — the plugin measurement rule shared by every backend.
 //! * [`event_log`] — the canonical plugin event log and its digest.
 //! * [`claims`] — the backend-neutral claims model.
-//! * [`nitro`] — AWS Nitro Enclaves attestation documents (COSE_Sign1).
+//! * [`nitro`] — AWS Nitro Enclaves attestation documents (`COSE_Sign1`).
 //! * [`tpm`] — TPM 2.0 quotes, AK trust and the plugin event log.
 #![forbid(unsafe_code)]
 

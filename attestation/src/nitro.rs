@@ -1,7 +1,7 @@
 //! AWS Nitro Enclaves attestation documents.
 //!
 //! The Nitro Secure Module (NSM) signs a CBOR payload — module id, timestamp,
-//! PCRs, the optional `public_key` / `user_data` / `nonce` — as a COSE_Sign1
+//! PCRs, the optional `public_key` / `user_data` / `nonce` — as a `COSE_Sign1`
 //! with ES384, using a short-lived leaf certificate that chains to the AWS
 //! Nitro Enclaves root through the `cabundle` carried in the payload.
 //!

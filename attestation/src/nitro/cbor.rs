@@ -86,7 +86,7 @@ impl<'a> Reader<'a> {
         self.pos = self.pos.saturating_add(1);
         let arg = match info {
             0..=23 => Some(u64::from(info)),
-            24 => Some(u64::from(self.be::<1>()?)),
+            24 => Some(self.be::<1>()?),
             25 => Some(self.be::<2>()?),
             26 => Some(self.be::<4>()?),
             27 => Some(self.be::<8>()?),
@@ -203,19 +203,19 @@ pub(crate) fn write_head(out: &mut Vec<u8>, major: u8, arg: u64) {
     match arg {
         0..=23 => out.push(m | u8::try_from(arg).unwrap_or(0)),
         24..=0xff => {
-            out.push(m | 24);
+            out.push(m | 0x18);
             out.push(u8::try_from(arg).unwrap_or(0));
         }
         0x100..=0xffff => {
-            out.push(m | 25);
+            out.push(m | 0x19);
             out.extend_from_slice(&u16::try_from(arg).unwrap_or(0).to_be_bytes());
         }
         0x1_0000..=0xffff_ffff => {
-            out.push(m | 26);
+            out.push(m | 0x1a);
             out.extend_from_slice(&u32::try_from(arg).unwrap_or(0).to_be_bytes());
         }
         _ => {
-            out.push(m | 27);
+            out.push(m | 0x1b);
             out.extend_from_slice(&arg.to_be_bytes());
         }
     }
@@ -245,7 +245,10 @@ mod tests {
     #[test]
     fn reads_definite_and_indefinite_maps() {
         // {"a": 1} definite, then the same indefinite.
-        for input in [&[0xa1, 0x61, b'a', 0x01][..], &[0xbf, 0x61, b'a', 0x01, 0xff]] {
+        for input in [
+            &[0xa1, 0x61, b'a', 0x01][..],
+            &[0xbf, 0x61, b'a', 0x01, 0xff],
+        ] {
             let mut r = Reader::new(input);
             let len = r.map().unwrap();
             assert!(r.has_next(len, 0).unwrap());

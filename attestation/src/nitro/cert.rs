@@ -28,6 +28,15 @@ pub(crate) struct EcKey {
     pub(crate) point: Vec<u8>,
 }
 
+/// The basicConstraints extension, reduced to what the chain checks use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CaStatus {
+    /// Absent, or cA = false.
+    NotCa,
+    /// cA = true, with an optional path length constraint.
+    Ca { path_len: Option<u32> },
+}
+
 /// What the chain checks need to know about one certificate, once its
 /// issuer's signature over it has been verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +46,8 @@ pub(crate) struct CertInfo {
     pub(crate) not_before: i64,
     pub(crate) not_after: i64,
     pub(crate) key: EcKey,
-    /// `Some(path_len)` when basicConstraints says cA; `None` otherwise.
-    pub(crate) ca: Option<Option<u32>>,
+    /// What basicConstraints says.
+    pub(crate) ca: CaStatus,
     pub(crate) key_cert_sign: bool,
     pub(crate) digital_signature: bool,
     pub(crate) has_key_usage: bool,
@@ -52,8 +61,8 @@ pub(crate) struct Parsed<'a> {
 impl<'a> Parsed<'a> {
     /// Parses DER, refusing trailing bytes.
     pub(crate) fn parse(der: &'a [u8]) -> Result<Self, ChainError> {
-        let (rest, cert) = X509Certificate::from_der(der)
-            .map_err(|e| ChainError::Malformed(e.to_string()))?;
+        let (rest, cert) =
+            X509Certificate::from_der(der).map_err(|e| ChainError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
             return Err(ChainError::Malformed(format!(
                 "{} trailing bytes after the certificate",
@@ -128,9 +137,12 @@ impl<'a> Parsed<'a> {
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
             key: ec_key(&self.cert)?,
-            ca: bc
-                .filter(|b| b.value.ca)
-                .map(|b| b.value.path_len_constraint),
+            ca: match bc {
+                Some(b) if b.value.ca => CaStatus::Ca {
+                    path_len: b.value.path_len_constraint,
+                },
+                _ => CaStatus::NotCa,
+            },
             key_cert_sign: ku.as_ref().is_some_and(|k| k.value.key_cert_sign()),
             digital_signature: ku.as_ref().is_some_and(|k| k.value.digital_signature()),
             has_key_usage: ku.is_some(),

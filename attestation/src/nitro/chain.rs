@@ -14,7 +14,7 @@
 //! 5. The leaf is not a CA, has keyUsage digitalSignature and a P-384 key, the
 //!    key that must verify the COSE signature.
 
-use super::cert::{CertInfo, Curve, EcKey, Parsed};
+use super::cert::{CaStatus, CertInfo, Curve, EcKey, Parsed};
 use super::cert_cache::{CertCache, DerHash, der_hash};
 use super::claims::CertificateSummary;
 use super::error::{CertPosition, CertRef, ChainError, NitroError};
@@ -189,19 +189,26 @@ fn check_validity(info: &CertInfo, position: CertPosition, at: At) -> Result<(),
 }
 
 /// Steps 3 and 4 for a CA with `below` intermediate CAs under it.
-fn check_ca(info: &CertInfo, position: CertPosition, below: usize, at: At) -> Result<(), NitroError> {
+fn check_ca(
+    info: &CertInfo,
+    position: CertPosition,
+    below: usize,
+    at: At,
+) -> Result<(), NitroError> {
     check_validity(info, position, at)?;
     let fail = |kind| Err(NitroError::chain(reference(position, info), kind));
-    let Some(path_len) = info.ca else {
-        return fail(ChainError::BasicConstraints("a CA certificate without cA=true"));
+    let CaStatus::Ca { path_len } = info.ca else {
+        return fail(ChainError::BasicConstraints(
+            "a CA certificate without cA=true",
+        ));
     };
     if !info.key_cert_sign {
         return fail(ChainError::KeyUsage("a CA certificate without keyCertSign"));
     }
-    if let Some(allowed) = path_len {
-        if usize::try_from(allowed).is_ok_and(|a| below > a) {
-            return fail(ChainError::PathLen { allowed, below });
-        }
+    if let Some(allowed) = path_len
+        && usize::try_from(allowed).is_ok_and(|a| below > a)
+    {
+        return fail(ChainError::PathLen { allowed, below });
     }
     Ok(())
 }
@@ -211,14 +218,18 @@ fn check_leaf(info: &CertInfo, at: At) -> Result<(), NitroError> {
     let position = CertPosition::Leaf;
     check_validity(info, position, at)?;
     let fail = |kind| Err(NitroError::chain(reference(position, info), kind));
-    if info.ca.is_some() {
+    if info.ca != CaStatus::NotCa {
         return fail(ChainError::BasicConstraints("the leaf certificate is a CA"));
     }
     if !info.has_key_usage || !info.digital_signature {
-        return fail(ChainError::KeyUsage("the leaf certificate lacks digitalSignature"));
+        return fail(ChainError::KeyUsage(
+            "the leaf certificate lacks digitalSignature",
+        ));
     }
     if info.key.curve != Curve::P384 {
-        return fail(ChainError::Algorithm("the leaf key is not P-384 (ES384)".into()));
+        return fail(ChainError::Algorithm(
+            "the leaf key is not P-384 (ES384)".into(),
+        ));
     }
     Ok(())
 }

@@ -84,7 +84,10 @@ fn hex_map<S: serde::Serializer>(v: &BTreeMap<u8, Vec<u8>>, s: S) -> Result<S::O
     s.collect_map(v.iter().map(|(k, v)| (k.to_string(), hex::encode(v))))
 }
 
-#[allow(clippy::ref_option, reason = "serde's `serialize_with` passes `&Option<T>`")]
+#[allow(
+    clippy::ref_option,
+    reason = "serde's `serialize_with` passes `&Option<T>`"
+)]
 fn hex_opt<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(b) => s.serialize_str(&hex::encode(b)),

@@ -1,4 +1,4 @@
-//! The COSE_Sign1 envelope (RFC 9052 §4.2) around the attestation payload.
+//! The `COSE_Sign1` envelope (RFC 9052 §4.2) around the attestation payload.
 //!
 //! [`coset`] parses the four-element array, tagged (18) or untagged. We keep
 //! the protected header and the payload exactly as received and build the
@@ -6,7 +6,9 @@
 //! payload could change the bytes and so the meaning of the signature.
 
 use aws_lc_rs::signature::{ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
-use coset::{CborSerializable, CoseSign1, RegisteredLabelWithPrivate, TaggedCborSerializable, iana};
+use coset::{
+    CborSerializable, CoseSign1, RegisteredLabelWithPrivate, TaggedCborSerializable, iana,
+};
 
 use super::cbor;
 use super::error::NitroError;
@@ -14,10 +16,10 @@ use super::error::NitroError;
 /// Length of a raw ES384 signature: `r ‖ s`, 48 bytes each.
 pub(crate) const ES384_SIGNATURE_LEN: usize = 96;
 
-/// CBOR tag 18 (COSE_Sign1) as the first byte of a tagged document.
+/// CBOR tag 18 (`COSE_Sign1`) as the first byte of a tagged document.
 const TAG_COSE_SIGN1: u8 = 0xd2;
 
-/// The parts of a COSE_Sign1 that the signature covers, as received.
+/// The parts of a `COSE_Sign1` that the signature covers, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Envelope {
     /// The protected header's serialized bytes (the content of its bstr).
@@ -28,7 +30,7 @@ pub(crate) struct Envelope {
     pub(crate) signature: Vec<u8>,
 }
 
-/// Parses a COSE_Sign1, tagged or untagged, and checks its header says ES384.
+/// Parses a `COSE_Sign1`, tagged or untagged, and checks its header says ES384.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope, NitroError> {
     let sign1 = if bytes.first() == Some(&TAG_COSE_SIGN1) {
         CoseSign1::from_tagged_slice(bytes)

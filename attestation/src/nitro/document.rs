@@ -57,7 +57,7 @@ pub(crate) struct Payload {
 }
 
 impl UnverifiedNitroDocument {
-    /// Parses a COSE_Sign1 attestation document (tagged or untagged).
+    /// Parses a `COSE_Sign1` attestation document (tagged or untagged).
     ///
     /// # Errors
     ///
@@ -181,7 +181,10 @@ fn module_id(r: &mut Reader<'_>) -> Result<String, NitroError> {
 fn digest(r: &mut Reader<'_>) -> Result<String, NitroError> {
     let d = r.text()?;
     if d != "SHA384" {
-        return Err(NitroError::field("digest", format!("must be \"SHA384\", is {d:?}")));
+        return Err(NitroError::field(
+            "digest",
+            format!("must be \"SHA384\", is {d:?}"),
+        ));
     }
     Ok(d.to_owned())
 }
@@ -214,7 +217,10 @@ fn pcrs(r: &mut Reader<'_>) -> Result<BTreeMap<u8, Vec<u8>>, NitroError> {
             ));
         }
         if out.insert(index, value.to_vec()).is_some() {
-            return Err(NitroError::field("pcrs", format!("PCR{index} appears twice")));
+            return Err(NitroError::field(
+                "pcrs",
+                format!("PCR{index} appears twice"),
+            ));
         }
         count = count.saturating_add(1);
     }

@@ -19,7 +19,7 @@ pub enum NitroError {
         /// The limit.
         max: usize,
     },
-    /// The outer COSE_Sign1 structure is malformed.
+    /// The outer `COSE_Sign1` structure is malformed.
     #[error("malformed COSE_Sign1 envelope: {0}")]
     Cose(String),
     /// The payload is not well-formed CBOR (or uses an encoding we refuse).

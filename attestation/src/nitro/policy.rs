@@ -128,15 +128,21 @@ impl NitroPolicy {
                 });
             }
         }
-        check_field(self.nonce.as_ref(), claims.nonce.as_ref(), |expected, actual| {
-            PolicyError::Nonce { expected, actual }
-        })?;
-        check_field(self.user_data.as_ref(), claims.user_data.as_ref(), |expected, actual| {
-            PolicyError::UserData { expected, actual }
-        })?;
-        check_field(self.public_key.as_ref(), claims.public_key.as_ref(), |expected, actual| {
-            PolicyError::PublicKey { expected, actual }
-        })
+        check_field(
+            self.nonce.as_ref(),
+            claims.nonce.as_ref(),
+            |expected, actual| PolicyError::Nonce { expected, actual },
+        )?;
+        check_field(
+            self.user_data.as_ref(),
+            claims.user_data.as_ref(),
+            |expected, actual| PolicyError::UserData { expected, actual },
+        )?;
+        check_field(
+            self.public_key.as_ref(),
+            claims.public_key.as_ref(),
+            |expected, actual| PolicyError::PublicKey { expected, actual },
+        )
     }
 }
 
