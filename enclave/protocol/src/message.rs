@@ -1,0 +1,170 @@
+//! The versioned message enums carried in frame payloads.
+//!
+//! The parent sends [`Request`]s; the enclave answers each with one
+//! [`Response`] carrying the same request id. Byte fields are CBOR byte
+//! strings; measurements are 48-byte byte strings (SHA-384).
+
+use enclet_attestation::Measurement;
+use serde::{Deserialize, Serialize};
+
+/// Parent → enclave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Compile and register a plugin component. Idempotent by measurement.
+    Load {
+        /// Operator-chosen name (for listings and logs).
+        name: String,
+        /// The component bytes.
+        #[serde(with = "serde_bytes")]
+        component: Vec<u8>,
+        /// Per-plugin limits; the enclave's defaults when absent.
+        limits: Option<Limits>,
+    },
+    /// Run a loaded plugin's `handle(input)`.
+    Invoke {
+        /// The plugin's measurement.
+        #[serde(with = "crate::bytes::measurement")]
+        plugin: Measurement,
+        /// The input bytes.
+        #[serde(with = "serde_bytes")]
+        input: Vec<u8>,
+    },
+    /// List loaded plugins, in load order.
+    ListPlugins,
+    /// Produce evidence over the plugin event log, bound to a verifier nonce.
+    Attest {
+        /// The verifier's nonce.
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+    },
+    /// Liveness and summary.
+    Health,
+}
+
+/// Enclave → parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// Answer to [`Request::Load`].
+    Loaded(LoadResult),
+    /// Answer to [`Request::Invoke`]: the plugin's output.
+    Output(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Answer to [`Request::ListPlugins`].
+    Plugins(Vec<PluginInfo>),
+    /// Answer to [`Request::Attest`].
+    Attestation {
+        /// Backend evidence.
+        evidence: Evidence,
+        /// The canonical plugin event log the evidence binds.
+        #[serde(with = "serde_bytes")]
+        event_log: Vec<u8>,
+    },
+    /// Answer to [`Request::Health`].
+    Health(Health),
+    /// The request failed (or, on id 0, the connection is being closed).
+    Error(ErrorBody),
+}
+
+/// Resource limits of one plugin (mirrors the enclave runtime's limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Fuel per invocation.
+    pub fuel: u64,
+    /// Wall-clock deadline per invocation, in milliseconds.
+    pub deadline_ms: u64,
+    /// Largest linear memory, in bytes.
+    pub max_memory_bytes: u64,
+    /// Largest table, in elements.
+    pub max_table_elements: u64,
+    /// Largest accepted input, in bytes.
+    pub max_input_bytes: u64,
+    /// Largest accepted output, in bytes.
+    pub max_output_bytes: u64,
+}
+
+/// A loaded plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Operator-chosen name.
+    pub name: String,
+    /// SHA-384 of the component bytes.
+    #[serde(with = "crate::bytes::measurement")]
+    pub measurement: Measurement,
+    /// Component size in bytes.
+    pub size_bytes: u64,
+    /// The limits it runs under.
+    pub limits: Limits,
+}
+
+/// Result of a load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// The plugin.
+    pub info: PluginInfo,
+    /// False when the same bytes were already loaded.
+    pub newly_loaded: bool,
+}
+
+/// Evidence from the enclave's attester, as raw wire structures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// An NSM attestation document (`COSE_Sign1`).
+    Nitro {
+        /// The document bytes.
+        #[serde(with = "serde_bytes")]
+        document: Vec<u8>,
+    },
+    /// A TPM 2.0 quote.
+    Tpm(TpmEvidence),
+}
+
+/// A TPM quote with what a verifier needs to check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TpmEvidence {
+    /// `TPMS_ATTEST` bytes.
+    #[serde(with = "serde_bytes")]
+    pub attest: Vec<u8>,
+    /// `TPMT_SIGNATURE` over `attest`.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+    /// `TPM2B_PUBLIC` of the attestation key.
+    #[serde(with = "serde_bytes")]
+    pub ak_public: Vec<u8>,
+    /// Quoted PCR values (SHA-256 bank) by index.
+    pub pcrs: Vec<(u8, serde_bytes::ByteBuf)>,
+}
+
+/// Enclave health summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Protocol version the enclave speaks.
+    pub protocol_version: u16,
+    /// Number of loaded plugins.
+    pub plugins: u64,
+    /// Attester backend name, if one is configured.
+    pub attester: Option<String>,
+    /// Milliseconds since the enclave server started.
+    pub uptime_ms: u64,
+}
+
+/// A failure with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable `snake_case` code, e.g. `out_of_fuel`, `unknown_plugin`, `malformed_frame`.
+    pub code: String,
+    /// Human-readable reason.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// Builds an error body.
+    #[must_use]
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
