@@ -1,14 +1,254 @@
-//! `enclet verify nitro`. (Being built.)
+//! `enclet verify nitro`: check an AWS Nitro Enclaves attestation document offline.
+//!
+//! A thin layer over [`enclet_attestation::nitro`]: it reads the files, picks
+//! the verification time (the clock, `--at`, or the document's own timestamp),
+//! builds the policy from the flags and reports the verdict as text or JSON.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use enclet_attestation::UnixTime;
+use enclet_attestation::nitro::{
+    NitroClaims, NitroError, NitroPolicy, NitroRoot, NitroVerifier, UnverifiedNitroDocument,
+};
+use serde_json::json;
+
+const LONG_ABOUT: &str = "\
+Verify an AWS Nitro Enclaves attestation document (a COSE_Sign1 signed by the
+Nitro Secure Module), offline.
+
+Checks, in order: the certificate chain from the pinned root (the AWS Nitro
+Enclaves Root-G1 built into enclet, or --root) through the document's cabundle
+to its leaf certificate, each certificate valid at the verification time; the
+ES384 signature of the document with the leaf key; then the policy: expected
+PCR values (--pcr), no debug-mode enclave (PCR0/1/2 all zero) unless
+--allow-debug, age (--max-age) and nonce (--nonce).
+
+The leaf certificate of a document lives about three hours. To check an old
+document, verify it as of a time when it was valid: --at-document-time uses the
+document's own (signed) timestamp, --at a time you choose. Without either, the
+current time is used.
+
+Exit status: 0 verified and policy met; 1 rejected (reason on stderr and, with
+--json, in the output); 2 usage error or unreadable file.";
+
+const EXAMPLES: &str = "\
+Examples:
+  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab --max-age 300 --nonce 00ff…
+  enclet verify nitro old.cose --at-document-time --json
+  enclet verify nitro doc.cose --at 1767472867 --root my-root.pem";
 
 /// Arguments of `enclet verify nitro`.
 #[derive(Debug, clap::Args)]
-pub struct NitroArgs {}
+#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct NitroArgs {
+    /// The attestation document: the raw COSE_Sign1 bytes returned by the NSM
+    /// (tagged or untagged).
+    #[arg(value_name = "DOC")]
+    pub document: PathBuf,
+
+    /// Pin this root certificate (PEM) instead of the built-in AWS Nitro
+    /// Enclaves Root-G1. The document's cabundle[0] must equal it.
+    #[arg(long, value_name = "PEM")]
+    pub root: Option<PathBuf>,
+
+    /// Verify as of this time, in seconds since the Unix epoch (default: now).
+    #[arg(long, value_name = "UNIX_SECONDS", conflicts_with = "at_document_time")]
+    pub at: Option<u64>,
+
+    /// Verify as of the document's own timestamp: for documents whose
+    /// three-hour leaf certificate has since expired.
+    #[arg(long)]
+    pub at_document_time: bool,
+
+    /// Require PCR N (0-31) to equal HEX; repeat for several PCRs. Without any
+    /// --pcr, a genuine document from any enclave image is accepted.
+    #[arg(long = "pcr", value_name = "N=HEX", value_parser = parse_pcr)]
+    pub pcrs: Vec<PcrArg>,
+
+    /// Accept debug-mode enclaves (PCR0/1/2 all zero), whose memory the parent
+    /// instance can read. For development only.
+    #[arg(long)]
+    pub allow_debug: bool,
+
+    /// Reject documents older than SECONDS at the verification time.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u64>,
+
+    /// Require the document's nonce to equal HEX.
+    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    pub nonce: Option<HexArg>,
+
+    /// Print the decoded claims and the verdict as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A `--pcr N=HEX` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcrArg {
+    /// PCR index.
+    pub index: u8,
+    /// Expected value.
+    pub value: Vec<u8>,
+}
+
+/// A hex-encoded byte string argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexArg(pub Vec<u8>);
+
+fn parse_pcr(s: &str) -> Result<PcrArg, String> {
+    let (n, h) = s
+        .split_once('=')
+        .ok_or_else(|| "expected N=HEX, e.g. 0=4b8d…".to_owned())?;
+    let index: u8 = n
+        .parse()
+        .ok()
+        .filter(|i| *i < 32)
+        .ok_or_else(|| format!("PCR index {n:?} is not 0-31"))?;
+    let value = hex::decode(h).map_err(|e| format!("PCR{index} value: {e}"))?;
+    if ![32, 48, 64].contains(&value.len()) {
+        return Err(format!(
+            "PCR{index} value is {} bytes; PCRs are 32, 48 or 64 bytes (SHA-384: 96 hex digits)",
+            value.len()
+        ));
+    }
+    Ok(PcrArg { index, value })
+}
+
+fn parse_hex(s: &str) -> Result<HexArg, String> {
+    hex::decode(s).map(HexArg).map_err(|e| e.to_string())
+}
+
+/// A failure before verification could start: exit status 2.
+struct UsageError(String);
 
 /// Runs `enclet verify nitro`.
 #[must_use]
-pub fn run(_args: &NitroArgs) -> ExitCode {
-    eprintln!("enclet verify nitro: not built yet");
-    ExitCode::from(2)
+pub fn run(args: &NitroArgs) -> ExitCode {
+    match prepare(args) {
+        Err(UsageError(msg)) => {
+            eprintln!("enclet verify nitro: {msg}");
+            ExitCode::from(2)
+        }
+        Ok((bytes, verifier, policy)) => {
+            if args.pcrs.is_empty() {
+                eprintln!("warning: no --pcr given: any enclave image is accepted");
+            }
+            report(args, verify(args, &bytes, &verifier, &policy))
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
+    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+}
+
+fn prepare(args: &NitroArgs) -> Result<(Vec<u8>, NitroVerifier, NitroPolicy), UsageError> {
+    let bytes = read(&args.document)?;
+    let root = match &args.root {
+        Some(path) => NitroRoot::from_pem(&read(path)?)
+            .map_err(|e| UsageError(format!("--root {}: {e}", path.display())))?,
+        None => NitroRoot::aws_g1(),
+    };
+    let mut policy = NitroPolicy::insecure_any_image();
+    for pcr in &args.pcrs {
+        policy = policy.with_pcr(pcr.index, pcr.value.clone());
+    }
+    if args.allow_debug {
+        policy = policy.allow_debug();
+    }
+    if let Some(secs) = args.max_age {
+        policy = policy.max_age(secs);
+    }
+    if let Some(HexArg(nonce)) = &args.nonce {
+        policy = policy.nonce(nonce.clone());
+    }
+    Ok((bytes, NitroVerifier::new(root), policy))
+}
+
+/// The outcome: the time used and the claims or the error.
+type Outcome = (Option<UnixTime>, Result<NitroClaims, NitroError>);
+
+fn verify(
+    args: &NitroArgs,
+    bytes: &[u8],
+    verifier: &NitroVerifier,
+    policy: &NitroPolicy,
+) -> Outcome {
+    let doc = match UnverifiedNitroDocument::parse(bytes) {
+        Ok(doc) => doc,
+        Err(e) => return (None, Err(e)),
+    };
+    let now = if args.at_document_time {
+        UnixTime::from_secs(doc.unverified_timestamp_ms() / 1000)
+    } else if let Some(secs) = args.at {
+        UnixTime::from_secs(secs)
+    } else {
+        // The library never reads a clock; the command line does.
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        UnixTime::from_secs(secs)
+    };
+    let result = verifier
+        .verify(&doc, policy, now)
+        .map(enclet_attestation::Verified::into_inner);
+    (Some(now), result)
+}
+
+fn report(args: &NitroArgs, (at, result): Outcome) -> ExitCode {
+    let at_json = at.map(UnixTime::as_secs);
+    match result {
+        Ok(claims) => {
+            if args.json {
+                let out = json!({
+                    "verdict": "verified",
+                    "verified_at": at_json,
+                    "debug": claims.is_debug(),
+                    "claims": claims,
+                });
+                println!("{out:#}");
+            } else {
+                print_human(&claims, at_json);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rejected [{}]: {e}", e.code());
+            if args.json {
+                let out = json!({
+                    "verdict": "rejected",
+                    "verified_at": at_json,
+                    "error": { "code": e.code(), "message": e.to_string() },
+                });
+                println!("{out:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_human(claims: &NitroClaims, at: Option<u64>) {
+    println!("verified at {}", at.unwrap_or_default());
+    println!("module_id  {}", claims.module_id);
+    println!("timestamp  {} ms", claims.timestamp_ms);
+    println!(
+        "debug      {}",
+        if claims.is_debug() { "yes" } else { "no" }
+    );
+    for (i, v) in &claims.pcrs {
+        println!("PCR{i:<2}      {}", hex::encode(v));
+    }
+    let opt = |v: &Option<Vec<u8>>| v.as_ref().map_or_else(|| "-".to_owned(), hex::encode);
+    println!("public_key {}", opt(&claims.public_key));
+    println!("user_data  {}", opt(&claims.user_data));
+    println!("nonce      {}", opt(&claims.nonce));
+    for c in &claims.certificates {
+        println!(
+            "cert       {} [{} .. {}]",
+            c.subject, c.not_before, c.not_after
+        );
+    }
 }
