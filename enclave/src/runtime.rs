@@ -102,7 +102,10 @@ impl RuntimeConfig {
             ));
         }
         if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
-            return bad(format!("epoch_tick is {:?}, must be 1ms..=1s", self.epoch_tick));
+            return bad(format!(
+                "epoch_tick is {:?}, must be 1ms..=1s",
+                self.epoch_tick
+            ));
         }
         if !(1..=256 * MIB).contains(&self.max_component_bytes) {
             return bad(format!(
@@ -165,7 +168,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -224,11 +229,19 @@ impl Runtime {
         limits.validate(&self.config.hard_maxima)?;
         let measurement = Measurement::of_plugin(component);
         if let Some(existing) = self.get(&measurement) {
-            return Ok(Loaded { info: existing.info.clone(), newly_loaded: false });
+            return Ok(Loaded {
+                info: existing.info.clone(),
+                newly_loaded: false,
+            });
         }
         self.check_capacity()?;
 
-        let info = PluginInfo { name: name.to_owned(), measurement, limits, size_bytes: size };
+        let info = PluginInfo {
+            name: name.to_owned(),
+            measurement,
+            limits,
+            size_bytes: size,
+        };
         let plugin = plugin::compile(&self.engine, &self.linker, info, component)?;
         invoke::check_instantiates(&self.engine, &plugin, self.deadline_ticks(&limits))
             .map_err(|e| LoadError::InvalidComponent(format!("cannot be instantiated: {e}")))?;
@@ -243,7 +256,11 @@ impl Runtime {
     /// [`InvokeError::UnknownPlugin`], [`InvokeError::InputTooLarge`] before the
     /// guest runs; otherwise the reason the guest failed (limit, trap, plugin
     /// error) for this invocation only.
-    pub async fn invoke(&self, plugin: &Measurement, input: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+    pub async fn invoke(
+        &self,
+        plugin: &Measurement,
+        input: Vec<u8>,
+    ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, &input)?;
         let slot = Arc::clone(&self.slots)
             .acquire_owned()
@@ -264,7 +281,11 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`invoke`](Self::invoke).
-    pub fn invoke_blocking(&self, plugin: &Measurement, input: &[u8]) -> Result<Vec<u8>, InvokeError> {
+    pub fn invoke_blocking(
+        &self,
+        plugin: &Measurement,
+        input: &[u8],
+    ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, input)?;
         let _slot = loop {
             // Without an executor to park on, spin politely until a slot frees.
@@ -285,7 +306,11 @@ impl Runtime {
         self.read().order.iter().map(|p| p.info.clone()).collect()
     }
 
-    fn prepare(&self, plugin: &Measurement, input: &[u8]) -> Result<(Arc<Plugin>, u64), InvokeError> {
+    fn prepare(
+        &self,
+        plugin: &Measurement,
+        input: &[u8],
+    ) -> Result<(Arc<Plugin>, u64), InvokeError> {
         let plugin = self.get(plugin).ok_or(InvokeError::UnknownPlugin)?;
         let size = u64::try_from(input.len()).unwrap_or(u64::MAX);
         let limit = plugin.info.limits.max_input_bytes;
@@ -299,8 +324,14 @@ impl Runtime {
     /// Epoch ticks for a deadline: rounded up, plus one because the first tick
     /// may come at any point of the current period.
     fn deadline_ticks(&self, limits: &Limits) -> u64 {
-        let tick_us = u64::try_from(self.config.epoch_tick.as_micros()).unwrap_or(u64::MAX).max(1);
-        limits.deadline_ms.saturating_mul(1000).div_ceil(tick_us).saturating_add(1)
+        let tick_us = u64::try_from(self.config.epoch_tick.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        limits
+            .deadline_ms
+            .saturating_mul(1000)
+            .div_ceil(tick_us)
+            .saturating_add(1)
     }
 
     fn get(&self, measurement: &Measurement) -> Option<Arc<Plugin>> {
@@ -310,23 +341,35 @@ impl Runtime {
     fn check_capacity(&self) -> Result<(), LoadError> {
         let limit = self.config.max_plugins;
         if self.read().order.len() >= limit {
-            return Err(LoadError::TooManyPlugins { limit: u64::try_from(limit).unwrap_or(u64::MAX) });
+            return Err(LoadError::TooManyPlugins {
+                limit: u64::try_from(limit).unwrap_or(u64::MAX),
+            });
         }
         Ok(())
     }
 
     fn insert(&self, plugin: Plugin) -> Result<Loaded, LoadError> {
-        let mut registry = self.registry.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut registry = self
+            .registry
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Another thread may have loaded the same bytes while we compiled.
         if let Some(existing) = registry.by_measurement.get(&plugin.info.measurement) {
-            return Ok(Loaded { info: existing.info.clone(), newly_loaded: false });
+            return Ok(Loaded {
+                info: existing.info.clone(),
+                newly_loaded: false,
+            });
         }
         let limit = self.config.max_plugins;
         if registry.order.len() >= limit {
-            return Err(LoadError::TooManyPlugins { limit: u64::try_from(limit).unwrap_or(u64::MAX) });
+            return Err(LoadError::TooManyPlugins {
+                limit: u64::try_from(limit).unwrap_or(u64::MAX),
+            });
         }
         let plugin = Arc::new(plugin);
-        registry.by_measurement.insert(plugin.info.measurement, Arc::clone(&plugin));
+        registry
+            .by_measurement
+            .insert(plugin.info.measurement, Arc::clone(&plugin));
         registry.order.push(Arc::clone(&plugin));
         tracing::info!(
             plugin = %plugin.info.name,
@@ -334,13 +377,18 @@ impl Runtime {
             size_bytes = plugin.info.size_bytes,
             "plugin loaded"
         );
-        Ok(Loaded { info: plugin.info.clone(), newly_loaded: true })
+        Ok(Loaded {
+            info: plugin.info.clone(),
+            newly_loaded: true,
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         // The registry is only ever mutated by whole-entry inserts, so a poisoned
         // lock still guards consistent data.
-        self.registry.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

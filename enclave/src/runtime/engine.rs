@@ -32,7 +32,8 @@ const TABLES_PER_COMPONENT: u32 = 16;
 pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     let slots = config.max_concurrent_invocations;
     let max = &config.hard_maxima;
-    let internal = |what: &str| RuntimeError::InvalidConfig(format!("{what} does not fit this host"));
+    let internal =
+        |what: &str| RuntimeError::InvalidConfig(format!("{what} does not fit this host"));
 
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
@@ -79,7 +80,10 @@ impl EpochTicker {
                 }
             })
             .map_err(|e| RuntimeError::Internal(format!("epoch ticker thread: {e}")))?;
-        Ok(Self { stop: Some(stop), thread: Some(thread) })
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Errors of the plugin runtime: one enum for loading, one for invoking.
 //!
-//! Every variant has a stable snake_case [`code`](LoadError::code) for operators
+//! Every variant has a stable `snake_case` [`code`](LoadError::code) for operators
 //! and scripts, and a `Display` that names the reason. No wasmtime type leaks
 //! into a public variant: causes are rendered to strings at the boundary.
 

@@ -43,7 +43,12 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub(crate) fn new(limiter: Limiter, label: Arc<PluginLabel>) -> Self {
-        Self { limiter, label, records_left: MAX_RECORDS, dropped: 0 }
+        Self {
+            limiter,
+            label,
+            records_left: MAX_RECORDS,
+            dropped: 0,
+        }
     }
 
     /// Reports records dropped during this invocation, if any.
@@ -122,7 +127,10 @@ mod tests {
     use crate::runtime::bindings::log::Host as _;
 
     fn state() -> HostState {
-        let label = Arc::new(PluginLabel { name: "t".into(), measurement: "00".into() });
+        let label = Arc::new(PluginLabel {
+            name: "t".into(),
+            measurement: "00".into(),
+        });
         HostState::new(Limiter::new(1 << 20, 10), label)
     }
 
@@ -136,7 +144,10 @@ mod tests {
 
     #[test]
     fn fields_are_bounded() {
-        let many = (0..20).map(|i| Field { key: format!("k{i}"), value: "v".repeat(1000) });
+        let many = (0..20).map(|i| Field {
+            key: format!("k{i}"),
+            value: "v".repeat(1000),
+        });
         let out = render_fields(many.collect());
         assert!(out.contains("(+4 fields dropped)"), "{out}");
         assert!(!out.contains("k16="));

@@ -47,7 +47,11 @@ pub(crate) fn run(
     result
 }
 
-fn call(store: &mut Store<HostState>, plugin: &Plugin, input: &[u8]) -> Result<Vec<u8>, InvokeError> {
+fn call(
+    store: &mut Store<HostState>,
+    plugin: &Plugin,
+    input: &[u8],
+) -> Result<Vec<u8>, InvokeError> {
     let instance = plugin
         .pre
         .instance_pre()
@@ -56,7 +60,9 @@ fn call(store: &mut Store<HostState>, plugin: &Plugin, input: &[u8]) -> Result<V
     let handle = instance
         .get_typed_func::<(&[u8],), HandleResult>(&mut *store, &plugin.handle)
         .map_err(|e| InvokeError::Internal(format!("`handle` export: {e:#}")))?;
-    let (result,) = handle.call(&mut *store, (input,)).map_err(|e| classify(&e, store, "calling"))?;
+    let (result,) = handle
+        .call(&mut *store, (input,))
+        .map_err(|e| classify(&e, store, "calling"))?;
     match result {
         Ok(output) => {
             let size = u64::try_from(output.len()).unwrap_or(u64::MAX);
@@ -67,9 +73,9 @@ fn call(store: &mut Store<HostState>, plugin: &Plugin, input: &[u8]) -> Result<V
             Ok(output.as_le_slice(&*store).to_vec())
         }
         Err(message) => {
-            let text = message
-                .to_str(&*store)
-                .map_err(|e| InvokeError::GuestTrap(format!("error message is not valid: {e:#}")))?;
+            let text = message.to_str(&*store).map_err(|e| {
+                InvokeError::GuestTrap(format!("error message is not valid: {e:#}"))
+            })?;
             Err(InvokeError::PluginError(bounded(&text, MAX_ERROR_BYTES)))
         }
     }
@@ -121,18 +127,6 @@ fn bounded(s: &str, max: usize) -> String {
     s.get(..end).unwrap_or_default().to_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bounded;
-
-    #[test]
-    fn bounded_cuts_on_char_boundary() {
-        assert_eq!(bounded("hello", 10), "hello");
-        assert_eq!(bounded("hello", 3), "hel");
-        assert_eq!(bounded("héllo", 2), "h");
-    }
-}
-
 /// Instantiates `plugin` once under its own limits without calling it, so a
 /// component that can never start (initial memory above its limit, more
 /// instances or tables than a pool slot holds) is rejected at load.
@@ -148,4 +142,16 @@ pub(crate) fn check_instantiates(
         .instantiate(&mut store)
         .map(|_| ())
         .map_err(|e| classify(&e, &store, "instantiating"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn bounded_cuts_on_char_boundary() {
+        assert_eq!(bounded("hello", 10), "hello");
+        assert_eq!(bounded("hello", 3), "hel");
+        assert_eq!(bounded("héllo", 2), "h");
+    }
 }

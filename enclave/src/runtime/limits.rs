@@ -92,10 +92,30 @@ impl Limits {
         let fields = [
             ("fuel", self.fuel, max.fuel, 1),
             ("deadline_ms", self.deadline_ms, max.deadline_ms, 1),
-            ("max_memory_bytes", self.max_memory_bytes, max.max_memory_bytes, 64 * KIB),
-            ("max_table_elements", self.max_table_elements, max.max_table_elements, 0),
-            ("max_input_bytes", self.max_input_bytes, max.max_input_bytes, 0),
-            ("max_output_bytes", self.max_output_bytes, max.max_output_bytes, 0),
+            (
+                "max_memory_bytes",
+                self.max_memory_bytes,
+                max.max_memory_bytes,
+                64 * KIB,
+            ),
+            (
+                "max_table_elements",
+                self.max_table_elements,
+                max.max_table_elements,
+                0,
+            ),
+            (
+                "max_input_bytes",
+                self.max_input_bytes,
+                max.max_input_bytes,
+                0,
+            ),
+            (
+                "max_output_bytes",
+                self.max_output_bytes,
+                max.max_output_bytes,
+                0,
+            ),
         ];
         for (name, value, hard_max, min) in fields {
             if value < min {
@@ -136,16 +156,26 @@ mod tests {
         assert_eq!(at_max.validate(&m), Ok(()));
     }
 
+    type Mutation = fn(&mut Limits, &HardMaxima);
+
     #[test]
     fn each_field_above_its_maximum_is_rejected_by_name() {
         let m = HardMaxima::DEFAULT;
-        let cases: [(&str, fn(&mut Limits, &HardMaxima)); 6] = [
+        let cases: [(&str, Mutation); 6] = [
             ("fuel", |l, m| l.fuel = m.fuel + 1),
             ("deadline_ms", |l, m| l.deadline_ms = m.deadline_ms + 1),
-            ("max_memory_bytes", |l, m| l.max_memory_bytes = m.max_memory_bytes + 1),
-            ("max_table_elements", |l, m| l.max_table_elements = m.max_table_elements + 1),
-            ("max_input_bytes", |l, m| l.max_input_bytes = m.max_input_bytes + 1),
-            ("max_output_bytes", |l, m| l.max_output_bytes = m.max_output_bytes + 1),
+            ("max_memory_bytes", |l, m| {
+                l.max_memory_bytes = m.max_memory_bytes + 1;
+            }),
+            ("max_table_elements", |l, m| {
+                l.max_table_elements = m.max_table_elements + 1;
+            }),
+            ("max_input_bytes", |l, m| {
+                l.max_input_bytes = m.max_input_bytes + 1;
+            }),
+            ("max_output_bytes", |l, m| {
+                l.max_output_bytes = m.max_output_bytes + 1;
+            }),
         ];
         for (name, mutate) in cases {
             let mut limits = Limits::default();
@@ -153,7 +183,10 @@ mod tests {
             let err = limits.validate(&m).unwrap_err();
             assert_eq!(err.code(), "invalid_limits");
             let text = err.to_string();
-            assert!(text.contains(name) && text.contains("hard maximum"), "{text}");
+            assert!(
+                text.contains(name) && text.contains("hard maximum"),
+                "{text}"
+            );
         }
     }
 
@@ -161,22 +194,50 @@ mod tests {
     fn meaningless_zeros_are_rejected() {
         let m = HardMaxima::DEFAULT;
         for (name, limits) in [
-            ("fuel", Limits { fuel: 0, ..Limits::default() }),
-            ("deadline_ms", Limits { deadline_ms: 0, ..Limits::default() }),
-            ("max_memory_bytes", Limits { max_memory_bytes: 1, ..Limits::default() }),
+            (
+                "fuel",
+                Limits {
+                    fuel: 0,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "deadline_ms",
+                Limits {
+                    deadline_ms: 0,
+                    ..Limits::default()
+                },
+            ),
+            (
+                "max_memory_bytes",
+                Limits {
+                    max_memory_bytes: 1,
+                    ..Limits::default()
+                },
+            ),
         ] {
             let text = limits.validate(&m).unwrap_err().to_string();
             assert!(text.contains(name) && text.contains("minimum"), "{text}");
         }
         // Zero input/output sizes are legitimate (a plugin that takes or returns nothing).
-        let quiet = Limits { max_input_bytes: 0, max_output_bytes: 0, ..Limits::default() };
+        let quiet = Limits {
+            max_input_bytes: 0,
+            max_output_bytes: 0,
+            ..Limits::default()
+        };
         assert_eq!(quiet.validate(&m), Ok(()));
     }
 
     #[test]
     fn serde_fills_defaults_and_rejects_unknown_fields() {
         let l: Limits = serde_json::from_str(r#"{"fuel": 42}"#).unwrap();
-        assert_eq!(l, Limits { fuel: 42, ..Limits::default() });
+        assert_eq!(
+            l,
+            Limits {
+                fuel: 42,
+                ..Limits::default()
+            }
+        );
         assert!(serde_json::from_str::<Limits>(r#"{"fuel": 42, "fule": 1}"#).is_err());
         assert!(serde_json::from_str::<Limits>(r#"{"fuel": -1}"#).is_err());
     }

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, ComponentExportIndex, Linker};
 
+use super::PluginInfo;
 use super::bindings::PluginPre;
 use super::error::LoadError;
 use super::host::{HostState, PluginLabel};
-use super::PluginInfo;
 
 /// The export every plugin must have.
 pub(crate) const HANDLE: &str = "handle";
@@ -34,7 +34,9 @@ pub(crate) struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Plugin")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,9 +58,11 @@ pub(crate) fn compile(
     info: PluginInfo,
     bytes: &[u8],
 ) -> Result<Plugin, LoadError> {
-    let invalid = |what: &str, e: wasmtime::Error| LoadError::InvalidComponent(format!("{what}: {e:#}"));
+    let invalid =
+        |what: &str, e: wasmtime::Error| LoadError::InvalidComponent(format!("{what}: {e:#}"));
     // Step 1: compile in-process from the measured bytes.
-    let component = Component::new(engine, bytes).map_err(|e| invalid("not a valid component", e))?;
+    let component =
+        Component::new(engine, bytes).map_err(|e| invalid("not a valid component", e))?;
     // Step 2: link, with every import the host does not provide trapping.
     let mut linker = base.clone();
     linker
@@ -69,7 +73,10 @@ pub(crate) fn compile(
         .map_err(|e| invalid("imports do not match enclet:plugin/log@0.1.0", e))?;
     // Step 3: the exports must be the plugin world's.
     let pre = PluginPre::new(pre).map_err(|e| {
-        invalid("does not export `handle: func(list<u8>) -> result<list<u8>, string>`", e)
+        invalid(
+            "does not export `handle: func(list<u8>) -> result<list<u8>, string>`",
+            e,
+        )
     })?;
     let handle = component.get_export_index(None, HANDLE).ok_or_else(|| {
         LoadError::Internal("`handle` passed the type check but has no export index".to_owned())
@@ -78,5 +85,10 @@ pub(crate) fn compile(
         name: info.name.clone(),
         measurement: info.measurement.to_hex(),
     });
-    Ok(Plugin { info, label, pre, handle })
+    Ok(Plugin {
+        info,
+        label,
+        pre,
+        handle,
+    })
 }

@@ -29,7 +29,7 @@ impl enclet_plugin_sdk::Plugin for Hostile {
         match command {
             "loop" => spin(),
             "memory" => Ok(hoard()),
-            "recurse" => Ok(depth(black_box(0)).to_le_bytes().to_vec()),
+            "recurse" => Ok(depth(black_box(input.len() as u64)).to_le_bytes().to_vec()),
             "output" => Ok(vec![b'x'; 64 * MIB]),
             "panic" => panic!("asked to panic"),
             "err" => Err("asked to fail".to_owned()),
@@ -68,12 +68,16 @@ fn hoard() -> Vec<u8> {
     }
 }
 
-/// Recurses without bound; the frame holds a buffer so the stack fills fast.
-#[allow(unconditional_recursion, reason = "the point: exhaust the wasm stack")]
+/// Recurses until the wasm call stack is exhausted. Frames hold only scalars,
+/// so they live on the wasm stack (which the host bounds) rather than on the
+/// shadow stack in linear memory; the rotate after the call keeps it from being
+/// turned into a loop.
+#[inline(never)]
 fn depth(n: u64) -> u64 {
-    let frame = black_box([n; 32]);
-    let below = depth(black_box(n.wrapping_add(1)));
-    black_box(frame.iter().sum::<u64>().wrapping_add(below))
+    if n == u64::MAX {
+        return 0;
+    }
+    depth(n.wrapping_add(1)).rotate_left(7) ^ n
 }
 
 enclet_plugin_sdk::export_plugin!(Hostile);

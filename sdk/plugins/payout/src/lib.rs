@@ -15,7 +15,7 @@
 //! Output (JSON), parties sorted by name:
 //! ```json
 //! { "currency": "EUR", "total_cents": 4000,
-//!   "payouts": [ { "party": "alice", "cents": 2800 }, { "party": "author", "cents": 600 },
+//!   "payouts": [ { "party": "alice", "cents": 3000 }, { "party": "author", "cents": 600 },
 //!                { "party": "market", "cents": 400 } ] }
 //! ```
 

@@ -172,7 +172,7 @@ mod tests {
     fn documented_example() {
         let s = split(&basket(EXAMPLE)).unwrap();
         let got: Vec<(&str, u64)> = s.payouts.iter().map(|p| (p.party.as_str(), p.cents)).collect();
-        assert_eq!(got, [("alice", 2800), ("author", 600), ("market", 400)]);
+        assert_eq!(got, [("alice", 3000), ("author", 600), ("market", 400)]);
         assert_eq!(s.total_cents, 4000);
     }
 
