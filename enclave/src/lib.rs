@@ -1,3 +1,31 @@
-//! The enclet enclave. (Being built: issue #2.)
+//! # enclet-enclave
+//!
+//! The trusted half of enclet: the wasmtime plugin [`runtime`] and the
+//! [`server`] loop that serves the parent over the wire protocol
+//! (`enclet-protocol`).
+//!
+//! ```text
+//!            ┌──────────────────────── enclet-enclave ─────────────────────────┐
+//!  parent ══▶│ listener ─▶ connection ─▶ reader ─┬▶ request task ─▶ Runtime    │
+//!  (Unix or  │  (Transport)   (one task) (frames) ├▶ request task ─▶ EventLog   │
+//!   vsock)   │                                    └▶ …              (Attester)  │
+//!        ◀══ │                           writer ◀── mpsc ◀── responses          │
+//!            └────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! * [`runtime`]: one engine, a pooling allocator, a fresh store per
+//!   invocation, fuel + epoch deadline + memory/table/output limits.
+//! * [`server`]: one task per connection, a task per request (bounded per
+//!   connection), responses multiplexed by request id; a bad frame closes only
+//!   its own connection; graceful shutdown lets in-flight requests finish.
+//! * [`Error`]: the crate's one error type.
+//!
+//! The `enclet-enclave` binary wires these to a `--listen unix:PATH|vsock:PORT`
+//! address.
 #![deny(unsafe_code)]
+
+pub mod error;
 pub mod runtime;
+pub mod server;
+
+pub use error::Error;

@@ -132,8 +132,18 @@ pub struct TpmEvidence {
     /// `TPM2B_PUBLIC` of the attestation key.
     #[serde(with = "serde_bytes")]
     pub ak_public: Vec<u8>,
-    /// Quoted PCR values (SHA-256 bank) by index.
-    pub pcrs: Vec<(u8, serde_bytes::ByteBuf)>,
+    /// Quoted PCR values (SHA-256 bank), ascending by index.
+    pub pcrs: Vec<PcrValue>,
+}
+
+/// One quoted PCR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcrValue {
+    /// PCR index.
+    pub index: u8,
+    /// Digest value.
+    #[serde(with = "serde_bytes")]
+    pub value: Vec<u8>,
 }
 
 /// Enclave health summary.

@@ -1,0 +1,67 @@
+//! The crate's one error type.
+
+use enclet_attestation::event_log::EventLogError;
+use enclet_attester::AttesterError;
+use enclet_protocol::ProtocolError;
+
+use crate::runtime::{InvokeError, LoadError, RuntimeError};
+
+/// Everything that can go wrong in the enclave, with a stable [`code`](Error::code).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Loading a plugin failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// An invocation failed.
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+    /// The runtime could not be created.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A frame could not be read, decoded or written.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The attester failed.
+    #[error("attester: {0}")]
+    Attester(#[from] AttesterError),
+    /// The plugin event log refused an entry.
+    #[error(transparent)]
+    EventLog(#[from] EventLogError),
+    /// Attestation was requested but no attester is configured.
+    #[error("no attester configured")]
+    NoAttester,
+    /// A request field is out of range.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The listener could not be set up.
+    #[error("cannot listen on {endpoint}: {reason}")]
+    Listen {
+        /// The address.
+        endpoint: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// A bug or an unexpected failure of a background task.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Stable `snake_case` code, sent to the parent in error responses.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Load(e) => e.code(),
+            Self::Invoke(e) => e.code(),
+            Self::Runtime(e) => e.code(),
+            Self::Protocol(e) => e.code(),
+            Self::Attester(_) => "attester_failed",
+            Self::EventLog(_) => "event_log_full",
+            Self::NoAttester => "no_attester",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::Listen { .. } => "listen_failed",
+            Self::Internal(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The enclave server loop.
+//!
+//! ```text
+//! serve(listener, shutdown)
+//!   └─ accept ─▶ connection task (one per peer)
+//!                 ├─ reader: read_frame ─▶ decode ─▶ acquire in-flight permit ─▶ spawn request task
+//!                 ├─ request tasks: handler::handle ─▶ encode ─▶ mpsc
+//!                 └─ writer task: mpsc ─▶ batch ─▶ flush
+//! ```
+//!
+//! * **Isolation of failures.** A malformed, oversized, truncated or
+//!   wrong-version frame ends only the connection it arrived on: the reader
+//!   logs the reason with `tracing::warn!`, queues a connection-level error
+//!   (request id 0), stops reading, lets requests already accepted finish and
+//!   be answered, then closes. Other connections are unaffected.
+//! * **Bounded work.** Each connection has at most
+//!   [`ServerConfig::max_in_flight`] requests running; the reader stops reading
+//!   (backpressure) until one finishes. Invocations also wait for a runtime
+//!   slot. A frame whose body stalls for [`ServerConfig::body_timeout`] is
+//!   treated as truncated.
+//! * **Graceful shutdown.** When the shutdown future completes, the listener
+//!   stops accepting, readers stop reading new frames, in-flight requests run
+//!   to completion and are answered, and connections close. After
+//!   [`ServerConfig::shutdown_grace`] the remaining connections are dropped.
+//! * **Measurement.** A newly loaded plugin is extended into the attester (when
+//!   one is configured) and appended to the plugin event log, in that order,
+//!   under one lock so the log order matches the PCR extend order.
+
+mod connection;
+mod handler;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use enclet_attestation::event_log::EventLog;
+use enclet_attester::Attester;
+use enclet_protocol::{FrameLimits, Transport};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
+
+use crate::Error;
+use crate::runtime::Runtime;
+
+/// Tunables of the server loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Bounds on every frame.
+    pub frame_limits: FrameLimits,
+    /// Most requests running at once per connection.
+    pub max_in_flight: usize,
+    /// How long the rest of a frame may take once its length has arrived.
+    pub body_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            frame_limits: FrameLimits::default(),
+            max_in_flight: 64,
+            body_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The enclave server: the runtime plus what the request handlers share.
+pub struct Server {
+    runtime: Arc<Runtime>,
+    attester: Option<Arc<dyn Attester>>,
+    event_log: Mutex<EventLog>,
+    config: ServerConfig,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("attester", &self.attester.as_ref().map(|a| a.name()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server over `runtime`. `attester` is the measurement and evidence
+    /// backend; `None` means plugins are only logged, and `Attest` requests are
+    /// answered with `no_attester`.
+    #[must_use]
+    pub fn new(
+        runtime: Arc<Runtime>,
+        attester: Option<Arc<dyn Attester>>,
+        config: ServerConfig,
+    ) -> Self {
+        Self {
+            runtime,
+            attester,
+            event_log: Mutex::new(EventLog::new()),
+            config,
+            started: Instant::now(),
+        }
+    }
+
+    /// The plugin event log as it stands.
+    pub async fn event_log(&self) -> EventLog {
+        self.event_log.lock().await.clone()
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes, then
+    /// drains in-flight requests (bounded by `shutdown_grace`).
+    ///
+    /// # Errors
+    /// [`Error::Listen`] when accepting fails persistently.
+    pub async fn serve<T: Transport>(
+        self: Arc<Self>,
+        listener: T::Listener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = T::accept(&listener) => match accepted {
+                    Ok((stream, peer)) => {
+                        tracing::debug!(%peer, "connection accepted");
+                        let server = Arc::clone(&self);
+                        connections.spawn(connection::run(server, stream, peer, stop_rx.clone()));
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        drop(listener);
+        tracing::info!(
+            connections = connections.len(),
+            "shutting down: draining in-flight requests"
+        );
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                remaining = connections.len(),
+                "shutdown grace period over: dropping connections"
+            );
+            connections.abort_all();
+        }
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! Request dispatch: one [`Request`] in, one [`Response`] out.
+
+use std::sync::Arc;
+
+use enclet_attestation::Measurement;
+use enclet_attester::AttestationRequest;
+use enclet_protocol::{
+    ErrorBody, Evidence, Health, LoadResult, PROTOCOL_VERSION, PcrValue, PluginInfo, Request,
+    Response, TpmEvidence,
+};
+
+use super::Server;
+use crate::Error;
+use crate::runtime::{self, Limits};
+
+/// Bounds on an attestation nonce, in bytes.
+const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=64;
+
+/// Handles one request; failures become [`Response::Error`] with a stable code.
+pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
+    let result = match request {
+        Request::Load {
+            name,
+            component,
+            limits,
+        } => load(server, name, component, limits.map(limits_from_wire)).await,
+        Request::Invoke { plugin, input } => server
+            .runtime
+            .invoke(&plugin, input)
+            .await
+            .map(Response::Output)
+            .map_err(Error::from),
+        Request::ListPlugins => Ok(Response::Plugins(
+            server.runtime.plugins().iter().map(info_to_wire).collect(),
+        )),
+        Request::Attest { nonce } => attest(server, nonce).await,
+        Request::Health => Ok(health(server)),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::debug!(code = e.code(), reason = %e, "request failed");
+        Response::Error(ErrorBody::new(e.code(), e.to_string()))
+    })
+}
+
+async fn load(
+    server: &Arc<Server>,
+    name: String,
+    component: Vec<u8>,
+    limits: Option<Limits>,
+) -> Result<Response, Error> {
+    let runtime = Arc::clone(&server.runtime);
+    // Compilation takes tens of milliseconds or more: keep it off the executor.
+    let loaded = tokio::task::spawn_blocking(move || runtime.load(&name, &component, limits))
+        .await
+        .map_err(|e| Error::Internal(format!("load task: {e}")))??;
+    if loaded.newly_loaded {
+        record(server, loaded.info.measurement).await?;
+    }
+    Ok(Response::Loaded(LoadResult {
+        info: info_to_wire(&loaded.info),
+        newly_loaded: loaded.newly_loaded,
+    }))
+}
+
+/// Extends a new plugin's measurement into the attester, then appends it to the
+/// event log, under the log's lock so both see the same order.
+async fn record(server: &Arc<Server>, measurement: Measurement) -> Result<(), Error> {
+    let mut log = server.event_log.lock().await;
+    if let Some(attester) = server.attester.clone() {
+        tokio::task::spawn_blocking(move || attester.measure_plugin(&measurement))
+            .await
+            .map_err(|e| Error::Internal(format!("measure task: {e}")))??;
+    }
+    log.push(measurement)?;
+    tracing::info!(%measurement, events = log.plugins().len(), "plugin measured");
+    Ok(())
+}
+
+async fn attest(server: &Arc<Server>, nonce: Vec<u8>) -> Result<Response, Error> {
+    let Some(attester) = server.attester.clone() else {
+        return Err(Error::NoAttester);
+    };
+    if !NONCE_LEN.contains(&nonce.len()) {
+        return Err(Error::InvalidRequest(format!(
+            "nonce is {} bytes, must be {}..={}",
+            nonce.len(),
+            NONCE_LEN.start(),
+            NONCE_LEN.end()
+        )));
+    }
+    // Hold the log while attesting so no plugin is extended in between.
+    let log = server.event_log.lock().await;
+    let request = AttestationRequest {
+        nonce,
+        // The enclave key pair arrives with the secret-release work (issue #5).
+        public_key: Vec::new(),
+        event_log_digest: log.digest(),
+    };
+    let evidence = tokio::task::spawn_blocking(move || attester.attest(&request))
+        .await
+        .map_err(|e| Error::Internal(format!("attest task: {e}")))??;
+    Ok(Response::Attestation {
+        evidence: evidence_to_wire(evidence)?,
+        event_log: log.to_bytes(),
+    })
+}
+
+fn health(server: &Server) -> Response {
+    Response::Health(Health {
+        protocol_version: PROTOCOL_VERSION,
+        plugins: u64::try_from(server.runtime.plugins().len()).unwrap_or(u64::MAX),
+        attester: server.attester.as_ref().map(|a| a.name().to_owned()),
+        uptime_ms: u64::try_from(server.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+fn evidence_to_wire(evidence: enclet_attester::Evidence) -> Result<Evidence, Error> {
+    match evidence {
+        enclet_attester::Evidence::Nitro { document } => Ok(Evidence::Nitro { document }),
+        enclet_attester::Evidence::Tpm(t) => Ok(Evidence::Tpm(TpmEvidence {
+            attest: t.attest,
+            signature: t.signature,
+            ak_public: t.ak_public,
+            pcrs: t
+                .pcrs
+                .into_iter()
+                .map(|(index, value)| PcrValue { index, value })
+                .collect(),
+        })),
+        #[allow(
+            unreachable_patterns,
+            reason = "Evidence is non_exhaustive; new kinds need a wire form first"
+        )]
+        _ => Err(Error::Internal("evidence kind has no wire form".to_owned())),
+    }
+}
+
+fn limits_from_wire(l: enclet_protocol::Limits) -> Limits {
+    Limits {
+        fuel: l.fuel,
+        deadline_ms: l.deadline_ms,
+        max_memory_bytes: l.max_memory_bytes,
+        max_table_elements: l.max_table_elements,
+        max_input_bytes: l.max_input_bytes,
+        max_output_bytes: l.max_output_bytes,
+    }
+}
+
+fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
+    let l = &info.limits;
+    PluginInfo {
+        name: info.name.clone(),
+        measurement: info.measurement,
+        size_bytes: info.size_bytes,
+        limits: enclet_protocol::Limits {
+            fuel: l.fuel,
+            deadline_ms: l.deadline_ms,
+            max_memory_bytes: l.max_memory_bytes,
+            max_table_elements: l.max_table_elements,
+            max_input_bytes: l.max_input_bytes,
+            max_output_bytes: l.max_output_bytes,
+        },
+    }
+}
