@@ -82,16 +82,4 @@ pub fn qualifying_data(nonce: &[u8], public_key: &[u8], event_log_digest: &[u8; 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qualifying_data_binds_each_part_without_ambiguity() {
-        let d = [7u8; 48];
-        let base = qualifying_data(b"nonce", b"key", &d);
-        assert_ne!(base, qualifying_data(b"nonc", b"ekey", &d));
-        assert_ne!(base, qualifying_data(b"nonce", b"key", &[8u8; 48]));
-        assert_ne!(base, qualifying_data(b"other", b"key", &d));
-        assert_eq!(base, qualifying_data(b"nonce", b"key", &d));
-    }
-}
+mod tests;

@@ -68,7 +68,7 @@ impl HashAlg {
 
     /// Digest length in bytes.
     #[must_use]
-    pub const fn len(self) -> usize {
+    pub const fn digest_len(self) -> usize {
         match self {
             Self::Sha1 => 20,
             Self::Sha256 => 32,
@@ -136,7 +136,7 @@ mod tests {
         ] {
             assert_eq!(HashAlg::from_id(h.id()), Some(h));
             assert_eq!(HashAlg::from_name(h.name()), Some(h));
-            assert_eq!(h.digest(&[b"x"]).len(), h.len());
+            assert_eq!(h.digest(&[b"x"]).len(), h.digest_len());
         }
         assert_eq!(HashAlg::from_id(ALG_NULL), None);
         assert_eq!(HashAlg::from_name("md5"), None);

@@ -26,6 +26,10 @@ pub struct QuotedPcr {
 /// [`super::PLUGIN_PCR`]. The flags say which checks were made: a quote verified
 /// without PCR values proves only that the AK signed this structure and nonce.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent flags, each saying whether one check was made"
+)]
 pub struct TpmClaims {
     /// The backend-neutral claims.
     pub claims: Claims,

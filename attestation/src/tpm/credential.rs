@@ -104,13 +104,13 @@ fn make(
     random: &[u8; CREDENTIAL_RANDOM_LEN],
 ) -> Result<Credential, TpmError> {
     let hash = ek.name_alg();
-    if secret.is_empty() || secret.len() > hash.len() {
+    if secret.is_empty() || secret.len() > hash.digest_len() {
         return Err(TpmError::Credential("secret must be 1 to |nameAlg| bytes"));
     }
     let name_ok = name
         .split_first_chunk::<2>()
         .and_then(|(alg, digest)| {
-            HashAlg::from_id(u16::from_be_bytes(*alg)).map(|h| h.len() == digest.len())
+            HashAlg::from_id(u16::from_be_bytes(*alg)).map(|h| h.digest_len() == digest.len())
         })
         .unwrap_or(false);
     if !name_ok {
@@ -133,10 +133,10 @@ fn make(
     };
     let (seed_half, oaep_half) = random.split_at(CREDENTIAL_RANDOM_LEN / 2);
     let seed = seed_half
-        .get(..hash.len())
+        .get(..hash.digest_len())
         .ok_or(TpmError::Credential("randomness too short"))?;
     let oaep_seed = oaep_half
-        .get(..hash.len())
+        .get(..hash.digest_len())
         .ok_or(TpmError::Credential("randomness too short"))?;
     let encrypted_secret = match ek.key() {
         PublicKey::Rsa { modulus, exponent } => {
@@ -155,7 +155,7 @@ fn make(
             )
         })
         .map_err(|_| TpmError::Credential("AES-CFB encryption failed"))?;
-    let hmac_bits = u32::try_from(hash.len().saturating_mul(8)).unwrap_or(u32::MAX);
+    let hmac_bits = u32::try_from(hash.digest_len().saturating_mul(8)).unwrap_or(u32::MAX);
     let hmac_key = kdfa(hash, seed, b"INTEGRITY", &[], &[], hmac_bits)?;
     let integrity = hmac::sign(
         &hmac::Key::new(hmac_alg(hash), &hmac_key),
@@ -189,12 +189,12 @@ pub(crate) fn kdfa(
     context_v: &[u8],
     bits: u32,
 ) -> Result<Vec<u8>, TpmError> {
-    if bits % 8 != 0 || bits > 8 * 1024 {
+    if !bits.is_multiple_of(8) || bits > 8 * 1024 {
         return Err(TpmError::Credential("KDFa length"));
     }
     let len = usize::try_from(bits / 8).map_err(|_| TpmError::Credential("KDFa length"))?;
     let key = hmac::Key::new(hmac_alg(hash), key);
-    let mut out = Vec::with_capacity(len.saturating_add(hash.len()));
+    let mut out = Vec::with_capacity(len.saturating_add(hash.digest_len()));
     let mut counter: u32 = 1;
     while out.len() < len {
         let mut ctx = hmac::Context::with_key(&key);
@@ -219,7 +219,7 @@ pub(crate) fn kdfa(
 
 /// MGF1 (RFC 8017, B.2.1).
 fn mgf1(hash: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len.saturating_add(hash.len()));
+    let mut out = Vec::with_capacity(len.saturating_add(hash.digest_len()));
     let mut counter: u32 = 0;
     while out.len() < len {
         out.extend(hash.digest(&[seed, &counter.to_be_bytes()]));
@@ -239,7 +239,7 @@ fn rsa_oaep_encrypt(
     oaep_seed: &[u8],
 ) -> Result<Vec<u8>, TpmError> {
     let k = modulus.len();
-    let h = hash.len();
+    let h = hash.digest_len();
     let ps_len = k
         .checked_sub(message.len())
         .and_then(|v| v.checked_sub(2 * h + 2))
@@ -297,7 +297,7 @@ impl ActivatedAk {
 #[derive(Debug)]
 pub struct CredentialChallenge {
     ak: ActivatedAk,
-    secret: [u8; SECRET_LEN],
+    secret: Vec<u8>,
 }
 
 /// Starts credential activation of `ak_public` against a verified EK.
@@ -326,18 +326,16 @@ pub fn challenge(
     let ek_public = TpmPublic::parse(ek.ek_public())?;
     let name = ak.name();
     let secret = secret
-        .get(..ek_public.name_alg().len().min(SECRET_LEN))
+        .get(..ek_public.name_alg().digest_len().min(SECRET_LEN))
         .unwrap_or(secret);
     let credential = make(&ek_public, &name, secret, rest)?;
-    let mut kept = [0u8; SECRET_LEN];
-    kept.iter_mut().zip(secret).for_each(|(d, s)| *d = *s);
     let pending = CredentialChallenge {
         ak: ActivatedAk {
             ak_public: ak.tpmt_bytes().to_vec(),
             ak_name: name,
             ek_name: ek_public.name(),
         },
-        secret: kept,
+        secret: secret.to_vec(),
     };
     Ok((pending, credential))
 }
@@ -348,12 +346,7 @@ impl CredentialChallenge {
     /// # Errors
     /// [`TpmError::Credential`] if it is not the secret (compared in constant time).
     pub fn finish(self, activated: &[u8]) -> Result<Verified<ActivatedAk>, Error> {
-        let len = activated.len().min(SECRET_LEN);
-        let expected = self.secret.get(..len).unwrap_or(&[]);
-        if activated.is_empty()
-            || activated.len() > SECRET_LEN
-            || verify_slices_are_equal(expected, activated).is_err()
-        {
+        if verify_slices_are_equal(&self.secret, activated).is_err() {
             return Err(TpmError::Credential(
                 "the TPM did not recover the secret: the AK is not in the EK's TPM",
             )

@@ -118,7 +118,7 @@ fn chain_err(msg: impl Into<String>) -> TpmError {
 
 fn parse<'a>(der: &'a [u8], role: &str) -> Result<X509Certificate<'a>, TpmError> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err(chain_err(format!(
             "{role} has trailing bytes after its DER"
         ))),
@@ -217,5 +217,20 @@ fn check_key(leaf: &X509Certificate<'_>, ek: &TpmPublic) -> Result<(), TpmError>
         Err(chain_err(
             "the EK certificate certifies a different key than the EK public area",
         ))
+    }
+}
+
+#[cfg(test)]
+impl EkIdentity {
+    /// An identity for an EK whose certificate a test did not check.
+    pub(crate) fn for_tests(ek_public: &[u8]) -> Self {
+        Self {
+            ek_public: ek_public.to_vec(),
+            ek_name: String::new(),
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+            not_after: 0,
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! `sha256`, `sha384` or `sha512`; `INDEX` is 0–31; `HEX` is the whole value.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use super::TpmError;
 use super::alg::HashAlg;
@@ -102,11 +103,11 @@ impl PcrValues {
                 "PCR index {index} is above {MAX_PCR_INDEX}"
             )));
         }
-        if value.len() != bank.len() {
+        if value.len() != bank.digest_len() {
             return Err(TpmError::PcrValues(format!(
                 "{bank}:{index} has {} bytes, {bank} values have {}",
                 value.len(),
-                bank.len()
+                bank.digest_len()
             )));
         }
         if self.values.insert((bank, index), value).is_some() {
@@ -171,9 +172,10 @@ impl PcrValues {
     /// The text format described in the module docs.
     #[must_use]
     pub fn to_text(&self) -> String {
-        self.iter()
-            .map(|(b, i, v)| format!("{b}:{i}={}\n", hex::encode(v)))
-            .collect()
+        self.iter().fold(String::new(), |mut out, (b, i, v)| {
+            let _ = writeln!(out, "{b}:{i}={}", hex::encode(v));
+            out
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! A bounded big-endian reader for TPM wire structures.
 //!
 //! Every read names the field it is reading, so a truncated structure is
-//! reported as, say, "truncated at TPMS_ATTEST.extraData". Nothing here indexes
+//! reported as, say, "truncated at `TPMS_ATTEST.extraData`". Nothing here indexes
 //! a slice or allocates based on an unchecked length.
 
 use super::TpmError;
