@@ -28,7 +28,11 @@ fn load() -> Vec<(String, Vec<u8>, UnixTime)> {
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".cose"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "cose")
+        })
         .collect();
     names.sort();
     assert_eq!(names.len(), 12, "{names:?}");
@@ -53,7 +57,7 @@ fn check(bytes: &[u8], at: UnixTime, cache: &mut CertCache) -> Option<NitroClaim
     NitroVerifier::aws()
         .verify_cached(&doc, &policy(), at, cache)
         .ok()
-        .map(|v| v.into_inner())
+        .map(enclet_attestation::Verified::into_inner)
 }
 
 /// Offset of the unprotected header in these untagged documents:

@@ -43,8 +43,8 @@ Examples:
 #[derive(Debug, clap::Args)]
 #[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct NitroArgs {
-    /// The attestation document: the raw COSE_Sign1 bytes returned by the NSM
-    /// (tagged or untagged).
+    /// The attestation document file: the raw signed COSE bytes returned by
+    /// the NSM (tagged or untagged), not base64.
     #[arg(value_name = "DOC")]
     pub document: PathBuf,
 
