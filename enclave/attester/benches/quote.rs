@@ -1,0 +1,89 @@
+//! Quote generation latency on a private swtpm, plus the steps around it.
+//!
+//! `cargo bench -p enclet-attester --bench quote`. Each figure is one call of
+//! the public [`Attester`] API: `attest` is `TPM2_Quote` plus the PCR read that
+//! accompanies it. Pure-Rust verification of the same quote is measured for
+//! comparison. The enclave attests once per session (after its plugins are
+//! loaded, per verifier challenge), never per plugin invocation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs,
+    reason = "benchmark code"
+)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use enclet_attestation::Measurement;
+use enclet_attestation::event_log::EventLog;
+use enclet_attestation::tpm::{
+    self, ExpectedExtraData, HashAlg, PcrValues, QuoteEvidence, TpmExpectations,
+};
+use enclet_attester::swtpm::Swtpm;
+use enclet_attester::tpm::TpmAttester;
+use enclet_attester::{AttestationRequest, Attester, Evidence};
+
+fn bench(c: &mut Criterion) {
+    let swtpm = Swtpm::start().unwrap();
+    let attester = TpmAttester::open(&swtpm.tpm_config()).unwrap();
+    attester
+        .measure_image(&Measurement::of_plugin(b"enclave"))
+        .unwrap();
+    let mut log = EventLog::new();
+    for p in [&b"plugin one"[..], b"plugin two"] {
+        let m = Measurement::of_plugin(p);
+        attester.measure_plugin(&m).unwrap();
+        log.push(m).unwrap();
+    }
+    let request = AttestationRequest {
+        nonce: vec![7; 32],
+        public_key: vec![9; 65],
+        event_log_digest: log.digest(),
+    };
+
+    let mut g = c.benchmark_group("tpm");
+    g.bench_function("attest (quote + PCR read)", |b| {
+        b.iter(|| attester.attest(&request).unwrap());
+    });
+
+    let Evidence::Tpm(ev) = attester.attest(&request).unwrap() else {
+        panic!("TPM evidence expected");
+    };
+    let mut pcrs = PcrValues::new();
+    for (i, v) in &ev.pcrs {
+        pcrs.insert(HashAlg::Sha256, *i, v.clone()).unwrap();
+    }
+    let quote = QuoteEvidence {
+        attest: &ev.attest,
+        signature: &ev.signature,
+        ak_public: &ev.ak_public,
+    };
+    let expectations = TpmExpectations {
+        extra_data: ExpectedExtraData::Enclet {
+            nonce: &request.nonce,
+            public_key: &request.public_key,
+        },
+        pcrs: Some(&pcrs),
+        event_log: Some(&log),
+        activated_ak: None,
+    };
+    g.bench_function("verify quote (pure Rust)", |b| {
+        b.iter(|| tpm::verify_quote(&quote, &expectations).unwrap());
+    });
+
+    let m = Measurement::of_plugin(b"plugin three");
+    g.bench_function("measure_plugin (PCR extend)", |b| {
+        b.iter(|| attester.measure_plugin(&m).unwrap());
+    });
+    g.sample_size(10);
+    g.bench_function("open (EK + AK create, PCR reset)", |b| {
+        b.iter(|| TpmAttester::open(&swtpm.tpm_config()).unwrap());
+    });
+    g.finish();
+    drop(attester);
+    drop(swtpm);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
