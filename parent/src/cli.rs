@@ -7,17 +7,31 @@
 //! | 0 | success; for `verify`, the evidence verified and met the policy |
 //! | 1 | the operation failed; for `verify`, the evidence was rejected (reason on stderr and in `--json`) |
 //! | 2 | usage error or unreadable input file |
+//!
+//! For `plugin …` and `demo`, 1 also covers an unreachable parent or enclave and
+//! an error answered by the enclave (its code and message go to stderr).
+//!
+//! `plugin` subcommands talk to a running `enclet-parent` at `--parent`
+//! (`unix:PATH` or `tcp:127.0.0.1:PORT`, env `ENCLET_PARENT`).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod client;
+pub mod demo;
+pub mod plugin;
 pub mod verify;
+
+use crate::OperatorAddr;
 
 /// enclet: run WebAssembly plugins in attested enclaves, and verify the evidence.
 #[derive(Debug, Parser)]
 #[command(name = "enclet", version, about, long_about = None)]
 pub struct Cli {
+    /// The parent's operator API: `unix:PATH` or `tcp:127.0.0.1:PORT`.
+    #[arg(long, global = true, env = "ENCLET_PARENT")]
+    pub parent: Option<OperatorAddr>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +43,12 @@ pub enum Command {
     /// Verify attestation evidence offline (AWS Nitro documents, TPM quotes).
     #[command(subcommand)]
     Verify(verify::VerifyCommand),
+    /// Manage and run plugins through a running parent.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+    /// Run the appliance locally end to end: start the enclave and the parent,
+    /// load and invoke the example plugins, stop them.
+    Demo(demo::DemoArgs),
 }
 
 impl Cli {
@@ -37,6 +57,17 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Verify(cmd) => cmd.run(),
+            Command::Plugin(cmd) => plugin::run(cmd, self.parent),
+            Command::Demo(args) => demo::run(&args),
         }
     }
+}
+
+/// Runs a future on a fresh single-threaded runtime (the CLI is otherwise sync).
+fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| rt.block_on(future))
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }

@@ -1,7 +1,30 @@
 //! # enclet-parent
 //!
 //! The untrusted host-side half of enclet, and the `enclet` command line.
-//! (Being built: issue #2.)
+//!
+//! ```text
+//!  operator ──HTTP/1.1──▶ enclet-parent ══ frames (Unix socket / vsock) ══▶ enclet-enclave
+//!  (enclet CLI,           api::router        client::EnclaveClient
+//!   curl)                 (axum)             (one connection, many requests in flight)
+//! ```
+//!
+//! * [`client`]: the enclave client: a writer task, a reader task and a map of
+//!   pending requests by id, so any number of requests share one connection;
+//!   [`client::Reconnecting`] dials again after the enclave restarts.
+//! * [`api`]: the operator API (load, invoke, list, health) as HTTP/1.1 over a
+//!   Unix socket or loopback TCP ([`OperatorAddr`]).
+//! * [`cli`]: the `enclet` command line (`plugin`, `demo`, `verify`).
+//!
+//! The parent is trusted for availability only: it relays bytes and can see
+//! plugin inputs and outputs, but it cannot change what the enclave measures
+//! and runs.
 #![forbid(unsafe_code)]
 
+pub mod addr;
+pub mod api;
 pub mod cli;
+pub mod client;
+mod error;
+
+pub use addr::OperatorAddr;
+pub use error::Error;

@@ -1,0 +1,53 @@
+//! The operator API: HTTP/1.1 over a Unix socket (or loopback TCP).
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | `POST` | `/v1/plugins?name=N` | component bytes | JSON `{name, measurement, size_bytes, newly_loaded}` |
+//! | `GET` | `/v1/plugins` | — | JSON `{plugins: [{name, measurement, size_bytes, limits}]}` |
+//! | `POST` | `/v1/plugins/{measurement}/invoke` | input bytes | output bytes (`application/octet-stream`) |
+//! | `GET` | `/v1/health` | — | JSON `{status, enclave: {protocol_version, plugins, attester, uptime_ms}}` |
+//!
+//! Every failure is JSON `{code, message}` with a status that fits it: 400 for
+//! a malformed request (`invalid_measurement`, `invalid_name`), 404 for
+//! `unknown_plugin` and unknown paths (`not_found`), 405 `method_not_allowed`,
+//! 413 for bodies over the limit (`body_too_large`) and
+//! `component_too_large`/`input_too_large`, 422 when the plugin or component
+//! is at fault (`invalid_component`, `out_of_fuel`, `deadline_exceeded`,
+//! `memory_limit`, `output_too_large`, `guest_trap`, `plugin_error`, …),
+//! 503 `enclave_unavailable`, 500 otherwise. The codes are the enclave's
+//! own, so operators see exactly why a call failed.
+
+mod error;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::{ApiError, status_for};
+
+use crate::client::Reconnecting;
+
+/// Default bound on request bodies (components and inputs): 16 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Shared state of the API handlers.
+#[derive(Debug)]
+pub struct ApiState {
+    /// The connection to the enclave.
+    pub enclave: Reconnecting,
+}
+
+/// Builds the operator API router.
+pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/plugins", post(routes::load).get(routes::list))
+        .route("/v1/plugins/{measurement}/invoke", post(routes::invoke))
+        .route("/v1/health", get(routes::health))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}

@@ -1,0 +1,181 @@
+//! Handlers of the operator API.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use enclet_attestation::Measurement;
+use enclet_protocol::{Limits, PluginInfo};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiState};
+
+/// Longest accepted plugin name.
+const MAX_NAME_LEN: usize = 64;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LoadQuery {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`newly_loaded` is the documented JSON field name"
+)]
+struct Loaded {
+    name: String,
+    measurement: String,
+    size_bytes: u64,
+    newly_loaded: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct PluginJson {
+    name: String,
+    measurement: String,
+    size_bytes: u64,
+    limits: Limits,
+}
+
+impl From<PluginInfo> for PluginJson {
+    fn from(p: PluginInfo) -> Self {
+        Self {
+            name: p.name,
+            measurement: p.measurement.to_hex(),
+            size_bytes: p.size_bytes,
+            limits: p.limits,
+        }
+    }
+}
+
+/// `POST /v1/plugins?name=N`
+pub(super) async fn load(
+    State(state): State<Arc<ApiState>>,
+    query: Result<Query<LoadQuery>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let Query(LoadQuery { name }) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+            format!("expected ?name=NAME: {e}"),
+        )
+    })?;
+    check_name(&name)?;
+    let component = body_bytes(body)?;
+    let client = state.enclave.client().await?;
+    let loaded = client.load(&name, component.to_vec(), None).await?;
+    tracing::info!(
+        plugin = %loaded.info.name,
+        measurement = %loaded.info.measurement,
+        newly_loaded = loaded.newly_loaded,
+        "plugin load"
+    );
+    Ok(Json(Loaded {
+        name: loaded.info.name,
+        measurement: loaded.info.measurement.to_hex(),
+        size_bytes: loaded.info.size_bytes,
+        newly_loaded: loaded.newly_loaded,
+    }))
+}
+
+/// `GET /v1/plugins`
+pub(super) async fn list(
+    State(state): State<Arc<ApiState>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    #[derive(Serialize)]
+    struct Plugins {
+        plugins: Vec<PluginJson>,
+    }
+    let plugins = state.enclave.client().await?.plugins().await?;
+    Ok(Json(Plugins {
+        plugins: plugins.into_iter().map(PluginJson::from).collect(),
+    }))
+}
+
+/// `POST /v1/plugins/{measurement}/invoke`
+pub(super) async fn invoke(
+    State(state): State<Arc<ApiState>>,
+    Path(measurement): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let plugin: Measurement = measurement.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_measurement",
+            format!("{e}, got {} characters", measurement.len()),
+        )
+    })?;
+    let input = body_bytes(body)?;
+    let output = state
+        .enclave
+        .client()
+        .await?
+        .invoke(plugin, input.to_vec())
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], output).into_response())
+}
+
+/// `GET /v1/health`
+pub(super) async fn health(
+    State(state): State<Arc<ApiState>>,
+) -> Result<Json<impl Serialize>, ApiError> {
+    #[derive(Serialize)]
+    struct Healthy {
+        status: &'static str,
+        enclave: enclet_protocol::Health,
+    }
+    let enclave = state.enclave.client().await?.health().await?;
+    Ok(Json(Healthy {
+        status: "ok",
+        enclave,
+    }))
+}
+
+/// Unknown paths.
+pub(super) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// Known path, wrong method.
+pub(super) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
+        ApiError::new(status, code, e.body_text())
+    })
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_name",
+            format!("a plugin name is 1..={MAX_NAME_LEN} characters of [A-Za-z0-9._-]"),
+        ))
+    }
+}

@@ -1,0 +1,121 @@
+//! `enclet-parent`: relays the operator API to the enclave.
+//!
+//! Connects to the enclave at `--enclave unix:PATH|vsock:CID:PORT` (lazily, and
+//! again after it restarts) and serves the operator API on
+//! `--listen unix:PATH|tcp:127.0.0.1:PORT`. SIGTERM/SIGINT stop accepting,
+//! finish requests in flight, remove the Unix socket and exit 0.
+#![forbid(unsafe_code)]
+
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use enclet_parent::OperatorAddr;
+use enclet_parent::api::{self, ApiState};
+use enclet_parent::client::Reconnecting;
+use enclet_protocol::{Endpoint, FrameLimits};
+
+/// The enclet parent: operator API in front of the enclave.
+#[derive(Debug, Parser)]
+#[command(name = "enclet-parent", version, about)]
+struct Args {
+    /// The enclave: `unix:PATH` or `vsock:CID:PORT`.
+    #[arg(long, env = "ENCLET_ENCLAVE")]
+    enclave: Endpoint,
+    /// Operator API address: `unix:PATH` or `tcp:127.0.0.1:PORT` (loopback only).
+    #[arg(long, env = "ENCLET_PARENT_LISTEN")]
+    listen: OperatorAddr,
+    /// Log output format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Largest frame exchanged with the enclave, in bytes.
+    #[arg(long, default_value_t = enclet_protocol::DEFAULT_MAX_FRAME_BYTES)]
+    max_frame_bytes: u32,
+    /// Largest operator request body (component or input), in bytes.
+    #[arg(long, default_value_t = api::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(args.log_format);
+    if let Endpoint::Vsock { cid: None, .. } = args.enclave {
+        bail!("--enclave vsock needs a CID: vsock:CID:PORT");
+    }
+    let limits = FrameLimits {
+        max_frame_bytes: args.max_frame_bytes,
+    };
+    let state = Arc::new(ApiState {
+        enclave: Reconnecting::new(args.enclave.clone(), limits),
+    });
+    let app = api::router(state, args.max_body_bytes);
+    tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");
+    match &args.listen {
+        OperatorAddr::Unix(path) => {
+            remove_stale_socket(path)?;
+            let listener = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await;
+            let _ = std::fs::remove_file(path);
+            served?;
+        }
+        OperatorAddr::Tcp(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
+    tracing::info!("parent stopped");
+    Ok(())
+}
+
+/// Removes a socket file left by a previous run; refuses to touch anything else.
+fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
+            .with_context(|| format!("removing stale socket {}", path.display())),
+        Ok(_) => bail!("{} exists and is not a socket", path.display()),
+        Err(_) => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}

@@ -1,0 +1,227 @@
+//! `enclet demo`: the whole appliance, locally, end to end.
+//!
+//! 1. Start `enclet-enclave` and `enclet-parent` (found next to the `enclet`
+//!    executable) as separate processes on Unix sockets in the state
+//!    directory; each logs to a file there.
+//! 2. Wait until the parent's health endpoint reports the enclave (bounded).
+//! 3. Load the example plugins (`echo.wasm`, `payout.wasm`) from the plugin
+//!    directory and invoke each with a sample input.
+//! 4. Print every plugin's measurement and every result (text, or one JSON
+//!    object with `--json`), stop both processes with SIGTERM, exit 0.
+//!
+//! The state directory defaults to a fresh temporary directory removed at the
+//! end; with `--state-dir DIR` everything (sockets, logs) stays in `DIR`.
+
+mod processes;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::client::{CallError, ParentClient};
+use super::plugin::{invoke_bytes, load_bytes};
+use crate::OperatorAddr;
+use processes::Appliance;
+
+/// How long to wait for the processes to come up.
+const READY_TIMEOUT: Duration = Duration::from_mins(1);
+
+/// The sample plugins and their inputs.
+const SAMPLES: &[(&str, &[u8])] = &[
+    ("echo", b"hello from enclet"),
+    (
+        "payout",
+        br#"{"currency":"EUR","platform":"market","fee_bps":1000,"items":[{"sku":"book-1","seller":"alice","unit_cents":2000,"quantity":2},{"sku":"mug","seller":"bob","unit_cents":1250,"quantity":1}],"royalties":[{"sku":"book-1","party":"author","bps":1500}]}"#,
+    ),
+];
+
+/// `enclet demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep sockets and logs in this directory (default: a temporary one, removed at the end).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Where the example plugins are (default: `$ENCLET_PLUGIN_DIR`, else
+    /// `<dir of enclet>/../wasm32-wasip2/release`).
+    #[arg(long, env = "ENCLET_PLUGIN_DIR")]
+    pub plugin_dir: Option<PathBuf>,
+}
+
+/// The `--json` output. Later features add fields; existing ones keep their meaning.
+#[derive(Debug, Default, Serialize)]
+pub struct DemoReport {
+    /// Loaded plugins, in load order.
+    pub plugins: Vec<DemoPlugin>,
+    /// Invocations, in order.
+    pub invocations: Vec<DemoInvocation>,
+    /// The state directory, when kept (`--state-dir`).
+    pub state_dir: Option<String>,
+}
+
+/// A loaded plugin.
+#[derive(Debug, Serialize)]
+pub struct DemoPlugin {
+    /// Name.
+    pub name: String,
+    /// SHA-384 of the component, 96 lowercase hex characters.
+    pub measurement: String,
+    /// Component size in bytes.
+    pub size_bytes: u64,
+}
+
+/// One invocation and its result.
+#[derive(Debug, Serialize)]
+pub struct DemoInvocation {
+    /// Plugin name.
+    pub plugin: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// The output (UTF-8, lossy) when `ok`, else the error `code: message`.
+    pub output: String,
+}
+
+/// Runs the demo; see the module docs.
+#[must_use]
+pub fn run(args: &DemoArgs) -> ExitCode {
+    match super::block_on(demo(args)) {
+        Ok(Ok(report)) => {
+            if args.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            }
+            if report.invocations.iter().all(|i| i.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Ok(Err(message)) | Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .ok_or("cannot locate the enclet executable")?;
+    let plugin_dir = args
+        .plugin_dir
+        .clone()
+        .unwrap_or_else(|| exe_dir.join("../wasm32-wasip2/release"));
+    let plugins = read_plugins(&plugin_dir)?;
+
+    let (state_dir, _temp) = state_dir(args.state_dir.as_deref())?;
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+    say(format!("state directory: {}", state_dir.display()));
+    let mut appliance = Appliance::start(&exe_dir, &state_dir)?;
+    say(format!(
+        "started enclet-enclave (pid {}) and enclet-parent (pid {}); logs in {}",
+        appliance.enclave_pid(),
+        appliance.parent_pid(),
+        state_dir.display()
+    ));
+    let client = ParentClient::new(OperatorAddr::Unix(appliance.parent_socket().to_path_buf()));
+    let result = match appliance.wait_ready(&client, READY_TIMEOUT).await {
+        Ok(()) => exercise(&client, plugins, &say).await,
+        Err(e) => Err(e),
+    };
+    let stopped = appliance.stop().await;
+    let mut report = result?;
+    stopped?;
+    say("stopped enclet-parent and enclet-enclave".to_owned());
+    report.state_dir = args.state_dir.as_ref().map(|d| d.display().to_string());
+    Ok(report)
+}
+
+/// The given state directory (created if missing), or a fresh temporary one
+/// that is removed when the returned guard drops.
+fn state_dir(given: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
+    if let Some(dir) = given {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        return Ok((dir.to_path_buf(), None));
+    }
+    let t = tempfile::Builder::new()
+        .prefix("enclet-demo-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    Ok((t.path().to_path_buf(), Some(t)))
+}
+
+fn read_plugins(dir: &Path) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+    SAMPLES
+        .iter()
+        .map(|(name, _)| {
+            let path = dir.join(format!("{name}.wasm"));
+            std::fs::read(&path).map(|b| (*name, b)).map_err(|e| {
+                format!(
+                    "cannot read {}: {e} (build the plugins with scripts/build-plugins, \
+                     or pass --plugin-dir / set ENCLET_PLUGIN_DIR)",
+                    path.display()
+                )
+            })
+        })
+        .collect()
+}
+
+async fn exercise(
+    client: &ParentClient,
+    plugins: Vec<(&'static str, Vec<u8>)>,
+    say: &impl Fn(String),
+) -> Result<DemoReport, String> {
+    let mut report = DemoReport::default();
+    let mut loaded = Vec::new();
+    say("plugins:".to_owned());
+    for (name, bytes) in plugins {
+        let answer = load_bytes(client, name, bytes)
+            .await
+            .map_err(|e| format!("loading {name}: {e}"))?;
+        say(format!(
+            "  {:<8} {}  {} bytes",
+            answer.name, answer.measurement, answer.size_bytes
+        ));
+        loaded.push((name, answer.measurement.clone()));
+        report.plugins.push(DemoPlugin {
+            name: answer.name,
+            measurement: answer.measurement,
+            size_bytes: answer.size_bytes,
+        });
+    }
+    say("invocations:".to_owned());
+    for ((name, measurement), (_, input)) in loaded.into_iter().zip(SAMPLES) {
+        let result = invoke_bytes(client, &measurement, input.to_vec()).await;
+        let invocation = match result {
+            Ok(out) => DemoInvocation {
+                plugin: name.to_owned(),
+                ok: true,
+                output: String::from_utf8_lossy(&out).into_owned(),
+            },
+            Err(CallError::Transport(e)) => return Err(e),
+            Err(e) => DemoInvocation {
+                plugin: name.to_owned(),
+                ok: false,
+                output: e.to_string(),
+            },
+        };
+        say(format!(
+            "  {:<8} {} {}",
+            invocation.plugin,
+            if invocation.ok { "ok   " } else { "ERROR" },
+            invocation.output
+        ));
+        report.invocations.push(invocation);
+    }
+    Ok(report)
+}

@@ -1,0 +1,285 @@
+//! `enclet plugin …`: load, invoke and list plugins through a running parent.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use enclet_attestation::Measurement;
+use hyper::Method;
+use serde::{Deserialize, Serialize};
+
+use super::client::{CallError, ParentClient};
+use crate::OperatorAddr;
+
+/// Plugin operations.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Load a plugin component (`.wasm`); prints its measurement.
+    Load(LoadArgs),
+    /// Invoke a plugin by measurement or name; writes its output to stdout.
+    Invoke(InvokeArgs),
+    /// List loaded plugins.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the parent and the enclave answer.
+    Health,
+}
+
+/// `enclet plugin load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The component file.
+    pub file: PathBuf,
+    /// Name to register (default: the file name without extension).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the parent's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `enclet plugin invoke`.
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The plugin: its measurement (96 hex characters) or its name.
+    pub plugin: String,
+    /// Input as a string.
+    #[arg(long, conflicts_with = "input_file")]
+    pub input: Option<String>,
+    /// Input read from a file.
+    #[arg(long)]
+    pub input_file: Option<PathBuf>,
+}
+
+/// A loaded plugin as the operator API reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginEntry {
+    /// Name.
+    pub name: String,
+    /// SHA-384, lowercase hex.
+    pub measurement: String,
+    /// Component size in bytes.
+    pub size_bytes: u64,
+}
+
+/// The load answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadAnswer {
+    /// Name.
+    pub name: String,
+    /// SHA-384, lowercase hex.
+    pub measurement: String,
+    /// Component size in bytes.
+    pub size_bytes: u64,
+    /// False if the same bytes were already loaded.
+    pub newly_loaded: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PluginList {
+    plugins: Vec<PluginEntry>,
+}
+
+/// A CLI failure: message for stderr and exit status.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        Self {
+            status: 1,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure { status: 2, message }
+}
+
+/// Runs a plugin subcommand against the parent at `parent`.
+#[must_use]
+pub fn run(command: PluginCommand, parent: Option<OperatorAddr>) -> ExitCode {
+    let result = match parent {
+        None => Err(usage(
+            "no parent address: pass --parent unix:PATH or set ENCLET_PARENT".to_owned(),
+        )),
+        Some(addr) => {
+            super::block_on(execute(command, ParentClient::new(addr))).unwrap_or_else(|e| {
+                Err(Failure {
+                    status: 1,
+                    message: e,
+                })
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.status)
+        }
+    }
+}
+
+async fn execute(command: PluginCommand, client: ParentClient) -> Result<(), Failure> {
+    match command {
+        PluginCommand::Load(args) => load(&client, &args).await,
+        PluginCommand::Invoke(args) => invoke(&client, &args).await,
+        PluginCommand::List { json } => list(&client, json).await,
+        PluginCommand::Health => {
+            let body = client.call(Method::GET, "/v1/health", Vec::new()).await?;
+            println!("{}", String::from_utf8_lossy(&body));
+            Ok(())
+        }
+    }
+}
+
+async fn load(client: &ParentClient, args: &LoadArgs) -> Result<(), Failure> {
+    let bytes = read_file(&args.file)?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => default_name(&args.file)?,
+    };
+    let answer = load_bytes(client, &name, bytes).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&answer).unwrap_or_default());
+    } else {
+        let state = if answer.newly_loaded {
+            "loaded"
+        } else {
+            "already loaded"
+        };
+        println!(
+            "{state} {} {} ({} bytes)",
+            answer.name, answer.measurement, answer.size_bytes
+        );
+    }
+    Ok(())
+}
+
+/// `POST /v1/plugins?name=NAME`.
+///
+/// # Errors
+/// The parent's or enclave's reason.
+pub async fn load_bytes(
+    client: &ParentClient,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<LoadAnswer, CallError> {
+    client
+        .call_json(
+            Method::POST,
+            &format!("/v1/plugins?name={}", query_escape(name)),
+            bytes,
+        )
+        .await
+}
+
+async fn invoke(client: &ParentClient, args: &InvokeArgs) -> Result<(), Failure> {
+    let input = match (&args.input, &args.input_file) {
+        (Some(s), _) => s.clone().into_bytes(),
+        (None, Some(path)) => read_file(path)?,
+        (None, None) => Vec::new(),
+    };
+    let measurement = resolve(client, &args.plugin).await?;
+    let output = invoke_bytes(client, &measurement, input).await?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&output)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure {
+            status: 1,
+            message: format!("writing output: {e}"),
+        })
+}
+
+/// `POST /v1/plugins/{measurement}/invoke`.
+///
+/// # Errors
+/// The parent's or enclave's reason.
+pub async fn invoke_bytes(
+    client: &ParentClient,
+    measurement: &str,
+    input: Vec<u8>,
+) -> Result<Vec<u8>, CallError> {
+    let path = format!("/v1/plugins/{measurement}/invoke");
+    Ok(client.call(Method::POST, &path, input).await?.to_vec())
+}
+
+/// A measurement as given, or the measurement of the plugin with that name.
+async fn resolve(client: &ParentClient, plugin: &str) -> Result<String, Failure> {
+    if plugin.parse::<Measurement>().is_ok() {
+        return Ok(plugin.to_ascii_lowercase());
+    }
+    let list: PluginList = client
+        .call_json(Method::GET, "/v1/plugins", Vec::new())
+        .await?;
+    let mut matches = list.plugins.into_iter().filter(|p| p.name == plugin);
+    match (matches.next(), matches.next()) {
+        (Some(p), None) => Ok(p.measurement),
+        (Some(_), Some(_)) => Err(Failure {
+            status: 1,
+            message: format!("several plugins are named {plugin:?}: use a measurement"),
+        }),
+        (None, _) => Err(Failure {
+            status: 1,
+            message: format!("unknown_plugin: no plugin named {plugin:?} is loaded"),
+        }),
+    }
+}
+
+async fn list(client: &ParentClient, json: bool) -> Result<(), Failure> {
+    let body = client.call(Method::GET, "/v1/plugins", Vec::new()).await?;
+    if json {
+        println!("{}", String::from_utf8_lossy(&body));
+        return Ok(());
+    }
+    let list: PluginList = serde_json::from_slice(&body).map_err(|e| Failure {
+        status: 1,
+        message: format!("unexpected answer: {e}"),
+    })?;
+    for p in list.plugins {
+        println!(
+            "{:<16} {} {:>10} bytes",
+            p.name, p.measurement, p.size_bytes
+        );
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn default_name(path: &Path) -> Result<String, Failure> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            usage(format!(
+                "cannot derive a name from {}: pass --name",
+                path.display()
+            ))
+        })
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn query_escape(s: &str) -> String {
+    use std::fmt::Write as _;
+    s.bytes()
+        .fold(String::with_capacity(s.len()), |mut out, b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+            out
+        })
+}

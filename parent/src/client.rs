@@ -1,0 +1,289 @@
+//! The parent's client for the enclave: many requests in flight on one
+//! connection.
+//!
+//! ```text
+//!  request(req) ─ id = next_id ─▶ pending[id] = oneshot ─▶ writer task ══▶ enclave
+//!        ▲                                                                   │
+//!        └──────── oneshot ◀── pending.remove(id) ◀── reader task ◀══════════┘
+//! ```
+//!
+//! Ids start at 1 ([`CONNECTION_ID`] 0 is the enclave's connection-level error
+//! channel). When the connection ends, or the enclave reports a connection
+//! error on id 0, every pending request fails with [`Error::Disconnected`]
+//! carrying the reason, and later requests fail immediately. [`Reconnecting`]
+//! wraps a client and dials again when the connection is gone.
+
+mod reconnect;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use enclet_attestation::Measurement;
+use enclet_protocol::{
+    CONNECTION_ID, Endpoint, FrameLimits, Health, Limits, LoadResult, PluginInfo, Request,
+    Response, Transport, UnixTransport, VsockTransport, codec, read_frame,
+};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::{mpsc, oneshot};
+
+pub use reconnect::Reconnecting;
+
+use crate::Error;
+
+type Reply = oneshot::Sender<Result<Response, Error>>;
+
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<u64, Reply>,
+    /// Why the connection ended, once it has.
+    closed: Option<String>,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    next_id: AtomicU64,
+    outgoing: mpsc::Sender<Vec<u8>>,
+    limits: FrameLimits,
+}
+
+impl Shared {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // Entries are inserted and removed whole; a poisoned map is still consistent.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn close(&self, reason: &str) {
+        let waiting = {
+            let mut p = self.pending();
+            if p.closed.is_none() {
+                p.closed = Some(reason.to_owned());
+            }
+            std::mem::take(&mut p.waiting)
+        };
+        for (_, reply) in waiting {
+            let _ = reply.send(Err(Error::Disconnected(reason.to_owned())));
+        }
+    }
+}
+
+/// A multiplexing connection to the enclave. Cheap to clone; clones share the
+/// connection.
+#[derive(Clone)]
+pub struct EnclaveClient {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for EnclaveClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnclaveClient")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EnclaveClient {
+    /// Dials `endpoint` (`unix:` or `vsock:CID:PORT`).
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when the connection cannot be opened.
+    pub async fn connect(endpoint: &Endpoint, limits: FrameLimits) -> Result<Self, Error> {
+        let failed = |e: std::io::Error| Error::Connect {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        };
+        match endpoint {
+            Endpoint::Unix(path) => {
+                let stream = UnixTransport::new(path).connect().await.map_err(failed)?;
+                Ok(Self::from_stream(stream, limits))
+            }
+            Endpoint::Vsock { cid, port } => {
+                let stream = VsockTransport::new(*cid, *port)
+                    .connect()
+                    .await
+                    .map_err(failed)?;
+                Ok(Self::from_stream(stream, limits))
+            }
+        }
+    }
+
+    /// Runs the protocol over an already connected stream. Must be called
+    /// inside a Tokio runtime (it spawns the reader and writer tasks).
+    #[must_use]
+    pub fn from_stream<S>(stream: S, limits: FrameLimits) -> Self
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(stream);
+        let (outgoing, rx) = mpsc::channel(256);
+        let shared = Arc::new(Shared {
+            pending: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            outgoing,
+            limits,
+        });
+        tokio::spawn(write_loop(BufWriter::new(writer), rx, Arc::clone(&shared)));
+        tokio::spawn(read_loop(reader, Arc::clone(&shared)));
+        Self { shared }
+    }
+
+    /// True once the connection has ended; every request will fail.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.pending().closed.is_some() || self.shared.outgoing.is_closed()
+    }
+
+    /// Sends one request and waits for its response.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the request does not fit a frame;
+    /// [`Error::Disconnected`] if the connection is or becomes closed.
+    /// An enclave-side failure is returned as `Ok(Response::Error(..))`.
+    pub async fn request(&self, request: &Request) -> Result<Response, Error> {
+        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = codec::encode(id, request, self.shared.limits)?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = self.shared.pending();
+            if let Some(reason) = &p.closed {
+                return Err(Error::Disconnected(reason.clone()));
+            }
+            p.waiting.insert(id, tx);
+        }
+        let guard = Forget {
+            shared: &self.shared,
+            id,
+        };
+        if self.shared.outgoing.send(frame).await.is_err() {
+            return Err(Error::Disconnected("writer stopped".to_owned()));
+        }
+        let result = rx
+            .await
+            .map_err(|_| Error::Disconnected("reply dropped".to_owned()))?;
+        std::mem::forget(guard);
+        result
+    }
+
+    /// Loads a plugin component.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with the enclave's reason (e.g. `invalid_component`),
+    /// or a connection error.
+    pub async fn load(
+        &self,
+        name: &str,
+        component: Vec<u8>,
+        limits: Option<Limits>,
+    ) -> Result<LoadResult, Error> {
+        let request = Request::Load {
+            name: name.to_owned(),
+            component,
+            limits,
+        };
+        match self.request(&request).await? {
+            Response::Loaded(r) => Ok(r),
+            other => unexpected("loaded", other),
+        }
+    }
+
+    /// Invokes a loaded plugin.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with the reason the invocation failed (e.g.
+    /// `out_of_fuel`, `unknown_plugin`), or a connection error.
+    pub async fn invoke(&self, plugin: Measurement, input: Vec<u8>) -> Result<Vec<u8>, Error> {
+        match self.request(&Request::Invoke { plugin, input }).await? {
+            Response::Output(out) => Ok(out),
+            other => unexpected("output", other),
+        }
+    }
+
+    /// Lists loaded plugins.
+    ///
+    /// # Errors
+    /// A connection error.
+    pub async fn plugins(&self) -> Result<Vec<PluginInfo>, Error> {
+        match self.request(&Request::ListPlugins).await? {
+            Response::Plugins(p) => Ok(p),
+            other => unexpected("plugins", other),
+        }
+    }
+
+    /// Asks the enclave for its health summary.
+    ///
+    /// # Errors
+    /// A connection error.
+    pub async fn health(&self) -> Result<Health, Error> {
+        match self.request(&Request::Health).await? {
+            Response::Health(h) => Ok(h),
+            other => unexpected("health", other),
+        }
+    }
+}
+
+/// Removes a pending entry if its request future is dropped before the reply.
+struct Forget<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.shared.pending().waiting.remove(&self.id);
+    }
+}
+
+fn unexpected<T>(expected: &'static str, got: Response) -> Result<T, Error> {
+    match got {
+        Response::Error(body) => Err(Error::Enclave(body)),
+        other => Err(Error::UnexpectedResponse {
+            expected,
+            got: format!("{other:?}").chars().take(80).collect(),
+        }),
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, shared: Arc<Shared>) {
+    let reason = loop {
+        let body = match read_frame(&mut reader, shared.limits, None).await {
+            Ok(Some(body)) => body,
+            Ok(None) => break "the enclave closed the connection".to_owned(),
+            Err(e) => break e.to_string(),
+        };
+        let (header, response) = match codec::decode::<Response>(&body) {
+            Ok(decoded) => decoded,
+            Err(e) => break e.to_string(),
+        };
+        if header.request_id == CONNECTION_ID {
+            break match response {
+                Response::Error(e) => format!("{}: {}", e.code, e.message),
+                other => format!("unexpected message on id 0: {other:?}"),
+            };
+        }
+        let reply = shared.pending().waiting.remove(&header.request_id);
+        if let Some(reply) = reply {
+            let _ = reply.send(Ok(response));
+        } else {
+            tracing::debug!(id = header.request_id, "response for no pending request");
+        }
+    };
+    tracing::debug!(%reason, "enclave connection ended");
+    shared.close(&reason);
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: BufWriter<W>,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+) {
+    while let Some(frame) = rx.recv().await {
+        let mut result = writer.write_all(&frame).await;
+        while let (Ok(()), Ok(next)) = (&result, rx.try_recv()) {
+            result = writer.write_all(&next).await;
+        }
+        if let Err(e) = result.and(writer.flush().await) {
+            shared.close(&format!("write failed: {e}"));
+            return;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The crate's one error type.
+
+use enclet_protocol::{ErrorBody, ProtocolError};
+
+/// What can go wrong talking to the enclave or serving the operator API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The enclave answered the request with an error.
+    #[error("{}: {}", .0.code, .0.message)]
+    Enclave(ErrorBody),
+    /// The connection to the enclave could not be opened.
+    #[error("cannot connect to the enclave at {endpoint}: {reason}")]
+    Connect {
+        /// The enclave address.
+        endpoint: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The connection to the enclave closed before the answer arrived.
+    #[error("enclave connection closed: {0}")]
+    Disconnected(String),
+    /// A frame could not be encoded or decoded.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The enclave sent a response of the wrong kind.
+    #[error("unexpected response from the enclave: expected {expected}, got {got}")]
+    UnexpectedResponse {
+        /// What the request calls for.
+        expected: &'static str,
+        /// What arrived.
+        got: String,
+    },
+}
+
+impl Error {
+    /// Stable `snake_case` code; for enclave errors, the enclave's own code.
+    #[must_use]
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Enclave(body) => &body.code,
+            Self::Connect { .. } | Self::Disconnected(_) => "enclave_unavailable",
+            Self::Protocol(e) => e.code(),
+            Self::UnexpectedResponse { .. } => "unexpected_response",
+        }
+    }
+}
