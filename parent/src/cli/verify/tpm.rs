@@ -1,14 +1,258 @@
-//! `enclet verify tpm`. (Being built.)
+//! `enclet verify tpm`: check a TPM 2.0 quote offline.
+//!
+//! A thin layer over [`enclet_attestation::tpm::verify_quote`]: it reads the
+//! raw TPM wire structures, builds the expectations from the flags and reports
+//! the verdict as text or JSON.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use enclet_attestation::event_log::EventLog;
+use enclet_attestation::tpm::{
+    ExpectedExtraData, PcrValues, QuoteEvidence, TpmClaims, TpmError, TpmExpectations, verify_quote,
+};
+use serde_json::json;
+
+const LONG_ABOUT: &str = "\
+Verify a TPM 2.0 quote (TPM2_Quote) offline, without a TPM or its software stack.
+
+Files hold raw TPM wire structures (not base64, not PEM):
+  --quote       TPMS_ATTEST (a TPM2B_ATTEST is accepted too), e.g. tpm2_quote -m
+  --signature   TPMT_SIGNATURE, e.g. tpm2_quote -s (default tss format)
+  --ak-public   the attestation key's TPMT_PUBLIC or TPM2B_PUBLIC, e.g. tpm2_createak -u
+
+Checks, in order: the AK is a restricted signing key; the signature (RSASSA with
+SHA-1/256/384/512, or ECDSA P-256 with SHA-256) verifies over the quote with the
+AK; the quote starts with TPM_GENERATED_VALUE and is a TPM_ST_ATTEST_QUOTE;
+extraData equals --nonce; the PCR values in --pcrs hash (with the signature's
+hash, in selection order) to the quote's pcrDigest; the --event-log replays to
+sha256:16, the plugin PCR.
+
+Without --pcrs only the signature, the structure and the nonce are checked: the
+output says that PCR values were not checked, and no PCR value is reported as
+verified. Without --nonce, extraData is shown but not checked (a replayed quote
+would pass). Trust in the AK itself (credential activation against a certified
+EK) is established separately.
+
+--pcrs file format: one PCR per line, BANK:INDEX=HEX, where BANK is sha1,
+sha256, sha384 or sha512, INDEX is 0-31 and HEX is the full value; blank lines
+and lines starting with # are ignored. Every PCR the quote selects must be
+listed; others are ignored. Example:
+  # SHA-256 bank
+  sha256:16=54bc7d1a9752588f7045288d878de0e70542f8660bc979f181bc9f1416b5c5e8
+  sha256:23=f3489ef80172afd53bc6647f9b07f9b50790b03c0e1b21322becd6533d8ec077
+
+Exit status: 0 verified; 1 rejected (reason and error code on stderr and, with
+--json, in the output); 2 usage error or unreadable file.";
+
+const EXAMPLES: &str = "\
+Examples:
+  enclet verify tpm --quote q.msg --signature q.sig --ak-public ak.pub --pcrs pcrs.txt --nonce 6e6f6e6365
+  enclet verify tpm --quote q.msg --signature q.sig --ak-public ak.pub --json";
 
 /// Arguments of `enclet verify tpm`.
 #[derive(Debug, clap::Args)]
-pub struct TpmArgs {}
+#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct TpmArgs {
+    /// The quote file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "The quote: TPMS_ATTEST or TPM2B_ATTEST bytes"
+    )]
+    pub quote: PathBuf,
+
+    /// The signature file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "The signature: TPMT_SIGNATURE bytes"
+    )]
+    pub signature: PathBuf,
+
+    /// The attestation key file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help = "The attestation key: TPMT_PUBLIC or TPM2B_PUBLIC bytes"
+    )]
+    pub ak_public: PathBuf,
+
+    /// Claimed PCR values (BANK:INDEX=HEX lines, see above), checked against
+    /// the quote's pcrDigest.
+    #[arg(long, value_name = "FILE")]
+    pub pcrs: Option<PathBuf>,
+
+    /// Require extraData to equal HEX exactly (an empty string: no extraData).
+    #[arg(long, value_name = "HEX", value_parser = parse_hex)]
+    pub nonce: Option<HexArg>,
+
+    /// An enclet plugin event log (canonical encoding) to replay to sha256:16;
+    /// needs --pcrs.
+    #[arg(long, value_name = "FILE", requires = "pcrs")]
+    pub event_log: Option<PathBuf>,
+
+    /// Print the claims and the verdict as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A hex-encoded byte string argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexArg(pub Vec<u8>);
+
+fn parse_hex(s: &str) -> Result<HexArg, String> {
+    hex::decode(s).map(HexArg).map_err(|e| e.to_string())
+}
+
+/// A failure before verification could start: exit status 2.
+struct UsageError(String);
+
+/// What was read from the files.
+struct Inputs {
+    quote: Vec<u8>,
+    signature: Vec<u8>,
+    ak_public: Vec<u8>,
+    pcrs: Option<Vec<u8>>,
+    event_log: Option<Vec<u8>>,
+}
 
 /// Runs `enclet verify tpm`.
 #[must_use]
-pub fn run(_args: &TpmArgs) -> ExitCode {
-    eprintln!("enclet verify tpm: not built yet");
-    ExitCode::from(2)
+pub fn run(args: &TpmArgs) -> ExitCode {
+    match read_inputs(args) {
+        Err(UsageError(msg)) => {
+            eprintln!("enclet verify tpm: {msg}");
+            ExitCode::from(2)
+        }
+        Ok(inputs) => report(args, verify(args, &inputs)),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
+    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+}
+
+fn read_inputs(args: &TpmArgs) -> Result<Inputs, UsageError> {
+    Ok(Inputs {
+        quote: read(&args.quote)?,
+        signature: read(&args.signature)?,
+        ak_public: read(&args.ak_public)?,
+        pcrs: args.pcrs.as_deref().map(read).transpose()?,
+        event_log: args.event_log.as_deref().map(read).transpose()?,
+    })
+}
+
+fn verify(args: &TpmArgs, inputs: &Inputs) -> Result<TpmClaims, enclet_attestation::Error> {
+    let pcrs = inputs
+        .pcrs
+        .as_deref()
+        .map(|bytes| {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| TpmError::PcrValues("the --pcrs file is not UTF-8 text".into()))?;
+            PcrValues::parse_text(text)
+        })
+        .transpose()?;
+    let log = inputs
+        .event_log
+        .as_deref()
+        .map(|b| EventLog::from_bytes(b).map_err(|e| TpmError::EventLog(e.to_string())))
+        .transpose()?;
+    let extra_data = match &args.nonce {
+        Some(HexArg(nonce)) => ExpectedExtraData::Exact(nonce),
+        None => ExpectedExtraData::Unchecked,
+    };
+    let evidence = QuoteEvidence {
+        attest: &inputs.quote,
+        signature: &inputs.signature,
+        ak_public: &inputs.ak_public,
+    };
+    let expectations = TpmExpectations {
+        extra_data,
+        pcrs: pcrs.as_ref(),
+        event_log: log.as_ref(),
+        activated_ak: None,
+    };
+    verify_quote(&evidence, &expectations).map(enclet_attestation::Verified::into_inner)
+}
+
+/// The caveats of a verified quote, as sentences.
+fn caveats(claims: &TpmClaims) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !claims.pcrs_checked {
+        out.push("PCR values were not checked (no --pcrs): only the signature, structure and nonce were verified");
+    }
+    if !claims.extra_data_checked {
+        out.push("extraData was not checked (no --nonce): the quote may be replayed");
+    }
+    if !claims.ak_activated {
+        out.push("the AK was not proven to be in a certified TPM (no credential activation)");
+    }
+    out
+}
+
+fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) -> ExitCode {
+    match result {
+        Ok(claims) => {
+            let notes = caveats(&claims);
+            if args.json {
+                let out = json!({
+                    "verdict": "verified",
+                    "pcrs_checked": claims.pcrs_checked,
+                    "nonce_checked": claims.extra_data_checked,
+                    "caveats": notes,
+                    "claims": claims,
+                });
+                println!("{out:#}");
+            } else {
+                print_human(&claims, &notes);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rejected [{}]: {e}", e.code());
+            if args.json {
+                let out = json!({
+                    "verdict": "rejected",
+                    "error": { "code": e.code(), "message": e.to_string() },
+                });
+                println!("{out:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_human(claims: &TpmClaims, notes: &[&str]) {
+    println!("verified TPM quote");
+    println!("ak_name      {}", hex::encode(&claims.ak_name));
+    println!("signature    {} with the AK", claims.signature_hash);
+    println!(
+        "extra_data   {} ({})",
+        hex::encode(&claims.extra_data),
+        if claims.extra_data_checked {
+            "checked"
+        } else {
+            "NOT checked"
+        }
+    );
+    println!(
+        "clock        {} ms, resets {}, restarts {}, safe {}",
+        claims.clock.clock, claims.clock.reset_count, claims.clock.restart_count, claims.clock.safe
+    );
+    println!("firmware     {:#018x}", claims.firmware_version);
+    println!("pcr_digest   {}", hex::encode(&claims.pcr_digest));
+    for p in &claims.pcrs {
+        let value = p
+            .value
+            .as_ref()
+            .map_or_else(|| "(not checked)".to_owned(), hex::encode);
+        println!("{:<12} {value}", format!("{}:{}", p.bank, p.index));
+    }
+    for m in &claims.claims.plugins {
+        println!("plugin       {m}");
+    }
+    for n in notes {
+        println!("note: {n}");
+    }
 }
