@@ -233,3 +233,87 @@ fn check_leaf(info: &CertInfo, at: At) -> Result<(), NitroError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real(position: usize) -> CertInfo {
+        let doc = super::super::UnverifiedNitroDocument::parse(include_bytes!(
+            "../../testdata/nitro/12_base_2026-01-03_prod_indefinite_map.cose"
+        ))
+        .unwrap();
+        let der = match position {
+            4 => doc.payload.certificate.clone(),
+            i => doc.payload.cabundle[i].clone(),
+        };
+        Parsed::parse(&der).unwrap().info().unwrap()
+    }
+
+    const AT: At = At {
+        now: UnixTime::from_secs(1_767_472_867),
+        skew_secs: 0,
+    };
+
+    fn code(r: Result<(), NitroError>) -> &'static str {
+        r.unwrap_err().code()
+    }
+
+    #[test]
+    fn real_chain_meets_every_constraint() {
+        for i in 0..4 {
+            check_ca(&real(i), CertPosition::CaBundle(i), 3 - i, AT).unwrap();
+        }
+        check_leaf(&real(4), AT).unwrap();
+    }
+
+    #[test]
+    fn path_length_constraints_are_enforced() {
+        // cabundle[1] allows 2 CAs below it; cabundle[3] allows none.
+        assert_eq!(real(1).ca, CaStatus::Ca { path_len: Some(2) });
+        let e = check_ca(&real(1), CertPosition::CaBundle(1), 3, AT);
+        assert_eq!(code(e), "nitro.chain.path_len");
+        let e = check_ca(&real(3), CertPosition::CaBundle(3), 1, AT);
+        assert_eq!(code(e), "nitro.chain.path_len");
+    }
+
+    #[test]
+    fn ca_and_leaf_roles_are_enforced() {
+        let mut not_ca = real(2);
+        not_ca.ca = CaStatus::NotCa;
+        let e = check_ca(&not_ca, CertPosition::CaBundle(2), 1, AT);
+        assert_eq!(code(e), "nitro.chain.basic_constraints");
+        let mut no_sign = real(2);
+        no_sign.key_cert_sign = false;
+        assert_eq!(
+            code(check_ca(&no_sign, CertPosition::CaBundle(2), 1, AT)),
+            "nitro.chain.key_usage"
+        );
+        // A CA certificate in the leaf position.
+        assert_eq!(
+            code(check_leaf(&real(3), AT)),
+            "nitro.chain.basic_constraints"
+        );
+        let mut leaf = real(4);
+        leaf.digital_signature = false;
+        assert_eq!(code(check_leaf(&leaf, AT)), "nitro.chain.key_usage");
+        let mut leaf = real(4);
+        leaf.key.curve = Curve::P256;
+        assert_eq!(code(check_leaf(&leaf, AT)), "nitro.chain.algorithm");
+    }
+
+    #[test]
+    fn validity_is_inclusive_at_both_ends() {
+        let leaf = real(4);
+        let at = |s: i64| At {
+            now: UnixTime::from_secs(u64::try_from(s).unwrap()),
+            skew_secs: 0,
+        };
+        check_validity(&leaf, CertPosition::Leaf, at(leaf.not_before)).unwrap();
+        check_validity(&leaf, CertPosition::Leaf, at(leaf.not_after)).unwrap();
+        let e = check_validity(&leaf, CertPosition::Leaf, at(leaf.not_after + 1));
+        assert_eq!(code(e), "nitro.chain.expired");
+        let e = check_validity(&leaf, CertPosition::Leaf, at(leaf.not_before - 1));
+        assert_eq!(code(e), "nitro.chain.not_yet_valid");
+    }
+}
