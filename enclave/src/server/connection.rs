@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use enclet_protocol::{
-    CONNECTION_ID, ErrorBody, ProtocolError, Request, Response, codec, read_frame,
+    CONNECTION_ID, ErrorBody, FrameLimits, ProtocolError, Request, Response, codec, read_frame,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::{Server, handler};
+
+/// Upper bound on [`ServerConfig::max_in_flight`](super::ServerConfig::max_in_flight).
+pub(super) const MAX_IN_FLIGHT: usize = 65_536;
 
 /// Serves one connection until the peer closes it, it sends a bad frame, or
 /// the server shuts down. Requests already accepted are always answered.
@@ -23,9 +26,11 @@ pub(super) async fn run<S>(
     let (mut reader, writer) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel::<Vec<u8>>(server.config.max_in_flight.max(1));
     let writer_task = tokio::spawn(write_loop(BufWriter::new(writer), rx, peer.clone()));
-    let in_flight = Arc::new(Semaphore::new(server.config.max_in_flight.max(1)));
+    let permits = u32::try_from(server.config.max_in_flight.clamp(1, MAX_IN_FLIGHT)).unwrap_or(1);
+    let in_flight = Arc::new(Semaphore::new(permits as usize));
     let limits = server.config.frame_limits;
     let body_timeout = Some(server.config.body_timeout);
+    let mut closing = None;
 
     loop {
         let frame = tokio::select! {
@@ -40,14 +45,14 @@ pub(super) async fn run<S>(
                 break;
             }
             Err(e) => {
-                reject(&tx, &peer, &e).await;
+                closing = Some(reject(&peer, &e));
                 break;
             }
         };
         let (header, request) = match codec::decode::<Request>(&body) {
             Ok(decoded) => decoded,
             Err(e) => {
-                reject(&tx, &peer, &e).await;
+                closing = Some(reject(&peer, &e));
                 break;
             }
         };
@@ -65,6 +70,12 @@ pub(super) async fn run<S>(
             drop(permit);
         });
     }
+    if let Some(frame) = closing {
+        // Answer everything already accepted first, so the peer never sees the
+        // connection error ahead of a response it is owed.
+        let _all = in_flight.acquire_many(permits).await;
+        let _ = tx.send(frame).await;
+    }
     // Dropping our sender lets the writer finish once every request task has
     // sent its response.
     drop(tx);
@@ -73,21 +84,16 @@ pub(super) async fn run<S>(
     }
 }
 
-/// Logs why the connection is being closed and queues a connection-level error.
-async fn reject(tx: &mpsc::Sender<Vec<u8>>, peer: &str, error: &ProtocolError) {
+/// Logs why the connection is being closed; returns the connection-level
+/// error frame to send once in-flight requests are answered.
+fn reject(peer: &str, error: &ProtocolError) -> Vec<u8> {
     if matches!(error, ProtocolError::Io(_)) {
         tracing::debug!(%peer, %error, "connection read failed");
-        return;
+    } else {
+        tracing::warn!(%peer, code = error.code(), reason = %error, "closing connection: {error}");
     }
-    tracing::warn!(%peer, code = error.code(), reason = %error, "closing connection: {error}");
     let body = Response::Error(ErrorBody::new(error.code(), error.to_string()));
-    if let Ok(frame) = codec::encode(
-        CONNECTION_ID,
-        &body,
-        enclet_protocol::FrameLimits::default(),
-    ) {
-        let _ = tx.send(frame).await;
-    }
+    codec::encode(CONNECTION_ID, &body, FrameLimits::default()).unwrap_or_default()
 }
 
 /// Encodes a response; a response too large for a frame becomes an error.

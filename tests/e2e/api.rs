@@ -1,0 +1,93 @@
+//! Bad operator API requests get specific errors.
+
+use enclet_attestation::Measurement;
+use hyper::Method;
+
+use crate::harness::{Appliance, api_error, load_via_api};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_specific_errors() {
+    let app = Appliance::start_with(&["--max-body-bytes", "4096"]).await;
+    let api = app.api();
+    let call = |method: Method, path: &'static str, body: Vec<u8>| {
+        let api = api.clone();
+        async move { api_error(api.call(method, path, body).await.unwrap_err()) }
+    };
+
+    // Unknown measurement (well-formed), malformed measurement.
+    let unknown = Measurement::of_plugin(b"never loaded").to_hex();
+    let (status, code, _) = api_error(app.invoke(&unknown, b"x").await.unwrap_err());
+    assert_eq!((status, code.as_str()), (404, "unknown_plugin"));
+    let (status, code, message) = api_error(app.invoke("abc123", b"x").await.unwrap_err());
+    assert_eq!((status, code.as_str()), (400, "invalid_measurement"));
+    assert!(message.contains("96 hexadecimal"), "{message}");
+
+    // Unknown path and wrong method.
+    let (status, code, _) = call(Method::GET, "/v1/nothing", Vec::new()).await;
+    assert_eq!((status, code.as_str()), (404, "not_found"));
+    let (status, code, _) = call(Method::DELETE, "/v1/plugins", Vec::new()).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+
+    // Load without a name, with a bad name.
+    let (status, code, _) = call(Method::POST, "/v1/plugins", b"x".to_vec()).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_name"));
+    let (status, code, _) = call(Method::POST, "/v1/plugins?name=a/b", b"x".to_vec()).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_name"));
+
+    // Oversized body: refused by the parent before reaching the enclave.
+    let (status, code, _) = api_error(load_via_api(&api, "big", vec![0; 4097]).await.unwrap_err());
+    assert_eq!((status, code.as_str()), (413, "body_too_large"));
+    let small = Measurement::of_plugin(b"x").to_hex();
+    let (status, code, _) = api_error(app.invoke(&small, &[0; 8192]).await.unwrap_err());
+    assert_eq!((status, code.as_str()), (413, "body_too_large"));
+    // The close variant under the limit reaches the enclave (and is judged there).
+    let (status, code, _) = api_error(
+        load_via_api(&api, "small", vec![0; 4096])
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, code.as_str()), (422, "invalid_component"));
+
+    // The parent is still healthy after all that.
+    let health: serde_json::Value = api
+        .call_json(Method::GET, "/v1/health", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_over_the_plugin_limit_is_refused() {
+    let app = Appliance::start().await;
+    let echo = app.load("echo").await;
+    // Default plugin input limit is 1 MiB; the parent accepts up to 16 MiB.
+    let (status, code, _) = api_error(
+        app.invoke(&echo, &vec![1; (1 << 20) + 1])
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, code.as_str()), (413, "input_too_large"));
+    assert_eq!(
+        app.invoke(&echo, &vec![1; 1 << 20]).await.unwrap().len(),
+        1 << 20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enclave_down_is_service_unavailable() {
+    let mut app = Appliance::start().await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = app.stop_enclave();
+        (s, app)
+    })
+    .await
+    .unwrap();
+    let app = status.1;
+    let (code_status, code, _) = api_error(
+        app.api()
+            .call(Method::GET, "/v1/health", Vec::new())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code_status, code.as_str()), (503, "enclave_unavailable"));
+}

@@ -1,0 +1,101 @@
+//! Many requests in flight on one connection; graceful shutdown.
+
+use std::time::Duration;
+
+use enclet_attestation::Measurement;
+use enclet_protocol::Limits;
+
+use crate::harness::{Appliance, plugin};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_invocations_in_flight_on_one_connection() {
+    let app = Appliance::start().await;
+    let client = app.enclave_client().await;
+    let echo = client
+        .load("echo", plugin("echo"), None)
+        .await
+        .unwrap()
+        .info
+        .measurement;
+    let hostile = client
+        .load("hostile", plugin("hostile"), None)
+        .await
+        .unwrap()
+        .info
+        .measurement;
+    // A slow call first: the fast ones overtake it on the same connection.
+    let slow = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke(hostile, b"loop".to_vec()).await })
+    };
+    let calls: Vec<_> = (0..64u32)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let input = format!("request {i}").into_bytes();
+                (input.clone(), client.invoke(echo, input).await)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (input, output) = call.await.unwrap();
+        assert_eq!(output.unwrap(), input);
+    }
+    let err = slow.await.unwrap().unwrap_err();
+    assert!(
+        ["deadline_exceeded", "out_of_fuel"].contains(&err.code()),
+        "{err}"
+    );
+    // Errors are per request too: an unknown plugin on the same connection.
+    let err = client
+        .invoke(Measurement::of_plugin(b"none"), Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "unknown_plugin");
+    assert!(!client.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let mut app = Appliance::start().await;
+    let client = app.enclave_client().await;
+    let limits = Limits {
+        fuel: 100_000_000_000,
+        deadline_ms: 1_500,
+        max_memory_bytes: 64 << 20,
+        max_table_elements: 10_000,
+        max_input_bytes: 1 << 20,
+        max_output_bytes: 1 << 20,
+    };
+    let hostile = client
+        .load("hostile", plugin("hostile"), Some(limits))
+        .await
+        .unwrap()
+        .info
+        .measurement;
+    let in_flight = {
+        let client = client.clone();
+        tokio::spawn(async move { client.invoke(hostile, b"loop".to_vec()).await })
+    };
+    // Let the request reach the enclave, then ask it to stop.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let status = app.stop_enclave();
+        (status, app)
+    })
+    .await
+    .unwrap();
+    // The request was answered (with its own outcome), not dropped.
+    let err = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), "deadline_exceeded", "{err}");
+    assert!(status.0.success(), "enclave exit: {:?}", status.0);
+    let log = status.1.enclave_log();
+    assert!(
+        log.contains("SIGTERM received") && log.contains("server stopped"),
+        "{log}"
+    );
+    assert!(
+        !status.1.enclave_socket().exists(),
+        "socket removed on exit"
+    );
+}

@@ -1,0 +1,21 @@
+//! End-to-end tests: the real `enclet-enclave`, `enclet-parent` and `enclet`
+//! processes on Unix sockets in a fresh temporary directory per test.
+//!
+//! Prerequisites (the README's test command runs them):
+//! `cargo build --workspace --bins` and `scripts/build-plugins`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+#![allow(missing_docs, unreachable_pub, reason = "test code")]
+
+mod api;
+mod concurrency;
+mod demo;
+mod frames;
+mod harness;
+mod limits;
+mod plugins;
