@@ -202,6 +202,16 @@ impl core::fmt::Debug for dyn Attester {
     }
 }
 
+impl AttesterConfig {
+    /// Opens the backend this configuration names; see [`open`].
+    ///
+    /// # Errors
+    /// As for [`open`].
+    pub fn open(&self) -> Result<Box<dyn Attester>, AttesterError> {
+        open(self)
+    }
+}
+
 /// Opens the backend a configuration names.
 ///
 /// # Errors

@@ -238,6 +238,12 @@ fn run(dir: &Path, port: u16) -> Result<Child, AttesterError> {
             return Err(sim(format!("swtpm exited at start-up ({status})")));
         }
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Whoever answered, our swtpm must still be alive: if it lost the
+            // port to another process, it has exited (or is exiting) by now.
+            sleep(Duration::from_millis(50));
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(sim(format!("swtpm exited at start-up ({status})")));
+            }
             return Ok(child);
         }
         if Instant::now() > deadline {

@@ -25,7 +25,11 @@
 //! under the same lock right after the quote.
 //!
 //! ## Concurrency and logging
-//! The ESAPI context is not `Sync`; one `Mutex` serialises every command. The
+//! The ESAPI context is not `Sync`; one `Mutex` serialises every command.
+//! swtpm serves one TCP client at a time and, like a TPM without a resource
+//! manager, holds only a few loaded objects: one attester owns its TPM
+//! connection (EK and AK loaded) until it is dropped, and other clients such as
+//! `tpm2_pcrread` wait until then. The
 //! TSS C library logs errors to stderr on its own; set `TSS2_LOG=all+NONE` in
 //! the environment to silence it (errors are still returned and reported
 //! through `tracing`).
