@@ -287,3 +287,6 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

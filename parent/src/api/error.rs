@@ -76,3 +76,48 @@ impl IntoResponse for ApiError {
         (self.status, Json(self)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_fitting_statuses() {
+        for (code, status) in [
+            ("unknown_plugin", 404),
+            ("invalid_measurement", 400),
+            ("invalid_limits", 400),
+            ("body_too_large", 413),
+            ("input_too_large", 413),
+            ("invalid_component", 422),
+            ("out_of_fuel", 422),
+            ("deadline_exceeded", 422),
+            ("memory_limit", 422),
+            ("output_too_large", 422),
+            ("guest_trap", 422),
+            ("plugin_error", 422),
+            ("enclave_unavailable", 503),
+            ("internal", 500),
+            ("something_new", 500),
+        ] {
+            assert_eq!(status_for(code).as_u16(), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn enclave_errors_keep_their_code_and_message() {
+        let e = ApiError::from(Error::Enclave(enclet_protocol::ErrorBody::new(
+            "memory_limit",
+            "memory limit",
+        )));
+        assert_eq!(
+            (e.status().as_u16(), e.code.as_str(), e.message.as_str()),
+            (422, "memory_limit", "memory limit")
+        );
+        let e = ApiError::from(Error::Disconnected("gone".into()));
+        assert_eq!(
+            (e.status().as_u16(), e.code.as_str()),
+            (503, "enclave_unavailable")
+        );
+    }
+}
