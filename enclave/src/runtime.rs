@@ -31,6 +31,7 @@
 //! executor.
 
 mod bindings;
+mod config;
 mod engine;
 mod error;
 mod host;
@@ -38,9 +39,9 @@ mod invoke;
 mod limiter;
 mod limits;
 mod plugin;
+mod registry;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use enclet_attestation::measurement::Measurement;
@@ -49,84 +50,13 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+pub use config::RuntimeConfig;
 pub use error::{InvokeError, LoadError, RuntimeError};
 pub use limits::{HardMaxima, Limits};
 
 use host::HostState;
 use plugin::Plugin;
-
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
-
-/// Configuration of a [`Runtime`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeConfig {
-    /// Invocations that may run at once; also the number of instance pool slots.
-    /// Further invocations wait for a slot.
-    pub max_concurrent_invocations: u32,
-    /// Epoch tick: the granularity of deadlines (1 ms ..= 1 s).
-    pub epoch_tick: Duration,
-    /// Limits of plugins loaded without explicit limits.
-    pub default_limits: Limits,
-    /// Upper bounds for any plugin's limits.
-    pub hard_maxima: HardMaxima,
-    /// Largest component accepted by `load`, in bytes (checked before hashing).
-    pub max_component_bytes: u64,
-    /// Most plugins loaded at once.
-    pub max_plugins: usize,
-    /// Wasm stack per invocation in bytes; deeper recursion traps.
-    pub max_wasm_stack_bytes: usize,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            max_concurrent_invocations: 32,
-            epoch_tick: Duration::from_millis(5),
-            default_limits: Limits::default(),
-            hard_maxima: HardMaxima::DEFAULT,
-            max_component_bytes: 32 * MIB,
-            max_plugins: 256,
-            max_wasm_stack_bytes: 512 * 1024,
-        }
-    }
-}
-
-impl RuntimeConfig {
-    fn validate(&self) -> Result<(), RuntimeError> {
-        let bad = |msg: String| Err(RuntimeError::InvalidConfig(msg));
-        if !(1..=1024).contains(&self.max_concurrent_invocations) {
-            return bad(format!(
-                "max_concurrent_invocations is {}, must be 1..=1024",
-                self.max_concurrent_invocations
-            ));
-        }
-        if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
-            return bad(format!(
-                "epoch_tick is {:?}, must be 1ms..=1s",
-                self.epoch_tick
-            ));
-        }
-        if !(1..=256 * MIB).contains(&self.max_component_bytes) {
-            return bad(format!(
-                "max_component_bytes is {}, must be 1..=256 MiB",
-                self.max_component_bytes
-            ));
-        }
-        if self.max_plugins == 0 {
-            return bad("max_plugins is 0".to_owned());
-        }
-        if !(64 * 1024..=8 * 1024 * 1024).contains(&self.max_wasm_stack_bytes) {
-            return bad(format!(
-                "max_wasm_stack_bytes is {}, must be 64 KiB..=8 MiB",
-                self.max_wasm_stack_bytes
-            ));
-        }
-        self.default_limits
-            .validate(&self.hard_maxima)
-            .map_err(|e| RuntimeError::InvalidConfig(format!("default_limits: {e}")))
-    }
-}
+use registry::Registry;
 
 /// What the runtime knows about a loaded plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,17 +80,11 @@ pub struct Loaded {
     pub newly_loaded: bool,
 }
 
-#[derive(Debug, Default)]
-struct Registry {
-    by_measurement: HashMap<Measurement, Arc<Plugin>>,
-    order: Vec<Arc<Plugin>>,
-}
-
 /// Runs plugins. `Send + Sync`: share it as `Arc<Runtime>`.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
-    registry: RwLock<Registry>,
+    registry: Registry,
     slots: Arc<Semaphore>,
     config: RuntimeConfig,
     _ticker: engine::EpochTicker,
@@ -192,7 +116,7 @@ impl Runtime {
         Ok(Self {
             engine,
             linker,
-            registry: RwLock::default(),
+            registry: Registry::new(config.max_plugins),
             slots: Arc::new(Semaphore::new(permits)),
             config,
             _ticker: ticker,
@@ -228,13 +152,13 @@ impl Runtime {
         let limits = limits.unwrap_or(self.config.default_limits);
         limits.validate(&self.config.hard_maxima)?;
         let measurement = Measurement::of_plugin(component);
-        if let Some(existing) = self.get(&measurement) {
+        if let Some(existing) = self.registry.get(&measurement) {
             return Ok(Loaded {
                 info: existing.info.clone(),
                 newly_loaded: false,
             });
         }
-        self.check_capacity()?;
+        self.registry.ensure_room()?;
 
         let info = PluginInfo {
             name: name.to_owned(),
@@ -243,9 +167,17 @@ impl Runtime {
             size_bytes: size,
         };
         let plugin = plugin::compile(&self.engine, &self.linker, info, component)?;
-        invoke::check_instantiates(&self.engine, &plugin, self.deadline_ticks(&limits))
-            .map_err(|e| LoadError::InvalidComponent(format!("cannot be instantiated: {e}")))?;
-        self.insert(plugin)
+        // The trial instantiation takes a pool slot like any invocation.
+        let _slot = self
+            .acquire_slot_blocking()
+            .map_err(|e| LoadError::Internal(e.to_string()))?;
+        invoke::check_instantiates(&self.engine, &plugin, self.deadline_ticks(&limits)).map_err(
+            |e| match e {
+                InvokeError::Internal(reason) => LoadError::Internal(reason),
+                other => LoadError::InvalidComponent(format!("cannot be instantiated: {other}")),
+            },
+        )?;
+        self.registry.insert(plugin)
     }
 
     /// Runs `handle(input)` of the plugin with this measurement in a fresh store,
@@ -287,23 +219,14 @@ impl Runtime {
         input: &[u8],
     ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, input)?;
-        let _slot = loop {
-            // Without an executor to park on, spin politely until a slot frees.
-            match self.slots.try_acquire() {
-                Ok(slot) => break slot,
-                Err(tokio::sync::TryAcquireError::NoPermits) => std::thread::yield_now(),
-                Err(tokio::sync::TryAcquireError::Closed) => {
-                    return Err(InvokeError::Internal("invocation slots closed".to_owned()));
-                }
-            }
-        };
+        let _slot = self.acquire_slot_blocking()?;
         invoke::run(&self.engine, &plugin, ticks, input)
     }
 
     /// Every loaded plugin, in load order.
     #[must_use]
     pub fn plugins(&self) -> Vec<PluginInfo> {
-        self.read().order.iter().map(|p| p.info.clone()).collect()
+        self.registry.infos()
     }
 
     fn prepare(
@@ -311,7 +234,10 @@ impl Runtime {
         plugin: &Measurement,
         input: &[u8],
     ) -> Result<(Arc<Plugin>, u64), InvokeError> {
-        let plugin = self.get(plugin).ok_or(InvokeError::UnknownPlugin)?;
+        let plugin = self
+            .registry
+            .get(plugin)
+            .ok_or(InvokeError::UnknownPlugin)?;
         let size = u64::try_from(input.len()).unwrap_or(u64::MAX);
         let limit = plugin.info.limits.max_input_bytes;
         if size > limit {
@@ -319,6 +245,23 @@ impl Runtime {
         }
         let ticks = self.deadline_ticks(&plugin.info.limits);
         Ok((plugin, ticks))
+    }
+
+    /// Waits on the calling thread for an instance pool slot.
+    fn acquire_slot_blocking(&self) -> Result<tokio::sync::SemaphorePermit<'_>, InvokeError> {
+        loop {
+            // Without an executor to park on, poll politely until a slot frees;
+            // slots are held for at most one invocation's deadline.
+            match self.slots.try_acquire() {
+                Ok(slot) => return Ok(slot),
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err(tokio::sync::TryAcquireError::Closed) => {
+                    return Err(InvokeError::Internal("invocation slots closed".to_owned()));
+                }
+            }
+        }
     }
 
     /// Epoch ticks for a deadline: rounded up, plus one because the first tick
@@ -332,63 +275,6 @@ impl Runtime {
             .saturating_mul(1000)
             .div_ceil(tick_us)
             .saturating_add(1)
-    }
-
-    fn get(&self, measurement: &Measurement) -> Option<Arc<Plugin>> {
-        self.read().by_measurement.get(measurement).cloned()
-    }
-
-    fn check_capacity(&self) -> Result<(), LoadError> {
-        let limit = self.config.max_plugins;
-        if self.read().order.len() >= limit {
-            return Err(LoadError::TooManyPlugins {
-                limit: u64::try_from(limit).unwrap_or(u64::MAX),
-            });
-        }
-        Ok(())
-    }
-
-    fn insert(&self, plugin: Plugin) -> Result<Loaded, LoadError> {
-        let mut registry = self
-            .registry
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Another thread may have loaded the same bytes while we compiled.
-        if let Some(existing) = registry.by_measurement.get(&plugin.info.measurement) {
-            return Ok(Loaded {
-                info: existing.info.clone(),
-                newly_loaded: false,
-            });
-        }
-        let limit = self.config.max_plugins;
-        if registry.order.len() >= limit {
-            return Err(LoadError::TooManyPlugins {
-                limit: u64::try_from(limit).unwrap_or(u64::MAX),
-            });
-        }
-        let plugin = Arc::new(plugin);
-        registry
-            .by_measurement
-            .insert(plugin.info.measurement, Arc::clone(&plugin));
-        registry.order.push(Arc::clone(&plugin));
-        tracing::info!(
-            plugin = %plugin.info.name,
-            measurement = %plugin.label.measurement,
-            size_bytes = plugin.info.size_bytes,
-            "plugin loaded"
-        );
-        Ok(Loaded {
-            info: plugin.info.clone(),
-            newly_loaded: true,
-        })
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        // The registry is only ever mutated by whole-entry inserts, so a poisoned
-        // lock still guards consistent data.
-        self.registry
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

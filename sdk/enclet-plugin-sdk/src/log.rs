@@ -14,7 +14,10 @@ pub use wit::Level;
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
     let fields: Vec<wit::Field> = fields
         .iter()
-        .map(|(key, value)| wit::Field { key: (*key).to_owned(), value: (*value).to_owned() })
+        .map(|(key, value)| wit::Field {
+            key: (*key).to_owned(),
+            value: (*value).to_owned(),
+        })
         .collect();
     wit::log(level, message, &fields);
 }

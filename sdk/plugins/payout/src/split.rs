@@ -78,7 +78,10 @@ pub struct Split {
 
 fn check_name(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME {
-        return Err(format!("{what} must be 1..={MAX_NAME} bytes, got {}", name.len()));
+        return Err(format!(
+            "{what} must be 1..={MAX_NAME} bytes, got {}",
+            name.len()
+        ));
     }
     Ok(())
 }
@@ -107,7 +110,10 @@ pub fn split(basket: &Basket) -> Result<Split, String> {
     check_name("currency", &basket.currency)?;
     check_name("platform", &basket.platform)?;
     if basket.items.is_empty() || basket.items.len() > MAX_ITEMS {
-        return Err(format!("items must have 1..={MAX_ITEMS} entries, got {}", basket.items.len()));
+        return Err(format!(
+            "items must have 1..={MAX_ITEMS} entries, got {}",
+            basket.items.len()
+        ));
     }
     if basket.royalties.len() > MAX_ROYALTIES {
         return Err(format!("at most {MAX_ROYALTIES} royalty rules"));
@@ -119,9 +125,13 @@ pub fn split(basket: &Basket) -> Result<Split, String> {
         rules.entry(rule.sku.as_str()).or_default().push(rule);
     }
     for (sku, sku_rules) in &rules {
-        let total = sku_rules.iter().fold(basket.fee_bps, |acc, r| acc.saturating_add(r.bps));
+        let total = sku_rules
+            .iter()
+            .fold(basket.fee_bps, |acc, r| acc.saturating_add(r.bps));
         if total > WHOLE_BPS {
-            return Err(format!("fee plus royalties for {sku} is {total} bps, above {WHOLE_BPS}"));
+            return Err(format!(
+                "fee plus royalties for {sku} is {total} bps, above {WHOLE_BPS}"
+            ));
         }
     }
     if basket.fee_bps > WHOLE_BPS {
@@ -140,7 +150,9 @@ pub fn split(basket: &Basket) -> Result<Split, String> {
             .unit_cents
             .checked_mul(u64::from(item.quantity))
             .ok_or_else(|| format!("items[{index}] total overflows"))?;
-        total = total.checked_add(line).ok_or("basket total overflows u64")?;
+        total = total
+            .checked_add(line)
+            .ok_or("basket total overflows u64")?;
         let fee = share(line, basket.fee_bps);
         credit(&mut book, &basket.platform, fee)?;
         let mut seller = line - fee;
@@ -151,8 +163,15 @@ pub fn split(basket: &Basket) -> Result<Split, String> {
         }
         credit(&mut book, &item.seller, seller)?;
     }
-    let payouts = book.into_iter().map(|(party, cents)| Payout { party, cents }).collect();
-    Ok(Split { currency: basket.currency.clone(), total_cents: total, payouts })
+    let payouts = book
+        .into_iter()
+        .map(|(party, cents)| Payout { party, cents })
+        .collect();
+    Ok(Split {
+        currency: basket.currency.clone(),
+        total_cents: total,
+        payouts,
+    })
 }
 
 #[cfg(test)]
@@ -171,29 +190,53 @@ mod tests {
     #[test]
     fn documented_example() {
         let s = split(&basket(EXAMPLE)).unwrap();
-        let got: Vec<(&str, u64)> = s.payouts.iter().map(|p| (p.party.as_str(), p.cents)).collect();
+        let got: Vec<(&str, u64)> = s
+            .payouts
+            .iter()
+            .map(|p| (p.party.as_str(), p.cents))
+            .collect();
         assert_eq!(got, [("alice", 3000), ("author", 600), ("market", 400)]);
         assert_eq!(s.total_cents, 4000);
     }
 
     #[test]
     fn rounding_goes_to_the_seller_and_totals_match() {
-        let b = basket(r#"{ "currency": "EUR", "platform": "m", "fee_bps": 333,
+        let b = basket(
+            r#"{ "currency": "EUR", "platform": "m", "fee_bps": 333,
             "items": [ { "sku": "a", "seller": "s", "unit_cents": 7, "quantity": 3 },
                        { "sku": "b", "seller": "t", "unit_cents": 1, "quantity": 1 } ],
-            "royalties": [ { "sku": "a", "party": "r", "bps": 3333 } ] }"#);
+            "royalties": [ { "sku": "a", "party": "r", "bps": 3333 } ] }"#,
+        );
         let s = split(&b).unwrap();
-        assert_eq!(s.payouts.iter().map(|p| p.cents).sum::<u64>(), s.total_cents);
+        assert_eq!(
+            s.payouts.iter().map(|p| p.cents).sum::<u64>(),
+            s.total_cents
+        );
         assert_eq!(s.total_cents, 22);
     }
 
     #[test]
     fn rejects_bad_baskets_by_field() {
         let cases = [
-            (EXAMPLE.replace("\"quantity\": 2", "\"quantity\": 0"), "quantity is 0"),
-            (EXAMPLE.replace("\"bps\": 1500", "\"bps\": 9500"), "above 10000"),
-            (EXAMPLE.replace("\"seller\": \"alice\"", "\"seller\": \"\""), "seller"),
-            (EXAMPLE.replace("\"unit_cents\": 2000", "\"unit_cents\": 18446744073709551615"), "overflows"),
+            (
+                EXAMPLE.replace("\"quantity\": 2", "\"quantity\": 0"),
+                "quantity is 0",
+            ),
+            (
+                EXAMPLE.replace("\"bps\": 1500", "\"bps\": 9500"),
+                "above 10000",
+            ),
+            (
+                EXAMPLE.replace("\"seller\": \"alice\"", "\"seller\": \"\""),
+                "seller",
+            ),
+            (
+                EXAMPLE.replace(
+                    "\"unit_cents\": 2000",
+                    "\"unit_cents\": 18446744073709551615",
+                ),
+                "overflows",
+            ),
         ];
         for (json, needle) in cases {
             let err = split(&basket(&json)).unwrap_err();

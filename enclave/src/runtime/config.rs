@@ -1,0 +1,78 @@
+//! [`RuntimeConfig`]: pool size, epoch tick, default limits, hard maxima.
+
+use std::time::Duration;
+
+use super::error::RuntimeError;
+use super::limits::{HardMaxima, Limits};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Configuration of a [`Runtime`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// Invocations that may run at once; also the number of instance pool slots.
+    /// Further invocations wait for a slot.
+    pub max_concurrent_invocations: u32,
+    /// Epoch tick: the granularity of deadlines (1 ms ..= 1 s).
+    pub epoch_tick: Duration,
+    /// Limits of plugins loaded without explicit limits.
+    pub default_limits: Limits,
+    /// Upper bounds for any plugin's limits.
+    pub hard_maxima: HardMaxima,
+    /// Largest component accepted by `load`, in bytes (checked before hashing).
+    pub max_component_bytes: u64,
+    /// Most plugins loaded at once.
+    pub max_plugins: usize,
+    /// Wasm stack per invocation in bytes; deeper recursion traps.
+    pub max_wasm_stack_bytes: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_invocations: 32,
+            epoch_tick: Duration::from_millis(5),
+            default_limits: Limits::default(),
+            hard_maxima: HardMaxima::DEFAULT,
+            max_component_bytes: 32 * MIB,
+            max_plugins: 256,
+            max_wasm_stack_bytes: 512 * 1024,
+        }
+    }
+}
+
+impl RuntimeConfig {
+    pub(crate) fn validate(&self) -> Result<(), RuntimeError> {
+        let bad = |msg: String| Err(RuntimeError::InvalidConfig(msg));
+        if !(1..=1024).contains(&self.max_concurrent_invocations) {
+            return bad(format!(
+                "max_concurrent_invocations is {}, must be 1..=1024",
+                self.max_concurrent_invocations
+            ));
+        }
+        if self.epoch_tick < Duration::from_millis(1) || self.epoch_tick > Duration::from_secs(1) {
+            return bad(format!(
+                "epoch_tick is {:?}, must be 1ms..=1s",
+                self.epoch_tick
+            ));
+        }
+        if !(1..=256 * MIB).contains(&self.max_component_bytes) {
+            return bad(format!(
+                "max_component_bytes is {}, must be 1..=256 MiB",
+                self.max_component_bytes
+            ));
+        }
+        if self.max_plugins == 0 {
+            return bad("max_plugins is 0".to_owned());
+        }
+        if !(64 * 1024..=8 * 1024 * 1024).contains(&self.max_wasm_stack_bytes) {
+            return bad(format!(
+                "max_wasm_stack_bytes is {}, must be 64 KiB..=8 MiB",
+                self.max_wasm_stack_bytes
+            ));
+        }
+        self.default_limits
+            .validate(&self.hard_maxima)
+            .map_err(|e| RuntimeError::InvalidConfig(format!("default_limits: {e}")))
+    }
+}
