@@ -110,7 +110,12 @@ fn classify(err: &wasmtime::Error, store: &Store<HostState>, stage: &str) -> Inv
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => InvokeError::OutOfFuel,
         Some(Trap::Interrupt) => InvokeError::DeadlineExceeded,
-        Some(trap) => InvokeError::GuestTrap(trap.to_string()),
+        Some(trap) => {
+            // `Trap`'s Display reads "wasm trap: <reason>"; keep the reason.
+            let text = trap.to_string();
+            let reason = text.strip_prefix("wasm trap: ").unwrap_or(&text);
+            InvokeError::GuestTrap(reason.to_owned())
+        }
         // Errors raised while running guest code without a wasm trap: a call of
         // an import the plugin was not granted, a canonical-ABI violation.
         None if stage == "calling" => InvokeError::GuestTrap(err.root_cause().to_string()),
