@@ -16,7 +16,8 @@
 //! * `public` — `TPMT_PUBLIC` / `TPM2B_PUBLIC` (RSA, ECC) and object names.
 //! * `signature` — `TPMT_SIGNATURE`: RSASSA SHA-1/SHA-256/…, ECDSA P-256.
 //! * `pcr` — selections, claimed [`PcrValues`] and the `pcrDigest`.
-//! * `credential` — `MakeCredential` and the activation challenge.
+//! * `credential` — `MakeCredential` and the activation challenge; `secret` and
+//!   `kdf` share its seed with the EK (RSA-OAEP, or ECDH + `KDFe`).
 //! * `ek` — EK certificate chain to a configured CA.
 //! * `verify` — [`verify_quote`], producing [`TpmClaims`].
 //!
@@ -40,9 +41,11 @@ mod claims;
 mod credential;
 mod ek;
 mod error;
+mod kdf;
 mod pcr;
 mod public;
 mod reader;
+mod secret;
 mod signature;
 mod verify;
 

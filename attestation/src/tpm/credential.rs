@@ -13,23 +13,25 @@
 //! idObject        = u16 |h| || h  where h = HMAC(hmacKey, encIdentity || akName), then encIdentity
 //! ```
 //!
+//! For an ECC EK, the seed is instead derived by ECDH with an ephemeral key and
+//! `KDFe`, and `encryptedSecret` is the ephemeral public point (see `secret`).
 //! The TPM's `TPM2_ActivateCredential` reverses this and returns `secret` only if
 //! the named AK is loaded next to the EK. This module is pure: all randomness
-//! comes from the caller. Only RSA EKs (the TCG default template, and swtpm's)
-//! are supported.
+//! comes from the caller.
 
 use aws_lc_rs::cipher::{AES_128, AES_256, EncryptingKey, EncryptionContext, UnboundCipherKey};
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::hmac;
 use aws_lc_rs::iv::FixedLength;
-use num_bigint::BigUint;
 
 use crate::{Error, Verified};
 
 use super::TpmError;
 use super::alg::{ALG_AES, ALG_CFB, HashAlg};
 use super::ek::EkIdentity;
-use super::public::{ObjectAttributes, PublicKey, TpmPublic};
+use super::kdf::{hmac_alg, kdfa};
+use super::public::{ObjectAttributes, TpmPublic};
+use super::secret::share_seed;
 
 /// Bytes of caller randomness [`make_credential`] takes.
 pub const CREDENTIAL_RANDOM_LEN: usize = 128;
@@ -37,7 +39,6 @@ pub const CREDENTIAL_RANDOM_LEN: usize = 128;
 pub const CHALLENGE_RANDOM_LEN: usize = CREDENTIAL_RANDOM_LEN + SECRET_LEN;
 /// Length of the secret [`challenge`] makes.
 const SECRET_LEN: usize = 32;
-const OAEP_LABEL: &[u8] = b"IDENTITY\0";
 
 /// The output of `MakeCredential`, ready for `TPM2_ActivateCredential`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,19 +132,8 @@ fn make(
             ));
         }
     };
-    let (seed_half, oaep_half) = random.split_at(CREDENTIAL_RANDOM_LEN / 2);
-    let seed = seed_half
-        .get(..hash.digest_len())
-        .ok_or(TpmError::Credential("randomness too short"))?;
-    let oaep_seed = oaep_half
-        .get(..hash.digest_len())
-        .ok_or(TpmError::Credential("randomness too short"))?;
-    let encrypted_secret = match ek.key() {
-        PublicKey::Rsa { modulus, exponent } => {
-            rsa_oaep_encrypt(modulus, *exponent, hash, OAEP_LABEL, seed, oaep_seed)?
-        }
-        PublicKey::Ecc { .. } => return Err(TpmError::Credential("ECC EKs are not supported")),
-    };
+    let (seed, encrypted_secret) = share_seed(ek.key(), hash, random)?;
+    let seed = seed.as_slice();
     let sym_key = kdfa(hash, seed, b"STORAGE", name, &[], sym_bits)?;
     let mut enc_identity = tpm2b(secret);
     let key = UnboundCipherKey::new(aes, &sym_key).map_err(|_| TpmError::Credential("AES key"))?;
@@ -167,101 +157,6 @@ fn make(
         id_object,
         encrypted_secret,
     })
-}
-
-fn hmac_alg(hash: HashAlg) -> hmac::Algorithm {
-    match hash {
-        HashAlg::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        HashAlg::Sha256 => hmac::HMAC_SHA256,
-        HashAlg::Sha384 => hmac::HMAC_SHA384,
-        HashAlg::Sha512 => hmac::HMAC_SHA512,
-    }
-}
-
-/// `KDFa` (TPM 2.0 Part 1, §11.4.10.2; SP 800-108 counter mode with HMAC):
-/// `HMAC(key, u32 i || label || 0x00 || contextU || contextV || u32 bits)` for
-/// i = 1, 2, … truncated to `bits` (a multiple of 8).
-pub(crate) fn kdfa(
-    hash: HashAlg,
-    key: &[u8],
-    label: &[u8],
-    context_u: &[u8],
-    context_v: &[u8],
-    bits: u32,
-) -> Result<Vec<u8>, TpmError> {
-    if !bits.is_multiple_of(8) || bits > 8 * 1024 {
-        return Err(TpmError::Credential("KDFa length"));
-    }
-    let len = usize::try_from(bits / 8).map_err(|_| TpmError::Credential("KDFa length"))?;
-    let key = hmac::Key::new(hmac_alg(hash), key);
-    let mut out = Vec::with_capacity(len.saturating_add(hash.digest_len()));
-    let mut counter: u32 = 1;
-    while out.len() < len {
-        let mut ctx = hmac::Context::with_key(&key);
-        for part in [
-            &counter.to_be_bytes()[..],
-            label,
-            &[0],
-            context_u,
-            context_v,
-            &bits.to_be_bytes(),
-        ] {
-            ctx.update(part);
-        }
-        out.extend_from_slice(ctx.sign().as_ref());
-        counter = counter
-            .checked_add(1)
-            .ok_or(TpmError::Credential("KDFa length"))?;
-    }
-    out.truncate(len);
-    Ok(out)
-}
-
-/// MGF1 (RFC 8017, B.2.1).
-fn mgf1(hash: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len.saturating_add(hash.digest_len()));
-    let mut counter: u32 = 0;
-    while out.len() < len {
-        out.extend(hash.digest(&[seed, &counter.to_be_bytes()]));
-        counter = counter.wrapping_add(1);
-    }
-    out.truncate(len);
-    out
-}
-
-/// RSAES-OAEP encryption (RFC 8017, 7.1.1) with caller-supplied OAEP seed.
-fn rsa_oaep_encrypt(
-    modulus: &[u8],
-    exponent: u32,
-    hash: HashAlg,
-    label: &[u8],
-    message: &[u8],
-    oaep_seed: &[u8],
-) -> Result<Vec<u8>, TpmError> {
-    let k = modulus.len();
-    let h = hash.digest_len();
-    let ps_len = k
-        .checked_sub(message.len())
-        .and_then(|v| v.checked_sub(2 * h + 2))
-        .ok_or(TpmError::Credential("the EK modulus is too small for OAEP"))?;
-    let mut db = hash.digest(&[label]);
-    db.resize(h.saturating_add(ps_len), 0);
-    db.push(1);
-    db.extend_from_slice(message);
-    for (d, m) in db.iter_mut().zip(mgf1(hash, oaep_seed, k - h - 1)) {
-        *d ^= m;
-    }
-    let mut masked_seed = oaep_seed.to_vec();
-    for (s, m) in masked_seed.iter_mut().zip(mgf1(hash, &db, h)) {
-        *s ^= m;
-    }
-    let em = [&[0u8][..], &masked_seed, &db].concat();
-    let n = BigUint::from_bytes_be(modulus);
-    let c = BigUint::from_bytes_be(&em).modpow(&BigUint::from(exponent), &n);
-    let c = c.to_bytes_be();
-    let mut out = vec![0u8; k.saturating_sub(c.len())];
-    out.extend_from_slice(&c);
-    Ok(out)
 }
 
 /// An AK proven, by credential activation, to live in a certified EK's TPM.

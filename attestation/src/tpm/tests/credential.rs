@@ -7,7 +7,7 @@ use aws_lc_rs::iv::FixedLength;
 use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, PrivateDecryptingKey};
 
 use super::*;
-use crate::tpm::credential::kdfa;
+use crate::tpm::kdf::kdfa;
 
 /// The TCG default EK policy (`PolicySecret(TPM_RH_ENDORSEMENT)`).
 const EK_POLICY: &str = "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa";

@@ -27,6 +27,11 @@ const ECC_SIG: &[u8] = data!("ecc_quote_sig.bin");
 const PCRS: &str = include_str!("../../../testdata/tpm/swtpm/pcrs.txt");
 const ID_OBJECT: &[u8] = data!("credential_id_object.bin");
 const ENCRYPTED_SECRET: &[u8] = data!("credential_encrypted_secret.bin");
+const ECC_EK_PUBLIC: &[u8] = data!("ek_ecc_public.bin");
+const ECC_EK_CERT: &[u8] = data!("ek_ecc_cert.der");
+const AK_RSA2_NAME: &[u8] = data!("ak_rsa2_name.bin");
+const ECC_ID_OBJECT: &[u8] = data!("credential_ecc_id_object.bin");
+const ECC_ENCRYPTED_SECRET: &[u8] = data!("credential_ecc_encrypted_secret.bin");
 
 /// 2027-01-15, after the certificates' notBefore (2026-11-22T00:56:46Z).
 const NOW: UnixTime = UnixTime::from_secs(1_800_000_000);
@@ -124,6 +129,64 @@ fn make_credential_matches_the_credential_swtpm_activated() {
     let c = make_credential(EK_PUBLIC, AK_RSA_NAME, &secret, &random).unwrap();
     assert_eq!(c.id_object, ID_OBJECT);
     assert_eq!(c.encrypted_secret, ENCRYPTED_SECRET);
+}
+
+#[test]
+fn ecc_p384_ek_certificate_and_credential_match_swtpm() {
+    let ek = verify_ek_certificate(ECC_EK_CERT, &[LOCAL_CA], ROOT_CA, ECC_EK_PUBLIC, NOW).unwrap();
+    assert_eq!(
+        ek.ek_public(),
+        TpmPublic::parse(ECC_EK_PUBLIC).unwrap().tpmt_bytes()
+    );
+    // The RSA EK's certificate does not certify the ECC EK, and vice versa.
+    assert_eq!(
+        code(verify_ek_certificate(
+            EK_CERT,
+            &[LOCAL_CA],
+            ROOT_CA,
+            ECC_EK_PUBLIC,
+            NOW
+        )),
+        "tpm.ek_chain"
+    );
+    assert_eq!(
+        code(verify_ek_certificate(
+            ECC_EK_CERT,
+            &[LOCAL_CA],
+            ROOT_CA,
+            EK_PUBLIC,
+            NOW
+        )),
+        "tpm.ek_chain"
+    );
+    // ECDH P-384 + KDFe(SHA-384), AES-256-CFB: swtpm's ActivateCredential with
+    // this EK returned the secret 00..1f.
+    let secret: Vec<u8> = (0u8..32).collect();
+    let random: [u8; CREDENTIAL_RANDOM_LEN] =
+        core::array::from_fn(|i| u8::try_from((i * 7 + 3) % 256).unwrap());
+    let c = make_credential(ECC_EK_PUBLIC, AK_RSA2_NAME, &secret, &random).unwrap();
+    assert_eq!(c.id_object, ECC_ID_OBJECT);
+    assert_eq!(c.encrypted_secret, ECC_ENCRYPTED_SECRET);
+    // Up to 48 secret bytes for a SHA-384 EK; a scalar of zeros is no key.
+    assert!(make_credential(ECC_EK_PUBLIC, AK_RSA2_NAME, &[1; 48], &random).is_ok());
+    assert_eq!(
+        code(make_credential(
+            ECC_EK_PUBLIC,
+            AK_RSA2_NAME,
+            &[1; 49],
+            &random
+        )),
+        "tpm.credential"
+    );
+    assert_eq!(
+        code(make_credential(
+            ECC_EK_PUBLIC,
+            AK_RSA2_NAME,
+            &[1],
+            &[0; CREDENTIAL_RANDOM_LEN]
+        )),
+        "tpm.credential"
+    );
 }
 
 fn verify(
