@@ -61,9 +61,9 @@ pub struct TpmExpectations<'a> {
 /// Steps: (1) parse the AK, the signature and the quote (magic
 /// `TPM_GENERATED_VALUE`, type `TPM_ST_ATTEST_QUOTE`); (2) require a restricted
 /// signing AK, and the activated AK if one is given; (3) verify the signature over
-/// the `TPMS_ATTEST` bytes; (4) compare `extraData`; (5) recompute `pcrDigest`
-/// from the claimed values with the signature's hash; (6) replay the event log to
-/// the plugin PCR; (7) build the claims.
+/// the `TPMS_ATTEST` bytes; (4) recompute `pcrDigest` from the claimed values
+/// with the signature's hash; (5) replay the event log to the plugin PCR;
+/// (6) compare `extraData`; (7) build the claims.
 ///
 /// # Errors
 /// [`Error::Tpm`] naming the first failed step (see [`TpmError::code`]).
@@ -86,13 +86,14 @@ pub fn verify_quote(
     }
     // Step 3: the signature over the exact TPMS_ATTEST bytes.
     sig.verify(&ak, &quote.raw)?;
-    // Step 4: extraData.
-    let (nonce, public_key, user_data) = check_extra_data(&quote, exp)?;
-    // Step 5: pcrDigest.
+    // Step 4: pcrDigest.
     let hash = sig.hash();
     let pcrs = check_pcrs(&quote, exp.pcrs, hash)?;
-    // Step 6: event log.
+    // Step 5: event log. Before extraData, which also binds the log's digest, so
+    // that a log other than the measured one is reported as such.
     let plugins = check_event_log(&quote, exp)?;
+    // Step 6: extraData.
+    let (nonce, public_key, user_data) = check_extra_data(&quote, exp)?;
     // Step 7: claims.
     let image = exp
         .pcrs
@@ -127,7 +128,7 @@ pub fn verify_quote(
 
 type Bound = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// Step 4: returns the claimed (nonce, public key, user data).
+/// Step 6: returns the claimed (nonce, public key, user data).
 fn check_extra_data(quote: &UnverifiedQuote, exp: &TpmExpectations<'_>) -> Result<Bound, TpmError> {
     let (expected, bound): (Vec<u8>, Bound) = match exp.extra_data {
         ExpectedExtraData::Unchecked => return Ok((None, None, None)),
@@ -156,7 +157,7 @@ fn check_extra_data(quote: &UnverifiedQuote, exp: &TpmExpectations<'_>) -> Resul
     Ok(bound)
 }
 
-/// Step 5: the quoted PCRs, with values when they were checked.
+/// Step 4: the quoted PCRs, with values when they were checked.
 fn check_pcrs(
     quote: &UnverifiedQuote,
     values: Option<&PcrValues>,
@@ -179,7 +180,7 @@ fn check_pcrs(
         .collect())
 }
 
-/// Step 6: the plugins, when an event log was given and replays.
+/// Step 5: the plugins, when an event log was given and replays.
 fn check_event_log(
     quote: &UnverifiedQuote,
     exp: &TpmExpectations<'_>,
