@@ -11,7 +11,7 @@
 //!    ▼ cache PluginPre                              ▼   call handle, check output size
 //! ```
 //!
-//! * **One engine** ([`engine`]) with the pooling allocator, fuel and epoch
+//! * **One engine** (see `engine.rs`) with the pooling allocator, fuel and epoch
 //!   interruption; an epoch ticker thread owned by the [`Runtime`] drives
 //!   deadlines and stops when the runtime is dropped.
 //! * **Content addressing.** A plugin is its [`Measurement`]; loading the same

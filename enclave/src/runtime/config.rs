@@ -7,7 +7,7 @@ use super::limits::{HardMaxima, Limits};
 
 const MIB: u64 = 1024 * 1024;
 
-/// Configuration of a [`Runtime`].
+/// Configuration of a [`Runtime`](super::Runtime).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
     /// Invocations that may run at once; also the number of instance pool slots.
