@@ -39,5 +39,7 @@ fuzz_target!(|data: &[u8]| {
             activated_ak: None,
         },
     );
-    let _ = make_credential(ak_public, quote, signature, &[0; CREDENTIAL_RANDOM_LEN]);
+    // As MakeCredential inputs: an EK public area, an AK name, a short secret.
+    let secret = signature.get(..32).unwrap_or(signature);
+    let _ = make_credential(ak_public, quote, secret, &[0x5a; CREDENTIAL_RANDOM_LEN]);
 });
