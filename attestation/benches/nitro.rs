@@ -13,6 +13,7 @@
 )]
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{ECDSA_P384_SHA384_ASN1, ECDSA_P384_SHA384_FIXED, UnparsedPublicKey};
 use ciborium::Value;
@@ -94,11 +95,54 @@ fn checks() -> (Check, Vec<Check>) {
     (cose, chain)
 }
 
+/// Median of `f`'s run time over interleaved rounds.
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
+/// Interleaves each verification with the raw ECDSA work it needs, so that
+/// both see the same machine load, and prints the median ratio. Criterion's
+/// separate groups below give the absolute figures.
+fn paired(cose: &Check, chain: &[Check], verifier: &NitroVerifier, policy: &NitroPolicy) {
+    const ROUNDS: usize = 300;
+    let mut cache = CertCache::new();
+    let (mut raw1, mut warm, mut raw5, mut cold) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        cose.run();
+        raw1.push(t.elapsed());
+        let t = Instant::now();
+        let doc = UnverifiedNitroDocument::parse(black_box(DOC)).unwrap();
+        verifier
+            .verify_cached(&doc, policy, AT, &mut cache)
+            .unwrap();
+        warm.push(t.elapsed());
+        let t = Instant::now();
+        cose.run();
+        chain.iter().for_each(Check::run);
+        raw5.push(t.elapsed());
+        let t = Instant::now();
+        let doc = UnverifiedNitroDocument::parse(black_box(DOC)).unwrap();
+        verifier.verify(&doc, policy, AT).unwrap();
+        cold.push(t.elapsed());
+    }
+    let (raw1, warm) = (median(&mut raw1), median(&mut warm));
+    let (raw5, cold) = (median(&mut raw5), median(&mut cold));
+    println!(
+        "paired medians over {ROUNDS} rounds: cold verify {cold:?} / 5 x P-384 {raw5:?} = {:.2}; \
+         warm-cache verify {warm:?} / 1 x P-384 {raw1:?} = {:.2}",
+        cold.as_secs_f64() / raw5.as_secs_f64(),
+        warm.as_secs_f64() / raw1.as_secs_f64(),
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let (cose, chain) = checks();
     assert_eq!(chain.len(), 4);
     let verifier = NitroVerifier::aws();
     let policy = NitroPolicy::insecure_any_image();
+    paired(&cose, &chain, &verifier, &policy);
     let mut g = c.benchmark_group("nitro");
 
     g.bench_function("p384_cose_signature", |b| b.iter(|| cose.run()));
