@@ -4,8 +4,8 @@
 #![no_main]
 
 use enclet_attestation::tpm::{
-    CREDENTIAL_RANDOM_LEN, ExpectedExtraData, PcrValues, QuoteEvidence, TpmExpectations,
-    TpmPublic, TpmSignature, UnverifiedQuote, make_credential, verify_quote,
+    CREDENTIAL_RANDOM_LEN, ExpectedExtraData, PcrValues, QuoteEvidence, TpmExpectations, TpmPublic,
+    TpmSignature, UnverifiedQuote, make_credential, verify_quote,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -29,9 +29,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = UnverifiedQuote::parse(quote);
     let _ = TpmSignature::parse(signature);
     let _ = TpmPublic::parse(ak_public);
-    let pcrs = std::str::from_utf8(text).ok().and_then(|t| PcrValues::parse_text(t).ok());
+    let pcrs = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| PcrValues::parse_text(t).ok());
     let _ = verify_quote(
-        &QuoteEvidence { attest: quote, signature, ak_public },
+        &QuoteEvidence {
+            attest: quote,
+            signature,
+            ak_public,
+        },
         &TpmExpectations {
             extra_data: ExpectedExtraData::Exact(&[]),
             pcrs: pcrs.as_ref(),

@@ -123,6 +123,15 @@ fn rsa_oaep_encrypt(
     message: &[u8],
     oaep_seed: &[u8],
 ) -> Result<Vec<u8>, TpmError> {
+    // A real modulus is odd and fills its length (so the encoded message, which
+    // starts with a zero byte, is smaller than it); anything else is no RSA key.
+    let well_formed = modulus.first().is_some_and(|b| *b != 0)
+        && modulus.last().is_some_and(|b| b % 2 == 1)
+        && exponent > 1
+        && exponent % 2 == 1;
+    if !well_formed {
+        return Err(TpmError::Credential("the EK's RSA key is malformed"));
+    }
     let k = modulus.len();
     let h = hash.digest_len();
     let ps_len = k

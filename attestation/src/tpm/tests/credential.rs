@@ -128,6 +128,18 @@ fn make_credential_rejects_what_a_tpm_would_not_activate() {
         code(make_credential(&ek, &name[..10], &[1], &r)),
         "tpm.credential"
     );
+    // Found by fuzzing: a zero (or even, or short-topped) modulus is refused
+    // instead of reaching modular exponentiation.
+    for bad in [
+        vec![0u8; 256],
+        [&[0x80][..], &[0; 255]].concat(),
+        [&[0][..], &modulus[1..]].concat(),
+    ] {
+        assert_eq!(
+            code(make_credential(&rsa_ek(&bad, EK_ATTRS), &name, &[1], &r)),
+            "tpm.credential"
+        );
+    }
     let signing = rsa_ek(&modulus, EK_ATTRS & !ObjectAttributes::DECRYPT);
     assert_eq!(
         code(make_credential(&signing, &name, &[1], &r)),
