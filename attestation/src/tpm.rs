@@ -11,7 +11,7 @@
 //!      (PCR values, event log, nonce)          ▲ Verified<ActivatedAk> (optional)
 //! ```
 //!
-//! * [`reader`](self) — bounded big-endian reads, every field named in errors.
+//! * `reader` — bounded big-endian reads, every field named in errors.
 //! * `attest` — `TPMS_ATTEST` of a quote → [`UnverifiedQuote`].
 //! * `public` — `TPMT_PUBLIC` / `TPM2B_PUBLIC` (RSA, ECC) and object names.
 //! * `signature` — `TPMT_SIGNATURE`: RSASSA SHA-1/SHA-256/…, ECDSA P-256.
@@ -20,6 +20,14 @@
 //!   `kdf` share its seed with the EK (RSA-OAEP, or ECDH + `KDFe`).
 //! * `ek` — EK certificate chain to a configured CA.
 //! * `verify` — [`verify_quote`], producing [`TpmClaims`].
+//!
+//! A `Verified<TpmClaims>` proves that the AK signed this quote (a restricted
+//! signing key only signs structures the TPM generated), that `extraData` is the
+//! expected value, and — as far as [`TpmClaims`]' flags say — that the claimed PCR
+//! values and the event log are the quoted ones. Whether the AK belongs to a
+//! genuine TPM is the separate activation step ([`challenge`]), done once per AK;
+//! quotes are then verified once per attestation session (about 0.1 ms each,
+//! see `benches/tpm.rs`).
 //!
 //! ## Measurement layout (shared with the enclave's TPM attester)
 //!
