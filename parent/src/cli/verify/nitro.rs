@@ -14,7 +14,24 @@ use enclet_attestation::nitro::{
 };
 use serde_json::json;
 
-const LONG_ABOUT: &str = "\
+/// The examples, shown by both `-h` and `--help`.
+macro_rules! examples {
+    () => {
+        "\
+Examples:
+  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab --max-age 300 --nonce 00ff…
+  enclet verify nitro old.cose --at-document-time --json
+  enclet verify nitro doc.cose --at 1767472867 --root my-root.pem"
+    };
+}
+
+const EXAMPLES: &str = examples!();
+
+/// `--help` text: what is checked, how time works, exit status, examples.
+/// (Shown after the options because the one-line summary comes from the
+/// `verify` subcommand list.)
+const LONG_HELP: &str = concat!(
+    "\
 Verify an AWS Nitro Enclaves attestation document (a COSE_Sign1 signed by the
 Nitro Secure Module), offline.
 
@@ -31,17 +48,14 @@ document's own (signed) timestamp, --at a time you choose. Without either, the
 current time is used.
 
 Exit status: 0 verified and policy met; 1 rejected (reason on stderr and, with
---json, in the output); 2 usage error or unreadable file.";
-
-const EXAMPLES: &str = "\
-Examples:
-  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab --max-age 300 --nonce 00ff…
-  enclet verify nitro old.cose --at-document-time --json
-  enclet verify nitro doc.cose --at 1767472867 --root my-root.pem";
+--json, in the output); 2 usage error or unreadable file.",
+    "\n\n",
+    examples!()
+);
 
 /// Arguments of `enclet verify nitro`.
 #[derive(Debug, clap::Args)]
-#[command(long_about = LONG_ABOUT, after_help = EXAMPLES)]
+#[command(after_help = EXAMPLES, after_long_help = LONG_HELP)]
 pub struct NitroArgs {
     /// The attestation document file: the raw signed COSE bytes returned by
     /// the NSM (tagged or untagged), not base64.
