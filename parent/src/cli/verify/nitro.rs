@@ -4,6 +4,7 @@
 //! the verification time (the clock, `--at`, or the document's own timestamp),
 //! builds the policy from the flags and reports the verdict as text or JSON.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -216,17 +217,18 @@ fn report(args: &NitroArgs, (at, result): Outcome) -> ExitCode {
     let at_json = at.map(UnixTime::as_secs);
     match result {
         Ok(claims) => {
-            if args.json {
+            let text = if args.json {
                 let out = json!({
                     "verdict": "verified",
                     "verified_at": at_json,
                     "debug": claims.is_debug(),
                     "claims": claims,
                 });
-                println!("{out:#}");
+                format!("{out:#}\n")
             } else {
-                print_human(&claims, at_json);
-            }
+                human(&claims, at_json)
+            };
+            print(&text);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -237,32 +239,51 @@ fn report(args: &NitroArgs, (at, result): Outcome) -> ExitCode {
                     "verified_at": at_json,
                     "error": { "code": e.code(), "message": e.to_string() },
                 });
-                println!("{out:#}");
+                print(&format!("{out:#}\n"));
             }
             ExitCode::from(1)
         }
     }
 }
 
-fn print_human(claims: &NitroClaims, at: Option<u64>) {
-    println!("verified at {}", at.unwrap_or_default());
-    println!("module_id  {}", claims.module_id);
-    println!("timestamp  {} ms", claims.timestamp_ms);
-    println!(
-        "debug      {}",
-        if claims.is_debug() { "yes" } else { "no" }
-    );
-    for (i, v) in &claims.pcrs {
-        println!("PCR{i:<2}      {}", hex::encode(v));
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        // The reader went away; the exit status still carries the verdict.
     }
+}
+
+fn human(claims: &NitroClaims, at: Option<u64>) -> String {
     let opt = |v: &Option<Vec<u8>>| v.as_ref().map_or_else(|| "-".to_owned(), hex::encode);
-    println!("public_key {}", opt(&claims.public_key));
-    println!("user_data  {}", opt(&claims.user_data));
-    println!("nonce      {}", opt(&claims.nonce));
-    for c in &claims.certificates {
-        println!(
+    let mut lines = vec![
+        format!("verified at {}", at.unwrap_or_default()),
+        format!("module_id  {}", claims.module_id),
+        format!("timestamp  {} ms", claims.timestamp_ms),
+        format!(
+            "debug      {}",
+            if claims.is_debug() { "yes" } else { "no" }
+        ),
+    ];
+    lines.extend(
+        claims
+            .pcrs
+            .iter()
+            .map(|(i, v)| format!("PCR{i:<2}      {}", hex::encode(v))),
+    );
+    lines.push(format!("public_key {}", opt(&claims.public_key)));
+    lines.push(format!("user_data  {}", opt(&claims.user_data)));
+    lines.push(format!("nonce      {}", opt(&claims.nonce)));
+    lines.extend(claims.certificates.iter().map(|c| {
+        format!(
             "cert       {} [{} .. {}]",
             c.subject, c.not_before, c.not_after
-        );
-    }
+        )
+    }));
+    lines.push(String::new());
+    lines.join("\n")
 }
