@@ -355,3 +355,19 @@ fn common_claims_use_pcr0_as_the_image() {
     assert_eq!(common.nonce, nitro.nonce);
     assert_eq!(common.user_data.as_deref(), Some(&b"Hello World!\n"[..]));
 }
+
+#[test]
+fn only_es384_is_accepted() {
+    let v = &VECTORS[0];
+    // Protected header `a1 01 38 22` = {1: -35}; -36 is ES512.
+    assert_eq!(&v.bytes[1..6], &[0x44, 0xa1, 0x01, 0x38, 0x22]);
+    let mut es512 = v.bytes.to_vec();
+    es512[5] = 0x23;
+    let e = UnverifiedNitroDocument::parse(&es512).unwrap_err();
+    assert_eq!(e.code(), "nitro.signature.algorithm", "{e}");
+    // {} as protected header: no algorithm at all.
+    let mut none = vec![0x84, 0x41, 0xa0];
+    none.extend_from_slice(&v.bytes[6..]);
+    let e = UnverifiedNitroDocument::parse(&none).unwrap_err();
+    assert_eq!(e.code(), "nitro.signature.algorithm", "{e}");
+}
