@@ -164,6 +164,9 @@ fn debug_documents_need_allow_debug() {
         let v = json(&out);
         assert_eq!(v["verdict"], "rejected");
         assert_eq!(v["error"]["code"], "nitro.policy.debug");
+        // Rejected documents show their decoded, unverified fields.
+        assert_eq!(v["unverified_claims"]["pcrs"]["0"], "0".repeat(96));
+        assert!(v.get("claims").is_none());
         assert!(String::from_utf8_lossy(&out.stderr).contains("debug"));
     }
 }
@@ -285,12 +288,14 @@ fn bad_input_and_usage_exit_codes() {
     let negative = testdata().join("negative/base_2026-01-03_as_published_truncated_key.cose");
     let out = enclet(&[negative.to_str().unwrap(), "--at-document-time", "--json"]);
     assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
     assert!(
-        json(&out)["error"]["code"]
+        v["error"]["code"]
             .as_str()
             .unwrap()
             .starts_with("nitro.parse")
     );
+    assert!(v["unverified_claims"].is_null());
 
     let out = enclet(&["/nonexistent/doc.cose"]);
     assert_eq!(out.status.code(), Some(2));

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::cbor::Reader;
+use super::claims::NitroClaims;
 use super::cose::{self, Envelope};
 use super::error::NitroError;
 
@@ -82,6 +83,24 @@ impl UnverifiedNitroDocument {
     #[must_use]
     pub fn unverified_timestamp_ms(&self) -> u64 {
         self.payload.timestamp_ms
+    }
+
+    /// The decoded payload fields, **not verified**: for showing why a
+    /// document was rejected, never for decisions. `certificates` is empty
+    /// because no chain has been checked.
+    #[must_use]
+    pub fn unverified_claims(&self) -> NitroClaims {
+        let p = &self.payload;
+        NitroClaims {
+            module_id: p.module_id.clone(),
+            timestamp_ms: p.timestamp_ms,
+            digest: p.digest.clone(),
+            pcrs: p.pcrs.clone(),
+            public_key: p.public_key.clone(),
+            user_data: p.user_data.clone(),
+            nonce: p.nonce.clone(),
+            certificates: Vec::new(),
+        }
     }
 }
 

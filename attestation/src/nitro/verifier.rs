@@ -99,14 +99,8 @@ impl NitroVerifier {
             });
         }
         let claims = NitroClaims {
-            module_id: p.module_id.clone(),
-            timestamp_ms: p.timestamp_ms,
-            digest: p.digest.clone(),
-            pcrs: p.pcrs.clone(),
-            public_key: p.public_key.clone(),
-            user_data: p.user_data.clone(),
-            nonce: p.nonce.clone(),
             certificates: chain.certificates,
+            ..doc.unverified_claims()
         };
         // Step 4: the caller's policy.
         policy.check(&claims, now)?;

@@ -183,8 +183,13 @@ fn prepare(args: &NitroArgs) -> Result<(Vec<u8>, NitroVerifier, NitroPolicy), Us
     Ok((bytes, NitroVerifier::new(root), policy))
 }
 
-/// The outcome: the time used and the claims or the error.
-type Outcome = (Option<UnixTime>, Result<NitroClaims, NitroError>);
+/// The outcome: the time used, the decoded (unverified) fields if the
+/// document parsed, and the verified claims or the error.
+type Outcome = (
+    Option<UnixTime>,
+    Option<NitroClaims>,
+    Result<NitroClaims, NitroError>,
+);
 
 fn verify(
     args: &NitroArgs,
@@ -194,7 +199,7 @@ fn verify(
 ) -> Outcome {
     let doc = match UnverifiedNitroDocument::parse(bytes) {
         Ok(doc) => doc,
-        Err(e) => return (None, Err(e)),
+        Err(e) => return (None, None, Err(e)),
     };
     let now = if args.at_document_time {
         UnixTime::from_secs(doc.unverified_timestamp_ms() / 1000)
@@ -210,10 +215,10 @@ fn verify(
     let result = verifier
         .verify(&doc, policy, now)
         .map(enclet_attestation::Verified::into_inner);
-    (Some(now), result)
+    (Some(now), Some(doc.unverified_claims()), result)
 }
 
-fn report(args: &NitroArgs, (at, result): Outcome) -> ExitCode {
+fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
     let at_json = at.map(UnixTime::as_secs);
     match result {
         Ok(claims) => {
@@ -238,6 +243,7 @@ fn report(args: &NitroArgs, (at, result): Outcome) -> ExitCode {
                     "verdict": "rejected",
                     "verified_at": at_json,
                     "error": { "code": e.code(), "message": e.to_string() },
+                    "unverified_claims": decoded,
                 });
                 print(&format!("{out:#}\n"));
             }
