@@ -4,6 +4,8 @@
 //! raw TPM wire structures, builds the expectations from the flags and reports
 //! the verdict as text or JSON.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -195,7 +197,7 @@ fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) 
     match result {
         Ok(claims) => {
             let notes = caveats(&claims);
-            if args.json {
+            let text = if args.json {
                 let out = json!({
                     "verdict": "verified",
                     "pcrs_checked": claims.pcrs_checked,
@@ -203,10 +205,11 @@ fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) 
                     "caveats": notes,
                     "claims": claims,
                 });
-                println!("{out:#}");
+                format!("{out:#}\n")
             } else {
-                print_human(&claims, &notes);
-            }
+                human(&claims, &notes)
+            };
+            print(&text);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -216,43 +219,51 @@ fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) 
                     "verdict": "rejected",
                     "error": { "code": e.code(), "message": e.to_string() },
                 });
-                println!("{out:#}");
+                print(&format!("{out:#}\n"));
             }
             ExitCode::from(1)
         }
     }
 }
 
-fn print_human(claims: &TpmClaims, notes: &[&str]) {
-    println!("verified TPM quote");
-    println!("ak_name      {}", hex::encode(&claims.ak_name));
-    println!("signature    {} with the AK", claims.signature_hash);
-    println!(
+/// Writes to stdout; a closed pipe (`| head`) is not worth a panic: the exit
+/// status still carries the verdict.
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn human(claims: &TpmClaims, notes: &[&str]) -> String {
+    let checked = |yes: bool| if yes { "checked" } else { "NOT checked" };
+    let clock = &claims.clock;
+    let mut s = String::from("verified TPM quote\n");
+    let _ = writeln!(s, "ak_name      {}", hex::encode(&claims.ak_name));
+    let _ = writeln!(s, "signature    {} with the AK", claims.signature_hash);
+    let _ = writeln!(
+        s,
         "extra_data   {} ({})",
         hex::encode(&claims.extra_data),
-        if claims.extra_data_checked {
-            "checked"
-        } else {
-            "NOT checked"
-        }
+        checked(claims.extra_data_checked)
     );
-    println!(
+    let _ = writeln!(
+        s,
         "clock        {} ms, resets {}, restarts {}, safe {}",
-        claims.clock.clock, claims.clock.reset_count, claims.clock.restart_count, claims.clock.safe
+        clock.clock, clock.reset_count, clock.restart_count, clock.safe
     );
-    println!("firmware     {:#018x}", claims.firmware_version);
-    println!("pcr_digest   {}", hex::encode(&claims.pcr_digest));
+    let _ = writeln!(s, "firmware     {:#018x}", claims.firmware_version);
+    let _ = writeln!(s, "pcr_digest   {}", hex::encode(&claims.pcr_digest));
     for p in &claims.pcrs {
         let value = p
             .value
             .as_ref()
             .map_or_else(|| "(not checked)".to_owned(), hex::encode);
-        println!("{:<12} {value}", format!("{}:{}", p.bank, p.index));
+        let _ = writeln!(s, "{:<12} {value}", format!("{}:{}", p.bank, p.index));
     }
     for m in &claims.claims.plugins {
-        println!("plugin       {m}");
+        let _ = writeln!(s, "plugin       {m}");
     }
     for n in notes {
-        println!("note: {n}");
+        let _ = writeln!(s, "note: {n}");
     }
+    s
 }
