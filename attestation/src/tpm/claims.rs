@@ -1,6 +1,6 @@
 //! [`TpmClaims`]: what a verified quote says, around the common [`Claims`].
 
-use crate::Claims;
+use crate::{Claims, Verified};
 
 use super::alg::HashAlg;
 use super::attest::ClockInfo;
@@ -61,6 +61,16 @@ pub struct TpmClaims {
     pub pcrs_checked: bool,
     /// Whether an event log was replayed to the plugin PCR.
     pub event_log_checked: bool,
+}
+
+impl Verified<TpmClaims> {
+    /// The backend-neutral claims, still marked as verified. Only what was
+    /// checked is in them: no image or plugins without checked PCR values and
+    /// event log, no nonce when `extraData` was not compared.
+    #[must_use]
+    pub fn into_claims(self) -> Verified<Claims> {
+        self.map(|c| c.claims)
+    }
 }
 
 fn hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {

@@ -161,6 +161,9 @@ fn enclet_quote_verifies_into_common_claims() {
         ak_public: &ak,
     };
     assert!(verify_quote(&ev, &q.expect()).is_ok());
+    // The backend-neutral view keeps the proof.
+    let common: Verified<crate::Claims> = verified.into_claims();
+    assert_eq!(common.plugins, q.log.plugins());
 }
 
 #[test]
