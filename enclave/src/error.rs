@@ -56,10 +56,12 @@ impl Error {
             Self::Invoke(e) => e.code(),
             Self::Runtime(e) => e.code(),
             Self::Protocol(e) => e.code(),
+            Self::Attester(AttesterError::Unsupported { .. }) => "unsupported",
+            Self::Attester(AttesterError::CredentialRejected(_)) => "credential_rejected",
+            Self::InvalidRequest(_) | Self::Attester(AttesterError::Input(_)) => "invalid_request",
             Self::Attester(_) => "attester_failed",
             Self::EventLog(_) => "event_log_full",
             Self::NoAttester => "no_attester",
-            Self::InvalidRequest(_) => "invalid_request",
             Self::Listen { .. } => "listen_failed",
             Self::Internal(_) => "internal",
         }

@@ -18,6 +18,7 @@
 //! * [`server`]: one task per connection, a task per request (bounded per
 //!   connection), responses multiplexed by request id; a bad frame closes only
 //!   its own connection; graceful shutdown lets in-flight requests finish.
+//! * [`key`]: the enclave's ephemeral X25519 key pair, bound into evidence.
 //! * [`Error`]: the crate's one error type.
 //!
 //! The `enclet-enclave` binary wires these to a `--listen unix:PATH|vsock:PORT`
@@ -25,6 +26,7 @@
 #![deny(unsafe_code)]
 
 pub mod error;
+pub mod key;
 pub mod runtime;
 pub mod server;
 

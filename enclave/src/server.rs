@@ -25,7 +25,13 @@
 //! * **Measurement.** A newly loaded plugin is extended into the attester (when
 //!   one is configured) and appended to the plugin event log, in that order,
 //!   under one lock so the log order matches the PCR extend order.
+//! * **Attestation.** The server owns the enclave's ephemeral key pair
+//!   ([`EnclaveKey`]); every `Attest` binds its public key, the verifier's
+//!   nonce and the event-log digest into the evidence. `Identity` and
+//!   `ActivateCredential` let a verifier trust the attester's signing key
+//!   first (see `attest.rs`).
 
+mod attest;
 mod connection;
 mod handler;
 
@@ -39,6 +45,7 @@ use tokio::sync::{Mutex, watch};
 use tokio::task::JoinSet;
 
 use crate::Error;
+use crate::key::EnclaveKey;
 use crate::runtime::Runtime;
 
 /// Tunables of the server loop.
@@ -70,6 +77,7 @@ pub struct Server {
     runtime: Arc<Runtime>,
     attester: Option<Arc<dyn Attester>>,
     event_log: Mutex<EventLog>,
+    key: EnclaveKey,
     config: ServerConfig,
     started: Instant,
 }
@@ -79,6 +87,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("config", &self.config)
             .field("attester", &self.attester.as_ref().map(|a| a.name()))
+            .field("key", &self.key)
             .finish_non_exhaustive()
     }
 }
@@ -86,20 +95,29 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server over `runtime`. `attester` is the measurement and evidence
     /// backend; `None` means plugins are only logged, and `Attest` requests are
-    /// answered with `no_attester`.
-    #[must_use]
+    /// answered with `no_attester`. A fresh [`EnclaveKey`] is generated.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the enclave key cannot be generated.
     pub fn new(
         runtime: Arc<Runtime>,
         attester: Option<Arc<dyn Attester>>,
         config: ServerConfig,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, Error> {
+        Ok(Self {
             runtime,
             attester,
             event_log: Mutex::new(EventLog::new()),
+            key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),
-        }
+        })
+    }
+
+    /// The enclave's public key (raw X25519), bound into every attestation.
+    #[must_use]
+    pub fn public_key(&self) -> &[u8] {
+        self.key.public_key()
     }
 
     /// The plugin event log as it stands.

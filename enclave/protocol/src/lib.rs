@@ -62,7 +62,7 @@ pub use frame::{
     CONNECTION_ID, DEFAULT_MAX_FRAME_BYTES, FrameLimits, HEADER_LEN, Header, PROTOCOL_VERSION,
 };
 pub use message::{
-    ErrorBody, Evidence, Health, Limits, LoadResult, PcrValue, PluginInfo, Request, Response,
-    TpmEvidence,
+    AttesterIdentity, ErrorBody, Evidence, Health, Limits, LoadResult, PcrValue, PluginInfo,
+    Request, Response, TpmEvidence,
 };
 pub use transport::{Endpoint, Transport, UnixTransport, VsockTransport};

@@ -40,6 +40,19 @@ pub enum Request {
     },
     /// Liveness and summary.
     Health,
+    /// The keys a verifier must trust before it trusts evidence (TPM: EK,
+    /// its certificate, and the AK).
+    Identity,
+    /// Release the secret of a credential the verifier made for the enclave's
+    /// endorsement and attestation keys (TPM `ActivateCredential`).
+    ActivateCredential {
+        /// Contents of the `TPM2B_ID_OBJECT` (without its size).
+        #[serde(with = "serde_bytes")]
+        id_object: Vec<u8>,
+        /// Contents of the `TPM2B_ENCRYPTED_SECRET` (without its size).
+        #[serde(with = "serde_bytes")]
+        encrypted_secret: Vec<u8>,
+    },
 }
 
 /// Enclave → parent.
@@ -59,6 +72,17 @@ pub enum Response {
         /// The canonical plugin event log the evidence binds.
         #[serde(with = "serde_bytes")]
         event_log: Vec<u8>,
+        /// The enclave's ephemeral public key (raw X25519) the evidence binds.
+        #[serde(with = "serde_bytes")]
+        public_key: Vec<u8>,
+    },
+    /// Answer to [`Request::Identity`].
+    Identity(AttesterIdentity),
+    /// Answer to [`Request::ActivateCredential`]: the recovered secret.
+    CredentialActivated {
+        /// The secret the credential carried.
+        #[serde(with = "serde_bytes")]
+        secret: Vec<u8>,
     },
     /// Answer to [`Request::Health`].
     Health(Health),
@@ -118,6 +142,28 @@ pub enum Evidence {
     },
     /// A TPM 2.0 quote.
     Tpm(TpmEvidence),
+}
+
+/// Who is attesting: the keys a verifier establishes trust in before it
+/// accepts any evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttesterIdentity {
+    /// A TPM's endorsement key (with its certificate) and attestation key.
+    Tpm {
+        /// `TPM2B_PUBLIC` of the endorsement key.
+        #[serde(with = "serde_bytes")]
+        ek_public: Vec<u8>,
+        /// DER X.509 certificate of the endorsement key.
+        #[serde(with = "serde_bytes")]
+        ek_certificate: Vec<u8>,
+        /// `TPM2B_PUBLIC` of the attestation key.
+        #[serde(with = "serde_bytes")]
+        ak_public: Vec<u8>,
+        /// TPM name of the attestation key (`nameAlg || H(TPMT_PUBLIC)`).
+        #[serde(with = "serde_bytes")]
+        ak_name: Vec<u8>,
+    },
 }
 
 /// A TPM quote with what a verifier needs to check it.

@@ -4,6 +4,15 @@
 //! Logs go to stderr (`--log-format json|text`, filter with `RUST_LOG`).
 //! SIGTERM or SIGINT stop accepting connections, let in-flight requests finish
 //! (bounded by `--shutdown-grace-ms`), remove the Unix socket and exit 0.
+//!
+//! `--attester tpm:host=H,port=P` (swtpm), `tpm:device=/dev/tpmrm0` or `none`
+//! (the default) chooses the attestation backend. With an attester, start-up
+//! measures the enclave image into it — **the image measurement is the
+//! SHA-384 of this executable's bytes** (`/proc/self/exe`), extended into the
+//! TPM's image PCR — and every plugin is measured at load.
+//!
+//! The TPM software stack logs to stderr on its own; set `TSS2_LOG=all+NONE`
+//! to silence it (`scripts/demo` and `scripts/test` do).
 #![deny(unsafe_code)]
 
 use std::os::unix::fs::FileTypeExt;
@@ -13,6 +22,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
+use enclet_attestation::Measurement;
+use enclet_attester::{Attester, AttesterConfig};
 use enclet_enclave::runtime::{Runtime, RuntimeConfig};
 use enclet_enclave::server::{Server, ServerConfig};
 use enclet_protocol::{Endpoint, FrameLimits, Transport, UnixTransport, VsockTransport};
@@ -39,6 +50,25 @@ struct Args {
     /// How long shutdown waits for in-flight requests, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     shutdown_grace_ms: u64,
+    /// Attestation backend: `tpm:host=H,port=P`, `tpm:device=PATH` or `none`.
+    #[arg(long, env = "ENCLET_ENCLAVE_ATTESTER", default_value = "none", value_parser = parse_attester)]
+    attester: AttesterChoice,
+}
+
+/// The `--attester` value: a backend or none.
+#[derive(Debug, Clone)]
+enum AttesterChoice {
+    None,
+    Some(AttesterConfig),
+}
+
+fn parse_attester(s: &str) -> Result<AttesterChoice, String> {
+    if s == "none" {
+        return Ok(AttesterChoice::None);
+    }
+    enclet_attester::parse_attester_config(s)
+        .map(AttesterChoice::Some)
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,8 +97,10 @@ async fn main() -> anyhow::Result<()> {
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         ..ServerConfig::default()
     };
-    // The attester seam: the TPM / NSM backends plug in here (issue #4).
-    let server = Arc::new(Server::new(Arc::new(runtime), None, config));
+    let attester = open_attester(&args.attester).await?;
+    let server =
+        Arc::new(Server::new(Arc::new(runtime), attester, config).context("starting the server")?);
+    tracing::info!(public_key = %hex::encode(server.public_key()), "enclave key generated");
     match &args.listen {
         Endpoint::Unix(path) => {
             remove_stale_socket(path)?;
@@ -94,6 +126,32 @@ async fn run<T: Transport>(
     tracing::info!(%endpoint, version = env!("CARGO_PKG_VERSION"), "enclave listening");
     server.serve::<T>(listener, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Opens the configured attester and measures this executable into it.
+async fn open_attester(choice: &AttesterChoice) -> anyhow::Result<Option<Arc<dyn Attester>>> {
+    let AttesterChoice::Some(config) = choice else {
+        tracing::info!("no attester configured: attestation requests will be refused");
+        return Ok(None);
+    };
+    let exe = std::env::current_exe().context("locating the enclave executable")?;
+    let image = tokio::fs::read(&exe)
+        .await
+        .with_context(|| format!("reading {} to measure it", exe.display()))?;
+    let image = Measurement::of_plugin(&image);
+    let config = config.clone();
+    let attester = tokio::task::spawn_blocking(move || {
+        let attester = enclet_attester::open(&config)
+            .with_context(|| format!("opening the attester {config}"))?;
+        attester
+            .measure_image(&image)
+            .context("measuring the enclave image")?;
+        anyhow::Ok(attester)
+    })
+    .await
+    .context("attester start-up task")??;
+    tracing::info!(attester = attester.name(), image = %image, "enclave image measured");
+    Ok(Some(Arc::from(attester)))
 }
 
 /// Removes a socket file left by a previous run; refuses to touch anything else.

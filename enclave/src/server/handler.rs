@@ -3,18 +3,13 @@
 use std::sync::Arc;
 
 use enclet_attestation::Measurement;
-use enclet_attester::AttestationRequest;
 use enclet_protocol::{
-    ErrorBody, Evidence, Health, LoadResult, PROTOCOL_VERSION, PcrValue, PluginInfo, Request,
-    Response, TpmEvidence,
+    ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
-use super::Server;
+use super::{Server, attest};
 use crate::Error;
 use crate::runtime::{self, Limits};
-
-/// Bounds on an attestation nonce, in bytes.
-const NONCE_LEN: std::ops::RangeInclusive<usize> = 8..=64;
 
 /// Handles one request; failures become [`Response::Error`] with a stable code.
 pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
@@ -33,7 +28,12 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
         Request::ListPlugins => Ok(Response::Plugins(
             server.runtime.plugins().iter().map(info_to_wire).collect(),
         )),
-        Request::Attest { nonce } => attest(server, nonce).await,
+        Request::Attest { nonce } => attest::attest(server, nonce).await,
+        Request::Identity => attest::identity(server).await,
+        Request::ActivateCredential {
+            id_object,
+            encrypted_secret,
+        } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
     };
     result.unwrap_or_else(|e| {
@@ -76,35 +76,6 @@ async fn record(server: &Arc<Server>, measurement: Measurement) -> Result<(), Er
     Ok(())
 }
 
-async fn attest(server: &Arc<Server>, nonce: Vec<u8>) -> Result<Response, Error> {
-    let Some(attester) = server.attester.clone() else {
-        return Err(Error::NoAttester);
-    };
-    if !NONCE_LEN.contains(&nonce.len()) {
-        return Err(Error::InvalidRequest(format!(
-            "nonce is {} bytes, must be {}..={}",
-            nonce.len(),
-            NONCE_LEN.start(),
-            NONCE_LEN.end()
-        )));
-    }
-    // Hold the log while attesting so no plugin is extended in between.
-    let log = server.event_log.lock().await;
-    let request = AttestationRequest {
-        nonce,
-        // The enclave key pair arrives with the secret-release work (issue #5).
-        public_key: Vec::new(),
-        event_log_digest: log.digest(),
-    };
-    let evidence = tokio::task::spawn_blocking(move || attester.attest(&request))
-        .await
-        .map_err(|e| Error::Internal(format!("attest task: {e}")))??;
-    Ok(Response::Attestation {
-        evidence: evidence_to_wire(evidence)?,
-        event_log: log.to_bytes(),
-    })
-}
-
 fn health(server: &Server) -> Response {
     Response::Health(Health {
         protocol_version: PROTOCOL_VERSION,
@@ -112,27 +83,6 @@ fn health(server: &Server) -> Response {
         attester: server.attester.as_ref().map(|a| a.name().to_owned()),
         uptime_ms: u64::try_from(server.started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
-}
-
-fn evidence_to_wire(evidence: enclet_attester::Evidence) -> Result<Evidence, Error> {
-    match evidence {
-        enclet_attester::Evidence::Nitro { document } => Ok(Evidence::Nitro { document }),
-        enclet_attester::Evidence::Tpm(t) => Ok(Evidence::Tpm(TpmEvidence {
-            attest: t.attest,
-            signature: t.signature,
-            ak_public: t.ak_public,
-            pcrs: t
-                .pcrs
-                .into_iter()
-                .map(|(index, value)| PcrValue { index, value })
-                .collect(),
-        })),
-        #[allow(
-            unreachable_patterns,
-            reason = "Evidence is non_exhaustive; new kinds need a wire form first"
-        )]
-        _ => Err(Error::Internal("evidence kind has no wire form".to_owned())),
-    }
 }
 
 fn limits_from_wire(l: enclet_protocol::Limits) -> Limits {

@@ -32,7 +32,7 @@ fn start() -> Harness {
         body_timeout: Duration::from_secs(5),
         ..ServerConfig::default()
     };
-    let server = Arc::new(Server::new(runtime, None, config));
+    let server = Arc::new(Server::new(runtime, None, config).unwrap());
     let listener = UnixTransport::new(&path).bind().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

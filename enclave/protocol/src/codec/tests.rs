@@ -319,3 +319,5 @@ proptest::proptest! {
         proptest::prop_assert_eq!(back, req);
     }
 }
+
+mod attestation;
