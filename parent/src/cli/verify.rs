@@ -10,7 +10,7 @@ pub mod tpm;
 /// Evidence formats `enclet verify` understands.
 #[derive(Debug, Subcommand)]
 pub enum VerifyCommand {
-    /// Verify an AWS Nitro Enclaves attestation document (COSE_Sign1).
+    /// Verify an AWS Nitro Enclaves attestation document (`COSE_Sign1`).
     Nitro(nitro::NitroArgs),
     /// Verify a TPM 2.0 quote.
     Tpm(tpm::TpmArgs),
