@@ -6,6 +6,9 @@
 //! | `GET` | `/v1/plugins` | — | JSON `{plugins: [{name, measurement, size_bytes, limits}]}` |
 //! | `POST` | `/v1/plugins/{measurement}/invoke` | input bytes | output bytes (`application/octet-stream`) |
 //! | `GET` | `/v1/health` | — | JSON `{status, enclave: {protocol_version, plugins, attester, uptime_ms}}` |
+//! | `GET` | `/v1/attester/identity` | — | JSON `{attester, ek_public, ek_certificate, ak_public, ak_name}` (hex) |
+//! | `POST` | `/v1/attester/activate` | JSON `{id_object, encrypted_secret}` (hex) | JSON `{secret}` (hex) |
+//! | `POST` | `/v1/attest` | JSON `{nonce}` (hex) | JSON `{evidence: {kind, …}, event_log, public_key}` (hex); see [`attest`] |
 //!
 //! Every failure is JSON `{code, message}` with a status that fits it: 400 for
 //! a malformed request (`invalid_measurement`, `invalid_name`), 404 for
@@ -14,9 +17,11 @@
 //! `component_too_large`/`input_too_large`, 422 when the plugin or component
 //! is at fault (`invalid_component`, `out_of_fuel`, `deadline_exceeded`,
 //! `memory_limit`, `output_too_large`, `guest_trap`, `plugin_error`, …),
-//! 503 `enclave_unavailable`, 500 otherwise. The codes are the enclave's
+//! 503 `enclave_unavailable`, 501 `no_attester` / `unsupported`, 422
+//! `credential_rejected`, 500 otherwise. The codes are the enclave's
 //! own, so operators see exactly why a call failed.
 
+pub mod attest;
 mod error;
 mod routes;
 
@@ -46,6 +51,9 @@ pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
         .route("/v1/plugins", post(routes::load).get(routes::list))
         .route("/v1/plugins/{measurement}/invoke", post(routes::invoke))
         .route("/v1/health", get(routes::health))
+        .route("/v1/attester/identity", get(attest::identity))
+        .route("/v1/attester/activate", post(attest::activate))
+        .route("/v1/attest", post(attest::attest))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -21,8 +21,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    CONNECTION_ID, Endpoint, FrameLimits, Health, Limits, LoadResult, PluginInfo, Request,
-    Response, Transport, UnixTransport, VsockTransport, codec, read_frame,
+    AttesterIdentity, CONNECTION_ID, Endpoint, Evidence, FrameLimits, Health, Limits, LoadResult,
+    PluginInfo, Request, Response, Transport, UnixTransport, VsockTransport, codec, read_frame,
 };
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
@@ -217,6 +217,70 @@ impl EnclaveClient {
         match self.request(&Request::Health).await? {
             Response::Health(h) => Ok(h),
             other => unexpected("health", other),
+        }
+    }
+}
+
+/// An enclave's answer to an attestation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    /// The attester's evidence.
+    pub evidence: Evidence,
+    /// The canonical plugin event log the evidence binds.
+    pub event_log: Vec<u8>,
+    /// The enclave's public key the evidence binds.
+    pub public_key: Vec<u8>,
+}
+
+impl EnclaveClient {
+    /// Asks for the attester's identity (the keys a verifier trusts first).
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `no_attester` or `unsupported`, or a connection error.
+    pub async fn identity(&self) -> Result<AttesterIdentity, Error> {
+        match self.request(&Request::Identity).await? {
+            Response::Identity(i) => Ok(i),
+            other => unexpected("identity", other),
+        }
+    }
+
+    /// Asks the attester to release the secret of a credential.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `credential_rejected`, `invalid_request`,
+    /// `no_attester` or `unsupported`, or a connection error.
+    pub async fn activate_credential(
+        &self,
+        id_object: Vec<u8>,
+        encrypted_secret: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        let request = Request::ActivateCredential {
+            id_object,
+            encrypted_secret,
+        };
+        match self.request(&request).await? {
+            Response::CredentialActivated { secret } => Ok(secret),
+            other => unexpected("credential activated", other),
+        }
+    }
+
+    /// Asks for evidence bound to `nonce`.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `no_attester` or `invalid_request` (nonce
+    /// length), or a connection error.
+    pub async fn attest(&self, nonce: Vec<u8>) -> Result<Attestation, Error> {
+        match self.request(&Request::Attest { nonce }).await? {
+            Response::Attestation {
+                evidence,
+                event_log,
+                public_key,
+            } => Ok(Attestation {
+                evidence,
+                event_log,
+                public_key,
+            }),
+            other => unexpected("attestation", other),
         }
     }
 }

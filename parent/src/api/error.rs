@@ -62,11 +62,19 @@ pub fn status_for(code: &str) -> StatusCode {
         "body_too_large" | "component_too_large" | "input_too_large" | "frame_too_large" => {
             StatusCode::PAYLOAD_TOO_LARGE
         }
-        "invalid_component" | "too_many_plugins" | "out_of_fuel" | "deadline_exceeded"
-        | "memory_limit" | "table_limit" | "output_too_large" | "guest_trap" | "plugin_error"
-        | "response_too_large" => StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_component"
+        | "too_many_plugins"
+        | "out_of_fuel"
+        | "deadline_exceeded"
+        | "memory_limit"
+        | "table_limit"
+        | "output_too_large"
+        | "guest_trap"
+        | "plugin_error"
+        | "response_too_large"
+        | "credential_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
         "enclave_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        "no_attester" => StatusCode::NOT_IMPLEMENTED,
+        "no_attester" | "unsupported" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -97,6 +105,9 @@ mod tests {
             ("guest_trap", 422),
             ("plugin_error", 422),
             ("enclave_unavailable", 503),
+            ("no_attester", 501),
+            ("unsupported", 501),
+            ("credential_rejected", 422),
             ("internal", 500),
             ("something_new", 500),
         ] {

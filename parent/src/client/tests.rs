@@ -105,3 +105,5 @@ async fn peer_closing_fails_pending_requests() {
     let err = pending.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::Disconnected(_)), "{err}");
 }
+
+mod attest;
