@@ -47,6 +47,20 @@ impl<'de> Deserialize<'de> for Hex {
     }
 }
 
+/// A PCR index as a JSON object key (`"16"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PcrIndex(pub u8);
+
+impl<'de> Deserialize<'de> for PcrIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Object keys are strings; an internally tagged enum buffers them as such.
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map(PcrIndex)
+            .map_err(|_| serde::de::Error::custom(format!("PCR index {text:?} is not 0..=255")))
+    }
+}
+
 /// `GET /v1/attester/identity`: the attester's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityJson {
@@ -116,7 +130,7 @@ pub enum EvidenceJson {
         /// `TPM2B_PUBLIC` of the AK.
         ak_public: Hex,
         /// Quoted SHA-256 PCR values by index.
-        pcrs: BTreeMap<u8, Hex>,
+        pcrs: BTreeMap<PcrIndex, Hex>,
     },
 }
 
@@ -152,7 +166,7 @@ impl From<Attestation> for AttestationJson {
                 pcrs: t
                     .pcrs
                     .into_iter()
-                    .map(|p| (p.index, Hex(p.value)))
+                    .map(|p| (PcrIndex(p.index), Hex(p.value)))
                     .collect(),
             },
         };

@@ -81,3 +81,13 @@ fn attestation_json_has_hex_fields_and_pcrs_by_index() {
     let back: AttestationJson = serde_json::from_str(&v.to_string()).unwrap();
     assert_eq!(back, attestation);
 }
+
+#[test]
+fn pcr_indices_outside_a_byte_are_rejected() {
+    let body = r#"{"evidence":{"kind":"tpm","attest":"","signature":"","ak_public":"",
+        "pcrs":{"256":"00"}},"event_log":"","public_key":""}"#;
+    let e = serde_json::from_str::<AttestationJson>(body).unwrap_err();
+    assert!(e.to_string().contains("PCR index"), "{e}");
+    let body = body.replace("256", "23");
+    assert!(serde_json::from_str::<AttestationJson>(&body).is_ok());
+}
