@@ -6,6 +6,8 @@
 //! under `/etc` or `/var` is read or written) — and runs `swtpm` on a free
 //! loopback port. Dropping the value kills the process and deletes the state,
 //! so tests never share a TPM. `scripts/swtpm` does the same from the shell.
+//! [`Swtpm::start_in`] does the same in a directory the caller chooses (e.g.
+//! `enclet demo --state-dir`), which is kept.
 //!
 //! ```text
 //! <tmp>/`swtpm_setup`.conf        points `swtpm_setup` at the CA config below
@@ -39,7 +41,9 @@ const START_ATTEMPTS: usize = 5;
 pub struct Swtpm {
     child: Child,
     port: u16,
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    /// The temporary directory [`Swtpm::start`] created, removed on drop.
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl Swtpm {
@@ -50,20 +54,34 @@ impl Swtpm {
     /// [`AttesterError::Simulator`] when the tools are missing, provisioning
     /// fails, or swtpm does not come up.
     pub fn start() -> Result<Self, AttesterError> {
-        let dir = tempfile::Builder::new()
+        let temp = tempfile::Builder::new()
             .prefix("enclet-swtpm-")
             .tempdir()
             .map_err(|e| sim(format!("create a state directory: {e}")))?;
-        provision(dir.path())?;
-        let mut last = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let port = free_port_pair()?;
-            match run(dir.path(), port) {
-                Ok(child) => return Ok(Self { child, port, dir }),
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(sim(format!("swtpm did not start: {last}")))
+        let (child, port) = launch(temp.path())?;
+        Ok(Self {
+            child,
+            port,
+            dir: temp.path().to_path_buf(),
+            _temp: Some(temp),
+        })
+    }
+
+    /// As [`Swtpm::start`], with the state and CA in `dir` (created if
+    /// missing; any previous TPM state there is overwritten). The directory
+    /// is kept when the value drops; only the process is stopped.
+    ///
+    /// # Errors
+    /// As for [`Swtpm::start`].
+    pub fn start_in(dir: &Path) -> Result<Self, AttesterError> {
+        fs::create_dir_all(dir).map_err(|e| sim(format!("create {}: {e}", dir.display())))?;
+        let (child, port) = launch(dir)?;
+        Ok(Self {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            _temp: None,
+        })
     }
 
     /// The TCP command port (the control port is `port + 1`).
@@ -87,19 +105,19 @@ impl Swtpm {
     /// The state directory (TPM state, CA keys and certificates).
     #[must_use]
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
     /// Path of the root CA certificate (PEM): the EK trust anchor.
     #[must_use]
     pub fn ca_cert_path(&self) -> PathBuf {
-        self.dir.path().join("ca/swtpm-localca-rootca-cert.pem")
+        self.dir.join("ca/swtpm-localca-rootca-cert.pem")
     }
 
     /// Path of the intermediate CA certificate (PEM) that signed the EK certificate.
     #[must_use]
     pub fn issuer_cert_path(&self) -> PathBuf {
-        self.dir.path().join("ca/issuercert.pem")
+        self.dir.join("ca/issuercert.pem")
     }
 
     /// The root CA certificate, DER.
@@ -124,6 +142,20 @@ impl Drop for Swtpm {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Provisions `dir` and starts swtpm there on a free port.
+fn launch(dir: &Path) -> Result<(Child, u16), AttesterError> {
+    provision(dir)?;
+    let mut last = String::new();
+    for _ in 0..START_ATTEMPTS {
+        let port = free_port_pair()?;
+        match run(dir, port) {
+            Ok(child) => return Ok((child, port)),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(sim(format!("swtpm did not start: {last}")))
 }
 
 fn sim(msg: String) -> AttesterError {

@@ -1,29 +1,38 @@
 //! `enclet demo`: the whole appliance, locally, end to end.
 //!
-//! 1. Start `enclet-enclave` and `enclet-parent` (found next to the `enclet`
-//!    executable) as separate processes on Unix sockets in the state
-//!    directory; each logs to a file there.
-//! 2. Wait until the parent's health endpoint reports the enclave (bounded).
-//! 3. Load the example plugins (`echo.wasm`, `payout.wasm`) from the plugin
+//! 1. With `--attester tpm` (the default), provision and start a fresh swtpm
+//!    (state and local CA in `<state>/swtpm`).
+//! 2. Start `enclet-enclave` (with `--attester tpm:host=127.0.0.1,port=…`) and
+//!    `enclet-parent` (found next to the `enclet` executable) as separate
+//!    processes on Unix sockets in the state directory; each logs to a file
+//!    there.
+//! 3. Wait until the parent's health endpoint reports the enclave (bounded).
+//! 4. Load the example plugins (`echo.wasm`, `payout.wasm`) from the plugin
 //!    directory and invoke each with a sample input.
-//! 4. Print every plugin's measurement and every result (text, or one JSON
-//!    object with `--json`), stop both processes with SIGTERM, exit 0.
+//! 5. As a verifier, attest the enclave through the parent and check the
+//!    evidence in pure Rust (see `attest.rs`): EK certificate, credential
+//!    activation of the AK, quote, event log, image and plugin measurements.
+//! 6. Print every plugin's measurement, every result and the verified claims
+//!    (text, or one JSON object with `--json`), stop the processes, exit 0.
+//!    A failed verification exits 1 with the reason.
 //!
 //! The state directory defaults to a fresh temporary directory removed at the
 //! end; with `--state-dir DIR` everything (sockets, logs) stays in `DIR`.
 
+mod attest;
 mod processes;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::client::{CallError, ParentClient};
 use super::plugin::{invoke_bytes, load_bytes};
 use crate::OperatorAddr;
+pub use attest::AttestationReport;
 use processes::Appliance;
 
 /// How long to wait for the processes to come up.
@@ -51,6 +60,18 @@ pub struct DemoArgs {
     /// `<dir of enclet>/../wasm32-wasip2/release`).
     #[arg(long, env = "ENCLET_PLUGIN_DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Attestation backend: a fresh swtpm (`tpm`), or none (skips attestation).
+    #[arg(long, value_enum, default_value_t = DemoAttester::Tpm)]
+    pub attester: DemoAttester,
+}
+
+/// The demo's attestation backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoAttester {
+    /// TPM 2.0 quotes from a private swtpm, verified in pure Rust.
+    Tpm,
+    /// No attestation (`"attestation": null`).
+    None,
 }
 
 /// The `--json` output. Later features add fields; existing ones keep their meaning.
@@ -62,6 +83,8 @@ pub struct DemoReport {
     pub invocations: Vec<DemoInvocation>,
     /// The state directory, when kept (`--state-dir`).
     pub state_dir: Option<String>,
+    /// The verified attestation; `null` with `--attester none`.
+    pub attestation: Option<AttestationReport>,
 }
 
 /// A loaded plugin.
@@ -125,7 +148,20 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
         }
     };
     say(format!("state directory: {}", state_dir.display()));
-    let mut appliance = Appliance::start(&exe_dir, &state_dir)?;
+    // Declared before the appliance so it stops after the enclave.
+    let swtpm = match args.attester {
+        DemoAttester::Tpm => {
+            let swtpm = attest::start_swtpm(&state_dir.join("swtpm")).await?;
+            say(format!("started swtpm on 127.0.0.1:{}", swtpm.port()));
+            Some(swtpm)
+        }
+        DemoAttester::None => None,
+    };
+    let enclave_args = swtpm
+        .as_ref()
+        .map(|s| vec!["--attester".to_owned(), s.attester_config().to_string()])
+        .unwrap_or_default();
+    let mut appliance = Appliance::start(&exe_dir, &state_dir, &enclave_args)?;
     say(format!(
         "started enclet-enclave (pid {}) and enclet-parent (pid {}); logs in {}",
         appliance.enclave_pid(),
@@ -137,12 +173,57 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
         Ok(()) => exercise(&client, plugins, &say).await,
         Err(e) => Err(e),
     };
+    let result = match (result, &swtpm) {
+        (Ok(mut report), Some(swtpm)) => {
+            let enclave_exe = exe_dir.join("enclet-enclave");
+            match attestation(&client, swtpm, &enclave_exe, &report).await {
+                Ok(verified) => {
+                    say_attestation(&verified, &say);
+                    report.attestation = Some(verified);
+                    Ok(report)
+                }
+                Err(e) => Err(format!("attestation failed: {e}")),
+            }
+        }
+        (other, _) => other,
+    };
     let stopped = appliance.stop().await;
     let mut report = result?;
     stopped?;
     say("stopped enclet-parent and enclet-enclave".to_owned());
     report.state_dir = args.state_dir.as_ref().map(|d| d.display().to_string());
     Ok(report)
+}
+
+/// Verifies the appliance's attestation of the plugins in `report`.
+async fn attestation(
+    client: &ParentClient,
+    swtpm: &enclet_attester::swtpm::Swtpm,
+    enclave_exe: &Path,
+    report: &DemoReport,
+) -> Result<AttestationReport, String> {
+    let loaded = report
+        .plugins
+        .iter()
+        .map(|p| p.measurement.parse())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("a loaded plugin's measurement: {e}"))?;
+    attest::verify(client, swtpm, enclave_exe, &loaded).await
+}
+
+fn say_attestation(a: &AttestationReport, say: &impl Fn(String)) {
+    say(format!("attestation ({}): verified", a.attester));
+    say("  EK certificate  chains to the swtpm CA".to_owned());
+    say("  AK              activated against the EK (credential activation)".to_owned());
+    say(format!("  image           {}", a.image));
+    for p in &a.plugins {
+        say(format!("  plugin          {p}"));
+    }
+    say(format!("  public key      {}", a.public_key));
+    say(format!("  nonce           {}", a.nonce));
+    for (index, value) in &a.pcrs {
+        say(format!("  PCR {index:<11} {value}"));
+    }
 }
 
 /// The given state directory (created if missing), or a fresh temporary one

@@ -23,18 +23,25 @@ pub(super) struct Appliance {
 }
 
 impl Appliance {
-    /// Starts both processes with their sockets and logs in `state_dir`.
-    pub(super) fn start(exe_dir: &Path, state_dir: &Path) -> Result<Self, String> {
+    /// Starts both processes with their sockets and logs in `state_dir`;
+    /// `enclave_args` are extra `enclet-enclave` flags (e.g. `--attester`).
+    pub(super) fn start(
+        exe_dir: &Path,
+        state_dir: &Path,
+        enclave_args: &[String],
+    ) -> Result<Self, String> {
         let enclave_socket = state_dir.join("enclave.sock");
         let parent_socket = state_dir.join("parent.sock");
+        let mut args = vec![
+            "--listen".to_owned(),
+            format!("unix:{}", enclave_socket.display()),
+            "--log-format".to_owned(),
+            "json".to_owned(),
+        ];
+        args.extend_from_slice(enclave_args);
         let enclave = spawn(
             &exe_dir.join("enclet-enclave"),
-            &[
-                "--listen".to_owned(),
-                format!("unix:{}", enclave_socket.display()),
-                "--log-format".to_owned(),
-                "json".to_owned(),
-            ],
+            &args,
             &state_dir.join("enclave.log"),
         )?;
         let parent = spawn(
@@ -117,7 +124,12 @@ fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Child, String> {
     }
     let log_file =
         std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    Command::new(program)
+    let mut command = Command::new(program);
+    // The TPM software stack logs to stderr by itself; keep the log ours.
+    if std::env::var_os("TSS2_LOG").is_none() {
+        command.env("TSS2_LOG", "all+NONE");
+    }
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
