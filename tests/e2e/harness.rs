@@ -66,16 +66,21 @@ impl Appliance {
 
     /// Starts both processes; `parent_args` are extra `enclet-parent` flags.
     pub async fn start_with(parent_args: &[&str]) -> Self {
+        Self::start_full(&[], parent_args).await
+    }
+
+    /// Starts both processes with extra flags for each.
+    pub async fn start_full(enclave_args: &[&str], parent_args: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("enclet-e2e-")
             .tempdir()
             .unwrap();
+        let listen = format!("unix:{}", dir.path().join("enclave.sock").display());
+        let mut args = vec!["--listen", &listen];
+        args.extend_from_slice(enclave_args);
         let enclave = spawn(
             &bin("enclet-enclave"),
-            &[
-                "--listen",
-                &format!("unix:{}", dir.path().join("enclave.sock").display()),
-            ],
+            &args,
             &dir.path().join("enclave.log"),
         );
         let mut args = vec![
@@ -216,6 +221,7 @@ fn spawn(program: &Path, args: &[&str], log: &Path) -> Child {
     Command::new(program)
         .args(args)
         .env("RUST_LOG", "info")
+        .env("TSS2_LOG", "all+NONE")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())

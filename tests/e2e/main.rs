@@ -2,7 +2,8 @@
 //! processes on Unix sockets in a fresh temporary directory per test.
 //!
 //! Prerequisites (the README's test command runs them):
-//! `cargo build --workspace --bins` and `scripts/build-plugins`.
+//! `cargo build --workspace --bins` and `scripts/build-plugins`; the
+//! attestation tests need `swtpm` and `swtpm_setup` (`scripts/setup`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +14,7 @@
 #![allow(missing_docs, unreachable_pub, reason = "test code")]
 
 mod api;
+mod attest;
 mod concurrency;
 mod demo;
 mod frames;
