@@ -143,7 +143,12 @@ mod tests {
         assert_eq!(EventLog::from_bytes(&log.to_bytes()).unwrap(), log);
         assert_ne!(log.digest(), log_of(&[b"b", b"a"]).digest());
         assert_ne!(log.digest(), log_of(&[b"a"]).digest());
-        assert_eq!(EventLog::from_bytes(&EventLog::new().to_bytes()).unwrap().plugins(), &[]);
+        assert_eq!(
+            EventLog::from_bytes(&EventLog::new().to_bytes())
+                .unwrap()
+                .plugins(),
+            &[]
+        );
     }
 
     #[test]
@@ -156,7 +161,10 @@ mod tests {
         ));
         let mut trailing = bytes.clone();
         trailing.push(0);
-        assert!(matches!(EventLog::from_bytes(&trailing), Err(EventLogError::Length { .. })));
+        assert!(matches!(
+            EventLog::from_bytes(&trailing),
+            Err(EventLogError::Length { .. })
+        ));
         let mut huge = MAGIC.to_vec();
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(
