@@ -53,12 +53,11 @@ fn main() {
     );
 
     println!("benchmark (b): echo end to end, parent client -> enclet-enclave over a Unix socket");
-    println!("calls per measurement: {calls}");
+    println!("calls per measurement: {calls}; client on a current-thread Tokio runtime");
     let floor = in_process_floor(&echo, calls);
     report("in-process instantiate+call (floor)", &floor, None);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -124,15 +123,20 @@ fn in_process_floor(echo: &[u8], calls: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// One 64-byte ping-pong over a Unix socket to an echo loop on another
+/// thread (so each round trip crosses threads, as a call to the enclave does).
 async fn unix_round_trip(calls: usize) -> Vec<Duration> {
+    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rtt.sock");
-    let listener = tokio::net::UnixListener::bind(&path).unwrap();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
-        while s.read_exact(&mut buf).await.is_ok() {
-            s.write_all(&buf).await.unwrap();
+        while s.read_exact(&mut buf).is_ok() {
+            if s.write_all(&buf).is_err() {
+                break;
+            }
         }
     });
     let mut s = tokio::net::UnixStream::connect(&path).await.unwrap();

@@ -5,6 +5,10 @@
 //! SIGTERM or SIGINT stop accepting connections, let in-flight requests finish
 //! (bounded by `--shutdown-grace-ms`), remove the Unix socket and exit 0.
 //!
+//! The async side (accept, frame I/O, dispatch) runs on one thread: it only
+//! moves bytes, and keeping it on one thread saves a cross-thread wake-up per
+//! hop. Plugins run on the runtime's blocking threads, compilation too.
+//!
 //! `--attester tpm:host=H,port=P` (swtpm), `tpm:device=/dev/tpmrm0` or `none`
 //! (the default) chooses the attestation backend. With an attester, start-up
 //! measures the enclave image into it — **the image measurement is the
@@ -77,7 +81,7 @@ enum LogFormat {
     Text,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(args.log_format);
