@@ -11,7 +11,8 @@
 //! * [`client`]: the enclave client: a writer task, a reader task and a map of
 //!   pending requests by id, so any number of requests share one connection;
 //!   [`client::Reconnecting`] dials again after the enclave restarts.
-//! * [`api`]: the operator API (load, invoke, list, health) as HTTP/1.1 over a
+//! * [`api`]: the operator API (load, invoke, list, health, and the attester's
+//!   identity, credential activation and attestation) as HTTP/1.1 over a
 //!   Unix socket or loopback TCP ([`OperatorAddr`]).
 //! * [`cli`]: the `enclet` command line (`plugin`, `demo`, `verify`).
 //!

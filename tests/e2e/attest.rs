@@ -316,3 +316,31 @@ async fn malformed_attest_requests_are_invalid() {
         assert_eq!((s, c.as_str()), (status, code), "{m}");
     }
 }
+
+#[test]
+fn the_enclave_refuses_to_start_with_a_bad_or_unreachable_attester() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("unix:{}", dir.path().join("e.sock").display());
+    let run = |attester: &str| {
+        std::process::Command::new(bin("enclet-enclave"))
+            .args(["--listen", &listen, "--attester", attester])
+            .env("TSS2_LOG", "all+NONE")
+            .output()
+            .unwrap()
+    };
+    let out = run("tpm:host=127.0.0.1,port=x");
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--attester"));
+
+    // A port where no TPM listens: start-up fails instead of serving unattested.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&format!("tpm:host=127.0.0.1,port={port}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("opening the attester"), "{stderr}");
+    assert!(!dir.path().join("e.sock").exists());
+}
