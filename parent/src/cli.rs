@@ -25,9 +25,15 @@ pub mod verify;
 
 use crate::OperatorAddr;
 
-/// enclet: run WebAssembly plugins in attested enclaves, and verify the evidence.
+/// Run WebAssembly plugins in attested enclaves, and verify the evidence.
 #[derive(Debug, Parser)]
-#[command(name = "enclet", version, about, long_about = None)]
+#[command(
+    name = "enclet",
+    version,
+    after_help = "Start with `enclet demo`. Exit status: 0 success (for `verify`: evidence \
+                  verified and met the policy), 1 failure (for `verify`: evidence rejected), \
+                  2 usage error or unreadable input."
+)]
 pub struct Cli {
     /// The parent's operator API: `unix:PATH` or `tcp:127.0.0.1:PORT`.
     #[arg(long, global = true, env = "ENCLET_PARENT")]
