@@ -99,8 +99,11 @@ pub fn verify_ek_certificate(
             .into());
         }
     }
-    // Step 5: the certified key is the EK.
+    // Step 5: the certified key is the EK, in an end-entity certificate.
     let (_, leaf) = chain.first().ok_or_else(|| chain_err("empty chain"))?;
+    if leaf.is_ca() {
+        return Err(chain_err("EK certificate is a CA certificate").into());
+    }
     check_key(leaf, &ek)?;
     Ok(Verified::new(EkIdentity {
         ek_public: ek.tpmt_bytes().to_vec(),
@@ -141,6 +144,19 @@ fn check_issued(
     }
     if !parent.is_ca() {
         return Err(chain_err(format!("{parent_role} is not a CA certificate")));
+    }
+    match parent.key_usage() {
+        Ok(Some(ku)) if !ku.value.key_cert_sign() => {
+            return Err(chain_err(format!(
+                "{parent_role}'s keyUsage does not allow keyCertSign"
+            )));
+        }
+        Ok(_) => {}
+        Err(_) => {
+            return Err(chain_err(format!(
+                "{parent_role} has a malformed keyUsage extension"
+            )));
+        }
     }
     let alg = signature_alg(child, parent).ok_or_else(|| {
         chain_err(format!(
