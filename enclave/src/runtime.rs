@@ -26,7 +26,11 @@
 //!   become an [`InvokeError`] for that call only; the store is dropped and the
 //!   plugin and runtime stay usable.
 //!
-//! `load` compiles synchronously (tens to hundreds of milliseconds): async
+//! * **Compile, then commit.** `load` is [`Runtime::compile`] (no registration)
+//!   followed by [`Runtime::commit`]; a caller that must measure a plugin
+//!   before it becomes invocable does its measuring between the two.
+//!
+//! `compile` runs synchronously (tens to hundreds of milliseconds): async
 //! callers should run it on a blocking thread. `invoke` never blocks the async
 //! executor.
 
@@ -80,6 +84,30 @@ pub struct Loaded {
     pub newly_loaded: bool,
 }
 
+/// The result of [`Runtime::compile`].
+#[derive(Debug)]
+pub enum Compiled {
+    /// These exact bytes are already registered; nothing was compiled.
+    Existing(PluginInfo),
+    /// Compiled and validated, not yet registered.
+    New(Prepared),
+}
+
+/// A compiled, validated plugin that is not invocable until
+/// [`Runtime::commit`] registers it.
+#[derive(Debug)]
+pub struct Prepared {
+    plugin: Plugin,
+}
+
+impl Prepared {
+    /// What the plugin will be registered as.
+    #[must_use]
+    pub fn info(&self) -> &PluginInfo {
+        &self.plugin.info
+    }
+}
+
 /// Runs plugins. `Send + Sync`: share it as `Arc<Runtime>`.
 pub struct Runtime {
     engine: Engine,
@@ -123,11 +151,37 @@ impl Runtime {
         })
     }
 
-    /// Compiles and validates a component; idempotent by measurement.
+    /// Compiles, validates and registers a component; idempotent by measurement.
     ///
-    /// `limits` defaults to the runtime's `default_limits`. Loading bytes that
-    /// are already loaded returns the existing plugin's info (first name and
-    /// limits win) with `newly_loaded == false`. Compiles on the calling thread.
+    /// [`compile`](Self::compile) then [`commit`](Self::commit), on the calling
+    /// thread. Callers that must record a plugin (measure it) before it becomes
+    /// invocable use those two steps directly.
+    ///
+    /// # Errors
+    ///
+    /// As [`compile`](Self::compile) and [`commit`](Self::commit).
+    pub fn load(
+        &self,
+        name: &str,
+        component: &[u8],
+        limits: Option<Limits>,
+    ) -> Result<Loaded, LoadError> {
+        match self.compile(name, component, limits)? {
+            Compiled::Existing(info) => Ok(Loaded {
+                info,
+                newly_loaded: false,
+            }),
+            Compiled::New(prepared) => self.commit(prepared),
+        }
+    }
+
+    /// Compiles and validates a component without registering it: nothing
+    /// becomes invocable until [`commit`](Self::commit). Runs on the calling
+    /// thread (tens to hundreds of milliseconds).
+    ///
+    /// `limits` defaults to the runtime's `default_limits`. Bytes that are
+    /// already registered are not compiled again: their info is returned as
+    /// [`Compiled::Existing`] (first name and limits win).
     ///
     /// # Errors
     ///
@@ -138,12 +192,12 @@ impl Runtime {
     ///   match the `enclet:plugin` world, or cannot be instantiated within limits;
     /// * [`LoadError::TooManyPlugins`] if `max_plugins` are already loaded;
     /// * [`LoadError::Internal`] on a runtime bug.
-    pub fn load(
+    pub fn compile(
         &self,
         name: &str,
         component: &[u8],
         limits: Option<Limits>,
-    ) -> Result<Loaded, LoadError> {
+    ) -> Result<Compiled, LoadError> {
         let size = u64::try_from(component.len()).unwrap_or(u64::MAX);
         let limit = self.config.max_component_bytes;
         if size > limit {
@@ -153,10 +207,7 @@ impl Runtime {
         limits.validate(&self.config.hard_maxima)?;
         let measurement = Measurement::of_plugin(component);
         if let Some(existing) = self.registry.get(&measurement) {
-            return Ok(Loaded {
-                info: existing.info.clone(),
-                newly_loaded: false,
-            });
+            return Ok(Compiled::Existing(existing.info.clone()));
         }
         self.registry.ensure_room()?;
 
@@ -177,7 +228,32 @@ impl Runtime {
                 other => LoadError::InvalidComponent(format!("cannot be instantiated: {other}")),
             },
         )?;
-        self.registry.insert(plugin)
+        Ok(Compiled::New(Prepared { plugin }))
+    }
+
+    /// Whether `prepared` can be committed now: `Ok(Some(info))` if the same
+    /// bytes are already registered, `Ok(None)` if there is room for them.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::TooManyPlugins`] if `max_plugins` are already loaded.
+    pub fn check_commit(&self, prepared: &Prepared) -> Result<Option<PluginInfo>, LoadError> {
+        if let Some(existing) = self.registry.get(&prepared.plugin.info.measurement) {
+            return Ok(Some(existing.info.clone()));
+        }
+        self.registry.ensure_room()?;
+        Ok(None)
+    }
+
+    /// Registers a compiled plugin: from now on it is listed and invocable.
+    /// If the same bytes were registered meanwhile, returns that plugin with
+    /// `newly_loaded == false`.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::TooManyPlugins`] if `max_plugins` are already loaded.
+    pub fn commit(&self, prepared: Prepared) -> Result<Loaded, LoadError> {
+        self.registry.insert(prepared.plugin)
     }
 
     /// Runs `handle(input)` of the plugin with this measurement in a fresh store,
@@ -279,4 +355,4 @@ impl Runtime {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

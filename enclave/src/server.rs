@@ -22,9 +22,11 @@
 //!   stops accepting, readers stop reading new frames, in-flight requests run
 //!   to completion and are answered, and connections close. After
 //!   [`ServerConfig::shutdown_grace`] the remaining connections are dropped.
-//! * **Measurement.** A newly loaded plugin is extended into the attester (when
-//!   one is configured) and appended to the plugin event log, in that order,
-//!   under one lock so the log order matches the PCR extend order.
+//! * **Measurement before use.** A plugin is compiled first (nothing
+//!   registered), then, under the event-log lock, extended into the attester
+//!   (when one is configured), appended to the event log and only then
+//!   registered. If measuring fails nothing is invocable, and a load of bytes
+//!   already registered only ever sees a recorded plugin.
 //! * **Attestation.** The server owns the enclave's ephemeral key pair
 //!   ([`EnclaveKey`]); every `Attest` binds its public key, the verifier's
 //!   nonce and the event-log digest into the evidence. `Identity` and

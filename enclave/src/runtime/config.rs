@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use enclet_attestation::event_log::MAX_EVENTS;
+
 use super::error::RuntimeError;
 use super::limits::{HardMaxima, Limits};
 
@@ -21,7 +23,7 @@ pub struct RuntimeConfig {
     pub hard_maxima: HardMaxima,
     /// Largest component accepted by `load`, in bytes (checked before hashing).
     pub max_component_bytes: u64,
-    /// Most plugins loaded at once.
+    /// Most plugins loaded at once (at most the event log's `MAX_EVENTS`).
     pub max_plugins: usize,
     /// Wasm stack per invocation in bytes; deeper recursion traps.
     pub max_wasm_stack_bytes: usize,
@@ -62,8 +64,12 @@ impl RuntimeConfig {
                 self.max_component_bytes
             ));
         }
-        if self.max_plugins == 0 {
-            return bad("max_plugins is 0".to_owned());
+        // Every loaded plugin takes one event-log entry.
+        if !(1..=MAX_EVENTS).contains(&self.max_plugins) {
+            return bad(format!(
+                "max_plugins is {}, must be 1..={MAX_EVENTS} (the event log's capacity)",
+                self.max_plugins
+            ));
         }
         if !(64 * 1024..=8 * 1024 * 1024).contains(&self.max_wasm_stack_bytes) {
             return bad(format!(

@@ -15,7 +15,7 @@ fn plugin_dir() -> PathBuf {
     )
 }
 
-fn plugin_bytes(name: &str) -> Vec<u8> {
+pub(crate) fn plugin_bytes(name: &str) -> Vec<u8> {
     let path = plugin_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -253,6 +253,10 @@ fn runtime_config_is_validated() {
             ..RuntimeConfig::default()
         },
         RuntimeConfig {
+            max_plugins: enclet_attestation::event_log::MAX_EVENTS + 1,
+            ..RuntimeConfig::default()
+        },
+        RuntimeConfig {
             max_wasm_stack_bytes: 1024,
             ..RuntimeConfig::default()
         },
@@ -268,6 +272,13 @@ fn runtime_config_is_validated() {
         let err = Runtime::new(config.clone()).unwrap_err();
         assert_eq!(err.code(), "invalid_config", "{config:?}: {err}");
     }
+    // Every plugin fits in the event log: its capacity is the largest bound.
+    Runtime::new(RuntimeConfig {
+        max_plugins: enclet_attestation::event_log::MAX_EVENTS,
+        max_concurrent_invocations: 1,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
 }
 
 #[test]

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use enclet_attestation::Measurement;
+use enclet_attestation::event_log::{EventLogError, MAX_EVENTS};
 use enclet_protocol::{
     ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
 use super::{Server, attest};
 use crate::Error;
-use crate::runtime::{self, Limits};
+use crate::runtime::{self, Compiled, Limits, Loaded, Prepared};
 
 /// Handles one request; failures become [`Response::Error`] with a stable code.
 pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
@@ -42,6 +42,9 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
     })
 }
 
+/// Compiles outside any lock, then — under the event-log lock — measures the
+/// plugin, logs it and only then registers it. A failure before registration
+/// leaves nothing invocable, and a plugin already registered has been recorded.
 async fn load(
     server: &Arc<Server>,
     name: String,
@@ -50,30 +53,48 @@ async fn load(
 ) -> Result<Response, Error> {
     let runtime = Arc::clone(&server.runtime);
     // Compilation takes tens of milliseconds or more: keep it off the executor.
-    let loaded = tokio::task::spawn_blocking(move || runtime.load(&name, &component, limits))
+    let compiled = tokio::task::spawn_blocking(move || runtime.compile(&name, &component, limits))
         .await
-        .map_err(|e| Error::Internal(format!("load task: {e}")))??;
-    if loaded.newly_loaded {
-        record(server, loaded.info.measurement).await?;
-    }
+        .map_err(|e| Error::Internal(format!("compile task: {e}")))??;
+    let loaded = match compiled {
+        Compiled::Existing(info) => Loaded {
+            info,
+            newly_loaded: false,
+        },
+        Compiled::New(prepared) => record_and_commit(server, prepared).await?,
+    };
     Ok(Response::Loaded(LoadResult {
         info: info_to_wire(&loaded.info),
         newly_loaded: loaded.newly_loaded,
     }))
 }
 
-/// Extends a new plugin's measurement into the attester, then appends it to the
-/// event log, under the log's lock so both see the same order.
-async fn record(server: &Arc<Server>, measurement: Measurement) -> Result<(), Error> {
+/// Under the log's lock (so the log order matches the extend order): extends a
+/// new plugin's measurement into the attester, appends it to the event log,
+/// then registers it.
+async fn record_and_commit(server: &Arc<Server>, prepared: Prepared) -> Result<Loaded, Error> {
     let mut log = server.event_log.lock().await;
+    // Another load of the same bytes may have committed while we compiled;
+    // what is registered has been recorded.
+    if let Some(info) = server.runtime.check_commit(&prepared)? {
+        return Ok(Loaded {
+            info,
+            newly_loaded: false,
+        });
+    }
+    if log.plugins().len() >= MAX_EVENTS {
+        return Err(EventLogError::Full.into());
+    }
+    let measurement = prepared.info().measurement;
     if let Some(attester) = server.attester.clone() {
         tokio::task::spawn_blocking(move || attester.measure_plugin(&measurement))
             .await
             .map_err(|e| Error::Internal(format!("measure task: {e}")))??;
     }
     log.push(measurement)?;
+    let loaded = server.runtime.commit(prepared)?;
     tracing::info!(%measurement, events = log.plugins().len(), "plugin measured");
-    Ok(())
+    Ok(loaded)
 }
 
 fn health(server: &Server) -> Response {

@@ -1,6 +1,7 @@
 //! The attestation handlers over a recording stand-in attester (the real TPM
 //! path is covered by the end-to-end tests against swtpm).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use enclet_attestation::Measurement;
@@ -11,6 +12,7 @@ use enclet_attester::{
 use enclet_protocol::{Request, Response};
 
 use super::{MAX_ENCRYPTED_SECRET, MAX_ID_OBJECT};
+use crate::runtime::tests::plugin_bytes;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::server::handler::handle;
 use crate::server::{Server, ServerConfig};
@@ -58,6 +60,32 @@ impl Attester for Recording {
     }
 }
 
+/// Fails to measure plugins while `failing` is set; otherwise like [`Minimal`].
+#[derive(Default)]
+struct Flaky {
+    failing: AtomicBool,
+    measured: Mutex<Vec<Measurement>>,
+}
+
+impl Attester for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn measure_image(&self, _: &Measurement) -> Result<(), AttesterError> {
+        Ok(())
+    }
+    fn measure_plugin(&self, m: &Measurement) -> Result<(), AttesterError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(AttesterError::Device("extend refused".into()));
+        }
+        self.measured.lock().unwrap().push(*m);
+        Ok(())
+    }
+    fn attest(&self, _: &AttestationRequest) -> Result<Evidence, AttesterError> {
+        Err(AttesterError::Device("unused".into()))
+    }
+}
+
 /// Offers nothing beyond measurement (like an NSM without identity).
 struct Minimal;
 
@@ -88,10 +116,21 @@ fn code(r: &Response) -> &str {
     }
 }
 
+fn load_echo() -> Request {
+    Request::Load {
+        name: "echo".into(),
+        component: plugin_bytes("echo"),
+        limits: None,
+    }
+}
+
 #[tokio::test]
 async fn attest_binds_the_enclave_public_key_nonce_and_log() {
     let rec = Arc::new(Recording::default());
     let s = server(Some(rec.clone()));
+    let loaded = handle(&s, load_echo()).await;
+    assert!(matches!(loaded, Response::Loaded(_)), "{loaded:?}");
+    let echo = Measurement::of_plugin(&plugin_bytes("echo"));
     let r = handle(&s, Request::Attest { nonce: vec![9; 32] }).await;
     let Response::Attestation {
         public_key,
@@ -108,7 +147,51 @@ async fn attest_binds_the_enclave_public_key_nonce_and_log() {
     assert_eq!(asked[0].nonce, vec![9; 32]);
     assert_eq!(asked[0].public_key, public_key);
     let log = enclet_attestation::event_log::EventLog::from_bytes(&event_log).unwrap();
+    assert_eq!(log.plugins(), &[echo]);
     assert_eq!(asked[0].event_log_digest, log.digest());
+    assert_eq!(asked[0].event_log_digest, s.event_log().await.digest());
+    assert_ne!(
+        asked[0].event_log_digest,
+        enclet_attestation::event_log::EventLog::new().digest()
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_that_cannot_be_measured_is_not_loaded() {
+    let flaky = Arc::new(Flaky::default());
+    flaky.failing.store(true, Ordering::SeqCst);
+    let s = server(Some(flaky.clone()));
+    let echo = Measurement::of_plugin(&plugin_bytes("echo"));
+    assert_eq!(code(&handle(&s, load_echo()).await), "attester_failed");
+    assert_eq!(
+        handle(&s, Request::ListPlugins).await,
+        Response::Plugins(vec![])
+    );
+    let invoke = Request::Invoke {
+        plugin: echo,
+        input: b"hi".to_vec(),
+    };
+    assert_eq!(code(&handle(&s, invoke.clone()).await), "unknown_plugin");
+    assert!(s.event_log().await.plugins().is_empty());
+
+    // Once measuring works, the same bytes load as new and are recorded.
+    flaky.failing.store(false, Ordering::SeqCst);
+    let r = handle(&s, load_echo()).await;
+    assert!(
+        matches!(r, Response::Loaded(ref l) if l.newly_loaded && l.info.measurement == echo),
+        "{r:?}"
+    );
+    assert_eq!(s.event_log().await.plugins(), &[echo]);
+    assert_eq!(*flaky.measured.lock().unwrap(), vec![echo]);
+    assert_eq!(handle(&s, invoke).await, Response::Output(b"hi".to_vec()));
+    // A second load is deduplicated and not measured again.
+    let again = handle(&s, load_echo()).await;
+    assert!(
+        matches!(again, Response::Loaded(ref l) if !l.newly_loaded),
+        "{again:?}"
+    );
+    assert_eq!(flaky.measured.lock().unwrap().len(), 1);
+    assert_eq!(s.event_log().await.plugins().len(), 1);
 }
 
 #[tokio::test]
