@@ -187,6 +187,8 @@ impl Runtime {
     ///
     /// * [`LoadError::TooLarge`] before anything else if the bytes exceed
     ///   `max_component_bytes`;
+    /// * [`LoadError::InvalidName`] if `name` is not 1–64 characters of
+    ///   `[A-Za-z0-9._-]`;
     /// * [`LoadError::InvalidLimits`] if `limits` exceed the hard maxima;
     /// * [`LoadError::InvalidComponent`] if the bytes are not a component, do not
     ///   match the `enclet:plugin` world, or cannot be instantiated within limits;
@@ -203,6 +205,7 @@ impl Runtime {
         if size > limit {
             return Err(LoadError::TooLarge { size, limit });
         }
+        plugin::check_name(name)?;
         let limits = limits.unwrap_or(self.config.default_limits);
         limits.validate(&self.config.hard_maxima)?;
         let measurement = Measurement::of_plugin(component);

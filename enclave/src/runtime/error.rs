@@ -19,6 +19,9 @@ pub enum LoadError {
         /// The runtime's maximum component size in bytes.
         limit: u64,
     },
+    /// The plugin name is empty, too long or uses characters outside `[A-Za-z0-9._-]`.
+    #[error("invalid plugin name: {0}")]
+    InvalidName(String),
     /// The requested limits are outside the runtime's hard maxima or inconsistent.
     #[error("invalid limits: {0}")]
     InvalidLimits(String),
@@ -40,6 +43,7 @@ impl LoadError {
         match self {
             Self::InvalidComponent(_) => "invalid_component",
             Self::TooLarge { .. } => "component_too_large",
+            Self::InvalidName(_) => "invalid_name",
             Self::InvalidLimits(_) => "invalid_limits",
             Self::TooManyPlugins { .. } => "too_many_plugins",
             Self::Internal(_) => "internal",

@@ -24,6 +24,29 @@ use super::host::{HostState, PluginLabel};
 /// The export every plugin must have.
 pub(crate) const HANDLE: &str = "handle";
 
+/// Longest plugin name, in bytes (names are ASCII).
+pub(crate) const MAX_NAME_LEN: usize = 64;
+
+/// Plugin names are 1..=[`MAX_NAME_LEN`] characters of `[A-Za-z0-9._-]`: safe in
+/// logs, file names and URLs. The parent applies the same rule; the enclave
+/// does not rely on it.
+pub(crate) fn check_name(name: &str) -> Result<(), LoadError> {
+    let rule = "must be 1..=64 characters of [A-Za-z0-9._-]";
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(LoadError::InvalidName(format!(
+            "{} bytes long; {rule}",
+            name.len()
+        )));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(LoadError::InvalidName(format!("contains {bad:?}; {rule}")));
+    }
+    Ok(())
+}
+
 /// A loaded plugin, shared by all its invocations.
 pub(crate) struct Plugin {
     pub(crate) info: PluginInfo,

@@ -238,6 +238,39 @@ fn limits_above_hard_maxima_are_rejected_at_load() {
 }
 
 #[test]
+fn plugin_names_are_validated() {
+    let rt = runtime();
+    let echo = plugin_bytes("echo");
+    let longest = "a".repeat(64);
+    for good in ["e", "echo-1.2_beta", "A.Z", longest.as_str()] {
+        let loaded = rt.load(good, &echo, None).unwrap();
+        assert_eq!(loaded.info.measurement, Measurement::of_plugin(&echo));
+    }
+    let too_long = "a".repeat(65);
+    for bad in [
+        "",
+        too_long.as_str(),
+        "echo plugin",
+        "echo/..",
+        "écho",
+        "echo\n",
+        "ech\0o",
+        "echo:1",
+    ] {
+        let err = rt.load(bad, &echo, None).unwrap_err();
+        assert_eq!(err.code(), "invalid_name", "{bad:?}: {err}");
+        assert!(err.to_string().contains("[A-Za-z0-9._-]"), "{err}");
+    }
+    // A bad name is refused before anything is compiled or registered.
+    let payout = plugin_bytes("payout");
+    assert_eq!(
+        rt.load("pay out", &payout, None).unwrap_err(),
+        LoadError::InvalidName("contains ' '; must be 1..=64 characters of [A-Za-z0-9._-]".into())
+    );
+    assert_eq!(rt.plugins().len(), 1);
+}
+
+#[test]
 fn runtime_config_is_validated() {
     let bad = [
         RuntimeConfig {
