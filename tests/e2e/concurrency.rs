@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use enclet_attestation::Measurement;
-use enclet_protocol::Limits;
+use enclet_protocol::{FrameLimits, Limits, Request, Response, codec, read_frame};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 
 use crate::harness::{Appliance, plugin};
 
@@ -58,7 +60,6 @@ async fn sixty_four_invocations_in_flight_on_one_connection() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_lets_in_flight_requests_finish() {
     let mut app = Appliance::start().await;
-    let client = app.enclave_client().await;
     let limits = Limits {
         fuel: 100_000_000_000,
         deadline_ms: 1_500,
@@ -67,18 +68,32 @@ async fn sigterm_lets_in_flight_requests_finish() {
         max_input_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
     };
-    let hostile = client
+    let hostile = app
+        .enclave_client()
+        .await
         .load("hostile", plugin("hostile"), Some(limits))
         .await
         .unwrap()
         .info
         .measurement;
-    let in_flight = {
-        let client = client.clone();
-        tokio::spawn(async move { client.invoke(hostile, b"loop".to_vec()).await })
+    // The slow invocation and a health check in one write on a raw
+    // connection: the enclave reads frames in order, so once the health check
+    // is answered the invocation has been accepted. No guessing with sleeps.
+    let mut stream = UnixStream::connect(app.enclave_socket()).await.unwrap();
+    let invoke = Request::Invoke {
+        plugin: hostile,
+        input: b"loop".to_vec(),
     };
-    // Let the request reach the enclave, then ask it to stop.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut frames = codec::encode(1, &invoke, FrameLimits::default()).unwrap();
+    frames.extend(codec::encode(2, &Request::Health, FrameLimits::default()).unwrap());
+    stream.write_all(&frames).await.unwrap();
+    let (id, response) = next_response(&mut stream).await.unwrap();
+    assert_eq!(
+        id, 2,
+        "health is answered while the invocation spins: {response:?}"
+    );
+    assert!(matches!(response, Response::Health(_)), "{response:?}");
+
     let status = tokio::task::spawn_blocking(move || {
         let status = app.stop_enclave();
         (status, app)
@@ -86,8 +101,11 @@ async fn sigterm_lets_in_flight_requests_finish() {
     .await
     .unwrap();
     // The request was answered (with its own outcome), not dropped.
-    let err = in_flight.await.unwrap().unwrap_err();
-    assert_eq!(err.code(), "deadline_exceeded", "{err}");
+    match next_response(&mut stream).await {
+        Some((1, Response::Error(e))) => assert_eq!(e.code, "deadline_exceeded", "{}", e.message),
+        other => panic!("expected the invocation's answer, got {other:?}"),
+    }
+    assert!(next_response(&mut stream).await.is_none(), "then the close");
     assert!(status.0.success(), "enclave exit: {:?}", status.0);
     let log = status.1.enclave_log();
     assert!(
@@ -98,4 +116,18 @@ async fn sigterm_lets_in_flight_requests_finish() {
         !status.1.enclave_socket().exists(),
         "socket removed on exit"
     );
+}
+
+/// The next response on a raw connection; `None` at EOF. The timeout only
+/// guards against a hang.
+async fn next_response(stream: &mut UnixStream) -> Option<(u64, Response)> {
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        read_frame(stream, FrameLimits::default(), None),
+    )
+    .await
+    .expect("the enclave answers or closes")
+    .unwrap()?;
+    let (header, response) = codec::decode::<Response>(&body).unwrap();
+    Some((header.request_id, response))
 }
