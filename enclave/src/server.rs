@@ -13,7 +13,10 @@
 //!   logs the reason with `tracing::warn!`, queues a connection-level error
 //!   (request id 0), stops reading, lets requests already accepted finish and
 //!   be answered, then closes. Other connections are unaffected.
-//! * **Bounded work.** Each connection has at most
+//! * **Bounded work.** At most [`ServerConfig::max_connections`] connections
+//!   are served (the listener is not polled beyond that) and at most
+//!   [`ServerConfig::max_concurrent_compiles`] plugins compile at once. Each
+//!   connection has at most
 //!   [`ServerConfig::max_in_flight`] requests running; the reader stops reading
 //!   (backpressure) until one finishes. Invocations also wait for a runtime
 //!   slot. A frame whose body stalls for [`ServerConfig::body_timeout`] is
@@ -43,12 +46,15 @@ use std::time::{Duration, Instant};
 use enclet_attestation::event_log::EventLog;
 use enclet_attester::Attester;
 use enclet_protocol::{FrameLimits, Transport};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::key::EnclaveKey;
 use crate::runtime::Runtime;
+
+/// Upper bound on [`ServerConfig::max_concurrent_compiles`].
+const MAX_CONCURRENT_COMPILES: usize = 1024;
 
 /// Tunables of the server loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +67,13 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Most plugin compilations running at once, across all connections
+    /// (at least 1). Further loads wait for one to finish.
+    pub max_concurrent_compiles: usize,
+    /// Most connections served at once (at least 1). At the bound the server
+    /// stops accepting until a connection ends; new peers wait in the
+    /// listener's backlog.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +83,8 @@ impl Default for ServerConfig {
             max_in_flight: 64,
             body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
+            max_concurrent_compiles: 2,
+            max_connections: 256,
         }
     }
 }
@@ -79,6 +94,7 @@ pub struct Server {
     runtime: Arc<Runtime>,
     attester: Option<Arc<dyn Attester>>,
     event_log: Mutex<EventLog>,
+    compiles: Arc<Semaphore>,
     key: EnclaveKey,
     config: ServerConfig,
     started: Instant,
@@ -110,6 +126,11 @@ impl Server {
             runtime,
             attester,
             event_log: Mutex::new(EventLog::new()),
+            compiles: Arc::new(Semaphore::new(
+                config
+                    .max_concurrent_compiles
+                    .clamp(1, MAX_CONCURRENT_COMPILES),
+            )),
             key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),
@@ -139,15 +160,22 @@ impl Server {
     ) -> Result<(), Error> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
+        let max_connections = self.config.max_connections.max(1);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                accepted = T::accept(&listener) => match accepted {
+                accepted = T::accept(&listener), if connections.len() < max_connections => match accepted {
                     Ok((stream, peer)) => {
                         tracing::debug!(%peer, "connection accepted");
                         let server = Arc::clone(&self);
                         connections.spawn(connection::run(server, stream, peer, stop_rx.clone()));
+                        if connections.len() >= max_connections {
+                            tracing::warn!(
+                                max_connections,
+                                "connection limit reached: not accepting until one ends"
+                            );
+                        }
                     }
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.

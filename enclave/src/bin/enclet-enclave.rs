@@ -51,6 +51,12 @@ struct Args {
     /// Invocations running at once across all connections (instance pool size).
     #[arg(long, default_value_t = 32)]
     max_concurrent_invocations: u32,
+    /// Most connections served at once; further peers wait in the backlog.
+    #[arg(long, default_value_t = 256)]
+    max_connections: usize,
+    /// Plugin compilations running at once across all connections.
+    #[arg(long, default_value_t = 2)]
+    max_concurrent_compiles: usize,
     /// How long shutdown waits for in-flight requests, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     shutdown_grace_ms: u64,
@@ -88,6 +94,9 @@ async fn main() -> anyhow::Result<()> {
     if args.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
+    if args.max_connections == 0 || args.max_concurrent_compiles == 0 {
+        bail!("--max-connections and --max-concurrent-compiles must be at least 1");
+    }
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_invocations: args.max_concurrent_invocations,
         ..RuntimeConfig::default()
@@ -98,6 +107,8 @@ async fn main() -> anyhow::Result<()> {
             max_frame_bytes: args.max_frame_bytes,
         },
         max_in_flight: args.max_in_flight,
+        max_connections: args.max_connections,
+        max_concurrent_compiles: args.max_concurrent_compiles,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         ..ServerConfig::default()
     };

@@ -52,10 +52,19 @@ async fn load(
     limits: Option<Limits>,
 ) -> Result<Response, Error> {
     let runtime = Arc::clone(&server.runtime);
-    // Compilation takes tens of milliseconds or more: keep it off the executor.
-    let compiled = tokio::task::spawn_blocking(move || runtime.compile(&name, &component, limits))
+    // Compilation takes tens of milliseconds or more and much memory: keep it
+    // off the executor, a bounded number at a time. The permit travels with
+    // the blocking task, so it is held exactly while compiling.
+    let permit = Arc::clone(&server.compiles)
+        .acquire_owned()
         .await
-        .map_err(|e| Error::Internal(format!("compile task: {e}")))??;
+        .map_err(|_| Error::Internal("compile permits closed".to_owned()))?;
+    let compiled = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        runtime.compile(&name, &component, limits)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("compile task: {e}")))??;
     let loaded = match compiled {
         Compiled::Existing(info) => Loaded {
             info,

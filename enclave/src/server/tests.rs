@@ -9,7 +9,9 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
+use super::handler::handle;
 use super::{Server, ServerConfig};
+use crate::runtime::tests::plugin_bytes;
 use crate::runtime::{Runtime, RuntimeConfig};
 
 const LIMITS: FrameLimits = FrameLimits {
@@ -23,15 +25,22 @@ struct Harness {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("e.sock");
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let config = ServerConfig {
+fn config() -> ServerConfig {
+    ServerConfig {
         frame_limits: LIMITS,
         body_timeout: Duration::from_secs(5),
         ..ServerConfig::default()
-    };
+    }
+}
+
+fn start() -> Harness {
+    start_with(config())
+}
+
+fn start_with(config: ServerConfig) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.sock");
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
     let server = Arc::new(Server::new(runtime, None, config).unwrap());
     let listener = UnixTransport::new(&path).bind().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -136,4 +145,64 @@ async fn shutdown_closes_connections_and_returns() {
         .unwrap()
         .unwrap();
     assert!(next(&mut s).await.is_none());
+}
+
+#[tokio::test]
+async fn beyond_max_connections_a_peer_waits_until_one_ends() {
+    let h = start_with(ServerConfig {
+        max_connections: 1,
+        ..config()
+    });
+    let mut first = UnixStream::connect(&h.path).await.unwrap();
+    let (_, resp) = call(&mut first, 1, &Request::Health).await;
+    assert!(matches!(resp, Response::Health(_)), "{resp:?}");
+    // The second peer lands in the backlog: its request is not read while the
+    // first connection is open, however long we wait.
+    let mut second = UnixStream::connect(&h.path).await.unwrap();
+    second
+        .write_all(&codec::encode(2, &Request::Health, LIMITS).unwrap())
+        .await
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(300), next(&mut second)).await;
+    assert!(waited.is_err(), "answered beyond the bound: {waited:?}");
+    // The first connection ending frees the slot; the queued request is served.
+    drop(first);
+    let (id, resp) = tokio::time::timeout(Duration::from_secs(30), next(&mut second))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, 2);
+    assert!(matches!(resp, Response::Health(_)), "{resp:?}");
+}
+
+#[tokio::test]
+async fn loads_beyond_the_compile_bound_wait_and_complete() {
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let config = ServerConfig {
+        max_concurrent_compiles: 1,
+        ..config()
+    };
+    let server = Arc::new(Server::new(runtime, None, config).unwrap());
+    assert_eq!(server.compiles.available_permits(), 1);
+    let load = |name: &str| Request::Load {
+        name: name.into(),
+        component: plugin_bytes(name),
+        limits: None,
+    };
+    let (a, b, c) = tokio::time::timeout(Duration::from_mins(2), async {
+        tokio::join!(
+            handle(&server, load("echo")),
+            handle(&server, load("payout")),
+            handle(&server, load("echo"))
+        )
+    })
+    .await
+    .unwrap();
+    for r in [&a, &b, &c] {
+        assert!(matches!(r, Response::Loaded(_)), "{r:?}");
+    }
+    // Each compile returned its permit, and the two echo loads are one plugin.
+    assert_eq!(server.compiles.available_permits(), 1);
+    assert_eq!(server.runtime.plugins().len(), 2);
+    assert_eq!(server.event_log().await.plugins().len(), 2);
 }
