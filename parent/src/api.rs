@@ -17,7 +17,8 @@
 //! `component_too_large`/`input_too_large`, 422 when the plugin or component
 //! is at fault (`invalid_component`, `out_of_fuel`, `deadline_exceeded`,
 //! `memory_limit`, `output_too_large`, `guest_trap`, `plugin_error`, …),
-//! 503 `enclave_unavailable`, 501 `no_attester` / `unsupported`, 422
+//! 503 `enclave_unavailable`, 504 `enclave_timeout` (no answer within the
+//! parent's `--request-timeout-secs`), 501 `no_attester` / `unsupported`, 422
 //! `credential_rejected`, 500 otherwise. The codes are the enclave's
 //! own, so operators see exactly why a call failed.
 

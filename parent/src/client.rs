@@ -12,12 +12,20 @@
 //! error on id 0, every pending request fails with [`Error::Disconnected`]
 //! carrying the reason, and later requests fail immediately. [`Reconnecting`]
 //! wraps a client and dials again when the connection is gone.
+//!
+//! Every request waits at most the client's request timeout
+//! ([`DEFAULT_REQUEST_TIMEOUT`] unless set with
+//! [`EnclaveClient::with_request_timeout`]) and then fails with
+//! [`Error::Timeout`], so a stuck enclave cannot hold an operator request (or
+//! the dialling lock) forever. The connection stays open: a late answer is
+//! dropped.
 
 mod reconnect;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
@@ -30,6 +38,10 @@ use tokio::sync::{mpsc, oneshot};
 pub use reconnect::Reconnecting;
 
 use crate::Error;
+
+/// How long a request waits for the enclave by default: above the largest
+/// plugin deadline the enclave accepts (60 s) plus compile time for a load.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_mins(2);
 
 type Reply = oneshot::Sender<Result<Response, Error>>;
 
@@ -72,6 +84,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct EnclaveClient {
     shared: Arc<Shared>,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for EnclaveClient {
@@ -124,7 +137,18 @@ impl EnclaveClient {
         });
         tokio::spawn(write_loop(BufWriter::new(writer), rx, Arc::clone(&shared)));
         tokio::spawn(read_loop(reader, Arc::clone(&shared)));
-        Self { shared }
+        Self {
+            shared,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The same connection with a different bound on how long each request
+    /// waits for its answer.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// True once the connection has ended; every request will fail.
@@ -137,7 +161,8 @@ impl EnclaveClient {
     ///
     /// # Errors
     /// [`Error::Protocol`] if the request does not fit a frame;
-    /// [`Error::Disconnected`] if the connection is or becomes closed.
+    /// [`Error::Disconnected`] if the connection is or becomes closed;
+    /// [`Error::Timeout`] if no answer arrives within the request timeout.
     /// An enclave-side failure is returned as `Ok(Response::Error(..))`.
     pub async fn request(&self, request: &Request) -> Result<Response, Error> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -154,12 +179,19 @@ impl EnclaveClient {
             shared: &self.shared,
             id,
         };
-        if self.shared.outgoing.send(frame).await.is_err() {
-            return Err(Error::Disconnected("writer stopped".to_owned()));
-        }
-        let result = rx
+        let exchange = async {
+            if self.shared.outgoing.send(frame).await.is_err() {
+                return Err(Error::Disconnected("writer stopped".to_owned()));
+            }
+            rx.await
+                .map_err(|_| Error::Disconnected("reply dropped".to_owned()))
+        };
+        let result = tokio::time::timeout(self.request_timeout, exchange)
             .await
-            .map_err(|_| Error::Disconnected("reply dropped".to_owned()))?;
+            .map_err(|_| Error::Timeout {
+                waiting_for: "an answer",
+                after: self.request_timeout,
+            })??;
         std::mem::forget(guard);
         result
     }

@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use std::time::Duration;
+
 use enclet_protocol::{ErrorBody, ProtocolError};
 
 /// What can go wrong talking to the enclave or serving the operator API.
@@ -20,6 +22,14 @@ pub enum Error {
     /// The connection to the enclave closed before the answer arrived.
     #[error("enclave connection closed: {0}")]
     Disconnected(String),
+    /// The enclave did not answer (or accept the connection) in time.
+    #[error("the enclave did not send {waiting_for} within {after:?}")]
+    Timeout {
+        /// What was awaited.
+        waiting_for: &'static str,
+        /// The configured bound.
+        after: Duration,
+    },
     /// A frame could not be encoded or decoded.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
@@ -40,6 +50,7 @@ impl Error {
         match self {
             Self::Enclave(body) => &body.code,
             Self::Connect { .. } | Self::Disconnected(_) => "enclave_unavailable",
+            Self::Timeout { .. } => "enclave_timeout",
             Self::Protocol(e) => e.code(),
             Self::UnexpectedResponse { .. } => "unexpected_response",
         }

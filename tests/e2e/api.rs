@@ -3,7 +3,7 @@
 use enclet_attestation::Measurement;
 use hyper::Method;
 
-use crate::harness::{Appliance, api_error, load_via_api};
+use crate::harness::{Appliance, api_error, load_via_api, plugin};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_specific_errors() {
@@ -90,4 +90,35 @@ async fn enclave_down_is_service_unavailable() {
             .unwrap_err(),
     );
     assert_eq!((code_status, code.as_str()), (503, "enclave_unavailable"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_enclave_does_not_answer_in_time_is_a_gateway_timeout() {
+    let app = Appliance::start_with(&["--request-timeout-secs", "1"]).await;
+    // A deadline well past the parent's timeout: the parent gives up first.
+    let limits = enclet_protocol::Limits {
+        fuel: 100_000_000_000,
+        deadline_ms: 5_000,
+        max_memory_bytes: 64 << 20,
+        max_table_elements: 10_000,
+        max_input_bytes: 1 << 20,
+        max_output_bytes: 1 << 20,
+    };
+    let hostile = app
+        .enclave_client()
+        .await
+        .load("hostile", plugin("hostile"), Some(limits))
+        .await
+        .unwrap()
+        .info
+        .measurement
+        .to_hex();
+    let (status, code, message) = api_error(app.invoke(&hostile, b"loop").await.unwrap_err());
+    assert_eq!(
+        (status, code.as_str()),
+        (504, "enclave_timeout"),
+        "{message}"
+    );
+    // A request the enclave answers promptly still succeeds.
+    assert_eq!(app.invoke(&hostile, b"ping").await.unwrap(), b"ping");
 }

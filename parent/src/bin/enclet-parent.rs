@@ -4,17 +4,20 @@
 //! again after it restarts) and serves the operator API on
 //! `--listen unix:PATH|tcp:127.0.0.1:PORT`. SIGTERM/SIGINT stop accepting,
 //! finish requests in flight, remove the Unix socket and exit 0.
+//! A request the enclave does not answer within `--request-timeout-secs`
+//! (default 120) fails with 504 `enclave_timeout`.
 #![forbid(unsafe_code)]
 
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use enclet_parent::OperatorAddr;
 use enclet_parent::api::{self, ApiState};
-use enclet_parent::client::Reconnecting;
+use enclet_parent::client::{DEFAULT_REQUEST_TIMEOUT, Reconnecting};
 use enclet_protocol::{Endpoint, FrameLimits};
 
 /// The enclet parent: operator API in front of the enclave.
@@ -36,6 +39,11 @@ struct Args {
     /// Largest operator request body (component or input), in bytes.
     #[arg(long, default_value_t = api::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// How long to wait for the enclave's answer (or its connection) before
+    /// failing the operator request with 504 `enclave_timeout`, in seconds.
+    #[arg(long, default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,7 +63,8 @@ async fn main() -> anyhow::Result<()> {
         max_frame_bytes: args.max_frame_bytes,
     };
     let state = Arc::new(ApiState {
-        enclave: Reconnecting::new(args.enclave.clone(), limits),
+        enclave: Reconnecting::new(args.enclave.clone(), limits)
+            .with_request_timeout(Duration::from_secs(args.request_timeout_secs)),
     });
     let app = api::router(state, args.max_body_bytes);
     tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");

@@ -1,20 +1,24 @@
 //! A client that dials again when its connection is gone.
 
+use std::time::Duration;
+
 use enclet_protocol::{Endpoint, FrameLimits};
 use tokio::sync::Mutex;
 
-use super::EnclaveClient;
+use super::{DEFAULT_REQUEST_TIMEOUT, EnclaveClient};
 use crate::Error;
 
 /// Holds at most one live [`EnclaveClient`] and replaces it when it closes.
 ///
 /// Requests already in flight on a lost connection fail with
 /// [`Error::Disconnected`]; they are not retried (a `Load` or `Invoke` may have
-/// run), the next request dials again.
+/// run), the next request dials again. Dialling is bounded by the request
+/// timeout too, since it holds the lock every other request waits on.
 #[derive(Debug)]
 pub struct Reconnecting {
     endpoint: Endpoint,
     limits: FrameLimits,
+    request_timeout: Duration,
     current: Mutex<Option<EnclaveClient>>,
 }
 
@@ -25,8 +29,17 @@ impl Reconnecting {
         Self {
             endpoint,
             limits,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             current: Mutex::new(None),
         }
+    }
+
+    /// Bounds how long dialling and each request may take (default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]).
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The enclave address.
@@ -38,13 +51,23 @@ impl Reconnecting {
     /// A live client, dialling if there is none.
     ///
     /// # Errors
-    /// [`Error::Connect`] when the enclave cannot be reached.
+    /// [`Error::Connect`] when the enclave cannot be reached;
+    /// [`Error::Timeout`] when dialling takes longer than the request timeout.
     pub async fn client(&self) -> Result<EnclaveClient, Error> {
         let mut current = self.current.lock().await;
         if let Some(client) = current.as_ref().filter(|c| !c.is_closed()) {
             return Ok(client.clone());
         }
-        let client = EnclaveClient::connect(&self.endpoint, self.limits).await?;
+        let client = tokio::time::timeout(
+            self.request_timeout,
+            EnclaveClient::connect(&self.endpoint, self.limits),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            waiting_for: "a connection",
+            after: self.request_timeout,
+        })??
+        .with_request_timeout(self.request_timeout);
         tracing::info!(endpoint = %self.endpoint, "connected to the enclave");
         *current = Some(client.clone());
         Ok(client)

@@ -107,3 +107,4 @@ async fn peer_closing_fails_pending_requests() {
 }
 
 mod attest;
+mod timeout;
