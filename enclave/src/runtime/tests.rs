@@ -179,7 +179,7 @@ fn invalid_components_are_rejected_at_load() {
         ("echo with a flipped bit", flipped, "not a valid component"),
     ];
     for (what, bytes, needle) in cases {
-        let err = rt.load(what, &bytes, None).unwrap_err();
+        let err = rt.load("component", &bytes, None).unwrap_err();
         assert_eq!(err.code(), "invalid_component", "{what}: {err}");
         assert!(err.to_string().contains(needle), "{what}: {err}");
     }
