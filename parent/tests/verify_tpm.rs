@@ -223,3 +223,68 @@ fn swtpm_quote_with_nonce_and_pcrs_verifies() {
         "f3489ef80172afd53bc6647f9b07f9b50790b03c0e1b21322becd6533d8ec077"
     );
 }
+
+#[test]
+fn malformed_pcrs_or_event_log_file_is_status_2() {
+    let f = Files::gcp();
+    let files = [f.path("quote"), f.path("sig"), f.path("ak")];
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    for (name, bytes) in [
+        ("syntax", b"sha256:16=zz\n".as_slice()),
+        ("bank", b"sha999:16=00\n".as_slice()),
+        ("utf8", b"\xff\xfe".as_slice()),
+    ] {
+        let bad = f.write(name, bytes);
+        let o = enclet(&files, &["--pcrs", bad.to_str().unwrap(), "--json"]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("malformed --pcrs file"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).is_empty(), "no verdict: {}", stdout(&o));
+    }
+    // A well-formed file that does not match is rejected evidence instead.
+    let text = String::from_utf8(testdata("gcp_pcrs.txt")).unwrap();
+    let edited = f.write("edited", text.replace("sha1:0=51", "sha1:0=50").as_bytes());
+    let o = enclet(&files, &["--pcrs", edited.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    // The swtpm quote, whose sha256:16 holds plugin measurements.
+    let q = f.write("q", &testdata("swtpm/ecc_quote.bin"));
+    let s = f.write("s", &testdata("swtpm/ecc_quote_sig.bin"));
+    let ak = f.write("ak2", &testdata("swtpm/ak_ecc_public.bin"));
+    let swtpm_pcrs = f.write("p", &testdata("swtpm/pcrs.txt"));
+    let garbage = f.write("log", b"not an event log");
+    let o = enclet(
+        &[&q, &s, &ak],
+        &[
+            "--pcrs",
+            swtpm_pcrs.to_str().unwrap(),
+            "--event-log",
+            garbage.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("malformed --event-log file"),
+        "{}",
+        stderr(&o)
+    );
+    // A well-formed log that does not replay to sha256:16: rejected, status 1.
+    let empty = f.write(
+        "empty",
+        &enclet_attestation::event_log::EventLog::new().to_bytes(),
+    );
+    let o = enclet(
+        &[&q, &s, &ak],
+        &[
+            "--pcrs",
+            swtpm_pcrs.to_str().unwrap(),
+            "--event-log",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rejected ["), "{}", stderr(&o));
+}

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use enclet_attestation::event_log::EventLog;
 use enclet_attestation::tpm::{
-    ExpectedExtraData, PcrValues, QuoteEvidence, TpmClaims, TpmError, TpmExpectations, verify_quote,
+    ExpectedExtraData, PcrValues, QuoteEvidence, TpmClaims, TpmExpectations, verify_quote,
 };
 use serde_json::json;
 
@@ -45,7 +45,8 @@ listed; others are ignored. Example:
   sha256:23=f3489ef80172afd53bc6647f9b07f9b50790b03c0e1b21322becd6533d8ec077
 
 Exit status: 0 verified; 1 rejected (reason and error code on stderr and, with
---json, in the output); 2 usage error or unreadable file.";
+--json, in the output); 2 usage error, unreadable file, or a malformed --pcrs or
+--event-log file.";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -110,13 +111,15 @@ fn parse_hex(s: &str) -> Result<HexArg, String> {
 /// A failure before verification could start: exit status 2.
 struct UsageError(String);
 
-/// What was read from the files.
+/// What was read from the files. The evidence stays raw bytes (a malformed
+/// quote is rejected evidence, exit 1); the operator's own inputs (`--pcrs`,
+/// `--event-log`) are parsed here, so a malformed one is a usage error (exit 2).
 struct Inputs {
     quote: Vec<u8>,
     signature: Vec<u8>,
     ak_public: Vec<u8>,
-    pcrs: Option<Vec<u8>>,
-    event_log: Option<Vec<u8>>,
+    pcrs: Option<PcrValues>,
+    event_log: Option<EventLog>,
 }
 
 /// Runs `enclet verify tpm`.
@@ -140,26 +143,30 @@ fn read_inputs(args: &TpmArgs) -> Result<Inputs, UsageError> {
         quote: read(&args.quote)?,
         signature: read(&args.signature)?,
         ak_public: read(&args.ak_public)?,
-        pcrs: args.pcrs.as_deref().map(read).transpose()?,
-        event_log: args.event_log.as_deref().map(read).transpose()?,
+        pcrs: args.pcrs.as_deref().map(read_pcrs).transpose()?,
+        event_log: args.event_log.as_deref().map(read_event_log).transpose()?,
+    })
+}
+
+fn read_pcrs(path: &Path) -> Result<PcrValues, UsageError> {
+    let bytes = read(path)?;
+    let malformed =
+        |why: String| UsageError(format!("malformed --pcrs file {}: {why}", path.display()));
+    let text = std::str::from_utf8(&bytes).map_err(|_| malformed("not UTF-8 text".to_owned()))?;
+    PcrValues::parse_text(text).map_err(|e| malformed(e.to_string()))
+}
+
+fn read_event_log(path: &Path) -> Result<EventLog, UsageError> {
+    let bytes = read(path)?;
+    EventLog::from_bytes(&bytes).map_err(|e| {
+        UsageError(format!(
+            "malformed --event-log file {}: {e}",
+            path.display()
+        ))
     })
 }
 
 fn verify(args: &TpmArgs, inputs: &Inputs) -> Result<TpmClaims, enclet_attestation::Error> {
-    let pcrs = inputs
-        .pcrs
-        .as_deref()
-        .map(|bytes| {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|_| TpmError::PcrValues("the --pcrs file is not UTF-8 text".into()))?;
-            PcrValues::parse_text(text)
-        })
-        .transpose()?;
-    let log = inputs
-        .event_log
-        .as_deref()
-        .map(|b| EventLog::from_bytes(b).map_err(|e| TpmError::EventLog(e.to_string())))
-        .transpose()?;
     let extra_data = match &args.nonce {
         Some(HexArg(nonce)) => ExpectedExtraData::Exact(nonce),
         None => ExpectedExtraData::Unchecked,
@@ -171,8 +178,8 @@ fn verify(args: &TpmArgs, inputs: &Inputs) -> Result<TpmClaims, enclet_attestati
     };
     let expectations = TpmExpectations {
         extra_data,
-        pcrs: pcrs.as_ref(),
-        event_log: log.as_ref(),
+        pcrs: inputs.pcrs.as_ref(),
+        event_log: inputs.event_log.as_ref(),
         activated_ak: None,
     };
     verify_quote(&evidence, &expectations).map(enclet_attestation::Verified::into_inner)
