@@ -1,6 +1,12 @@
 //! The per-invocation [`ResourceLimiter`]: enforces a plugin's memory and table
 //! limits and remembers which one was hit.
 //!
+//! The limits are **totals for the store**: a component may define several
+//! memories and tables (the pool allows 2 and 16), so the limiter keeps running
+//! sums — every approved growth adds `desired - current` — and refuses growth
+//! that would take a sum past the limit. A growth wasmtime fails after approval
+//! stays counted, which errs on the side of refusing.
+//!
 //! wasmtime reports a refused `memory.grow` either as `-1` to the guest (which a
 //! Rust guest turns into an abort, i.e. an anonymous `unreachable` trap) or as
 //! an error that is not a [`wasmtime::Trap`]. Neither says *why*. This limiter
@@ -26,6 +32,8 @@ pub(crate) enum LimitHit {
 pub(crate) struct Limiter {
     max_memory_bytes: usize,
     max_table_elements: usize,
+    memory_bytes: usize,
+    table_elements: usize,
     hit: Option<LimitHit>,
 }
 
@@ -36,6 +44,8 @@ impl Limiter {
         Self {
             max_memory_bytes: usize::try_from(max_memory_bytes).unwrap_or(usize::MAX),
             max_table_elements: usize::try_from(max_table_elements).unwrap_or(usize::MAX),
+            memory_bytes: 0,
+            table_elements: 0,
             hit: None,
         }
     }
@@ -51,29 +61,47 @@ impl Limiter {
     }
 }
 
+/// Adds the growth `current -> desired` to `total` if the sum stays within
+/// `limit`; `None` (and `total` untouched) otherwise.
+fn grow_total(total: usize, current: usize, desired: usize, limit: usize) -> Option<usize> {
+    let sum = total.checked_add(desired.saturating_sub(current))?;
+    (sum <= limit).then_some(sum)
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
-            return self.refuse(LimitHit::Memory);
+        match grow_total(self.memory_bytes, current, desired, self.max_memory_bytes) {
+            Some(total) => {
+                self.memory_bytes = total;
+                Ok(true)
+            }
+            None => self.refuse(LimitHit::Memory),
         }
-        Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_table_elements {
-            return self.refuse(LimitHit::Table);
+        match grow_total(
+            self.table_elements,
+            current,
+            desired,
+            self.max_table_elements,
+        ) {
+            Some(total) => {
+                self.table_elements = total;
+                Ok(true)
+            }
+            None => self.refuse(LimitHit::Table),
         }
-        Ok(true)
     }
 }
 
@@ -98,8 +126,47 @@ mod tests {
     }
 
     #[test]
+    fn memory_limit_is_a_total_across_memories() {
+        let mut l = Limiter::new(1 << 20, 10);
+        // Two memories created at 512 KiB each: exactly the limit.
+        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+        assert!(l.memory_growing(0, 512 << 10, None).unwrap());
+        assert_eq!(l.hit(), None);
+        // Growing either by one more page would exceed the total, although
+        // each memory alone is far below the limit.
+        let err = l
+            .memory_growing(512 << 10, (512 << 10) + 65_536, None)
+            .unwrap_err();
+        assert_eq!(err.downcast_ref::<LimitHit>(), Some(&LimitHit::Memory));
+        assert_eq!(l.hit(), Some(LimitHit::Memory));
+        // A refused growth is not counted: a zero-byte growth still fits.
+        assert!(l.memory_growing(512 << 10, 512 << 10, None).unwrap());
+    }
+
+    #[test]
+    fn growth_is_counted_as_the_difference() {
+        let mut l = Limiter::new(1 << 20, 10);
+        assert!(l.memory_growing(0, 256 << 10, None).unwrap());
+        assert!(l.memory_growing(256 << 10, 768 << 10, None).unwrap());
+        assert!(l.memory_growing(0, 256 << 10, None).unwrap());
+        assert!(l.memory_growing(0, 1, None).is_err());
+    }
+
+    #[test]
+    fn table_limit_is_a_total_across_tables() {
+        let mut l = Limiter::new(1 << 20, 10);
+        assert!(l.table_growing(0, 4, None).unwrap());
+        assert!(l.table_growing(0, 4, None).unwrap());
+        assert!(l.table_growing(4, 6, None).unwrap());
+        let err = l.table_growing(0, 1, None).unwrap_err();
+        assert_eq!(err.downcast_ref::<LimitHit>(), Some(&LimitHit::Table));
+        assert_eq!(l.hit(), Some(LimitHit::Table));
+    }
+
+    #[test]
     fn table_past_limit_is_refused_and_first_hit_kept() {
         let mut l = Limiter::new(1 << 20, 10);
+        assert!(l.table_growing(0, 5, None).unwrap());
         assert!(l.table_growing(5, 11, None).is_err());
         assert!(l.memory_growing(0, 2 << 20, None).is_err());
         assert_eq!(l.hit(), Some(LimitHit::Table));

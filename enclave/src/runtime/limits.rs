@@ -22,9 +22,9 @@ pub struct Limits {
     /// Wall-clock deadline per invocation in milliseconds, enforced with epoch
     /// interruption at the runtime's tick granularity (rounded up).
     pub deadline_ms: u64,
-    /// Maximum size of each linear memory in bytes.
+    /// Maximum size of all linear memories of an invocation together, in bytes.
     pub max_memory_bytes: u64,
-    /// Maximum number of elements of each table.
+    /// Maximum number of elements of all tables of an invocation together.
     pub max_table_elements: u64,
     /// Maximum input size in bytes, checked before the guest is entered.
     pub max_input_bytes: u64,
