@@ -307,6 +307,9 @@ fn bad_input_and_usage_exit_codes() {
         vec![d.as_str(), "--pcr", "0=zz"],
         vec![d.as_str(), "--pcr", "0=00"],
         vec![d.as_str(), "--at", "1", "--at-document-time"],
+        // The age at the document's own time is always zero: never a check.
+        vec![d.as_str(), "--at-document-time", "--max-age", "60"],
+        vec![d.as_str(), "--max-age", "60", "--at-document-time"],
         vec![d.as_str(), "--nonce", "abc"],
         vec![],
     ] {

@@ -87,8 +87,9 @@ pub struct NitroArgs {
     #[arg(long)]
     pub allow_debug: bool,
 
-    /// Reject documents older than SECONDS at the verification time.
-    #[arg(long, value_name = "SECONDS")]
+    /// Reject documents older than SECONDS at the verification time. Not with
+    /// --at-document-time, where the age is always zero.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "at_document_time")]
     pub max_age: Option<u64>,
 
     /// Require the document's nonce to equal HEX.
