@@ -335,4 +335,5 @@ fn too_many_plugins_is_rejected() {
     );
 }
 
+mod isolation;
 mod limits;

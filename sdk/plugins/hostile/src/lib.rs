@@ -14,7 +14,17 @@
 //! | `err`     | returns a plugin error                                 | plugin error |
 //! | `wasi`    | reads the wall clock (a WASI import the host never links) | guest trap |
 //! | `log`     | logs 100 records (more than the host keeps)           | ok |
+//! | `count`   | increments a static counter, returns it in decimal     | ok, always `1` |
+//! | `heap`    | checks, then fills, a heap buffer held by a static     | ok, always `fresh` |
+//! | `grow`    | grows memory by 4 MiB, checks it is all zero, dirties it | ok, always `fresh` |
+//! | `taint`   | runs `count`, `heap` and `grow`, then panics            | guest trap |
 //! | other     | echoes the input                                       | ok |
+//!
+//! `count`, `heap` and `grow` are state probes (see `state.rs`): each call must
+//! run in a pristine instance, so any answer other than `1` or `fresh` means
+//! memory of an earlier call — of any plugin — was visible to this one.
+
+mod state;
 
 use std::hint::black_box;
 
@@ -40,6 +50,10 @@ impl enclet_plugin_sdk::Plugin for Hostile {
                 }
                 Ok(b"logged".to_vec())
             }
+            "count" => Ok(state::count()),
+            "heap" => Ok(state::heap()),
+            "grow" => state::grow(),
+            "taint" => taint(),
             other => match other.strip_prefix("output:").map(str::parse::<usize>) {
                 Some(Ok(n)) => Ok(vec![b'x'; n]),
                 Some(Err(e)) => Err(format!("bad output size: {e}")),
@@ -47,6 +61,12 @@ impl enclet_plugin_sdk::Plugin for Hostile {
             },
         }
     }
+}
+
+/// Leaves state everywhere a state probe looks, then traps.
+fn taint() -> ! {
+    let dirtied = (state::count(), state::heap(), state::grow());
+    panic!("asked to trap after dirtying state: {dirtied:?}");
 }
 
 /// Loops forever without being optimised away.
