@@ -20,4 +20,5 @@ mod demo;
 mod frames;
 mod harness;
 mod limits;
+mod load_limits;
 mod plugins;

@@ -1,5 +1,7 @@
 //! Handlers of the operator API.
 
+mod load_query;
+
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,17 +12,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enclet_attestation::Measurement;
 use enclet_protocol::{Limits, PluginInfo};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{ApiError, ApiState};
 
 /// Longest accepted plugin name.
 const MAX_NAME_LEN: usize = 64;
-
-#[derive(Debug, Deserialize)]
-pub(super) struct LoadQuery {
-    name: String,
-}
 
 #[derive(Debug, Serialize)]
 #[allow(
@@ -32,6 +29,8 @@ struct Loaded {
     measurement: String,
     size_bytes: u64,
     newly_loaded: bool,
+    /// The limits in effect: for bytes already loaded, those of the first load.
+    limits: Limits,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,27 +52,34 @@ impl From<PluginInfo> for PluginJson {
     }
 }
 
-/// `POST /v1/plugins?name=N`
+/// `POST /v1/plugins?name=N[&fuel=N&deadline_ms=N&max_memory_bytes=N&…]`
+///
+/// Limits not given take the enclave's defaults (see `load_query`). Loading
+/// is idempotent by measurement: bytes already loaded keep their first name
+/// and limits, whatever this request asks for; the answer's `limits` are the
+/// ones in effect and `newly_loaded` is false.
 pub(super) async fn load(
     State(state): State<Arc<ApiState>>,
-    query: Result<Query<LoadQuery>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
-    let Query(LoadQuery { name }) = query.map_err(|e| {
+    let Query(pairs) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_name",
-            format!("expected ?name=NAME: {e}"),
+            "invalid_request",
+            format!("malformed query: {}", e.body_text()),
         )
     })?;
+    let load_query::LoadQuery { name, limits } = load_query::parse(pairs)?;
     check_name(&name)?;
     let component = body_bytes(body)?;
     let client = state.enclave.client().await?;
-    let loaded = client.load(&name, component.to_vec(), None).await?;
+    let loaded = client.load(&name, component.to_vec(), limits).await?;
     tracing::info!(
         plugin = %loaded.info.name,
         measurement = %loaded.info.measurement,
         newly_loaded = loaded.newly_loaded,
+        requested_limits = limits.is_some(),
         "plugin load"
     );
     Ok(Json(Loaded {
@@ -81,6 +87,7 @@ pub(super) async fn load(
         measurement: loaded.info.measurement.to_hex(),
         size_bytes: loaded.info.size_bytes,
         newly_loaded: loaded.newly_loaded,
+        limits: loaded.info.limits,
     }))
 }
 

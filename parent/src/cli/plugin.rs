@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use enclet_attestation::Measurement;
+use enclet_protocol::Limits;
 use hyper::Method;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use crate::OperatorAddr;
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Load a plugin component (`.wasm`); prints its measurement.
+    #[command(after_long_help = LOAD_HELP)]
     Load(LoadArgs),
     /// Invoke a plugin by measurement or name; writes its output to stdout.
     Invoke(InvokeArgs),
@@ -40,6 +42,74 @@ pub struct LoadArgs {
     /// Print the parent's JSON answer.
     #[arg(long)]
     pub json: bool,
+    /// Per-plugin limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Explains how limits combine, after `enclet plugin load --help`.
+const LOAD_HELP: &str = "\
+Limits apply to each invocation separately. A limit not given takes the
+enclave's default. A value above the enclave's hard maximum or below its
+minimum (1 for --fuel and --deadline-ms, 65536 for --max-memory-bytes) is
+refused with invalid_limits (exit status 1). Loading is idempotent by content: if the same
+bytes are already loaded, they keep the name and limits of their first load
+and the limits given here are ignored (the answer shows the limits in effect).
+`enclet plugin list --json` shows every plugin's limits.";
+
+/// Per-plugin limits of `enclet plugin load`: `None` takes the enclave's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]
+#[command(next_help_heading = "Limits (per invocation)")]
+pub struct LimitArgs {
+    /// Fuel, about one unit per wasm instruction [default: 500000000; max: 100000000000]
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline in milliseconds [default: 1000; max: 60000]
+    #[arg(long, value_name = "MS")]
+    pub deadline_ms: Option<u64>,
+    /// All linear memories together, in bytes [default: 67108864 (64 MiB); max: 268435456 (256 MiB)]
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory_bytes: Option<u64>,
+    /// All tables together, in elements [default: 10000; max: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_table_elements: Option<u64>,
+    /// Largest input, in bytes [default: 1048576 (1 MiB); max: 16777216 (16 MiB)]
+    #[arg(long, value_name = "BYTES")]
+    pub max_input_bytes: Option<u64>,
+    /// Largest output, in bytes [default: 1048576 (1 MiB); max: 16777216 (16 MiB)]
+    #[arg(long, value_name = "BYTES")]
+    pub max_output_bytes: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The given limits as `(query parameter, value)`, in the API's order.
+    fn params(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        [
+            ("fuel", self.fuel),
+            ("deadline_ms", self.deadline_ms),
+            ("max_memory_bytes", self.max_memory_bytes),
+            ("max_table_elements", self.max_table_elements),
+            ("max_input_bytes", self.max_input_bytes),
+            ("max_output_bytes", self.max_output_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(param, value)| value.map(|v| (param, v)))
+    }
+
+    /// Whether `effective` differs from a limit given here.
+    fn differs_from(&self, effective: &Limits) -> bool {
+        let e = effective;
+        [
+            (self.fuel, e.fuel),
+            (self.deadline_ms, e.deadline_ms),
+            (self.max_memory_bytes, e.max_memory_bytes),
+            (self.max_table_elements, e.max_table_elements),
+            (self.max_input_bytes, e.max_input_bytes),
+            (self.max_output_bytes, e.max_output_bytes),
+        ]
+        .into_iter()
+        .any(|(given, actual)| given.is_some_and(|g| g != actual))
+    }
 }
 
 /// `enclet plugin invoke`.
@@ -77,6 +147,8 @@ pub struct LoadAnswer {
     pub size_bytes: u64,
     /// False if the same bytes were already loaded.
     pub newly_loaded: bool,
+    /// The limits in effect (the first load's, for bytes already loaded).
+    pub limits: Limits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +219,13 @@ async fn load(client: &ParentClient, args: &LoadArgs) -> Result<(), Failure> {
         Some(n) => n.clone(),
         None => default_name(&args.file)?,
     };
-    let answer = load_bytes(client, &name, bytes).await?;
+    let answer = load_bytes_with_limits(client, &name, bytes, &args.limits).await?;
+    if !answer.newly_loaded && args.limits.differs_from(&answer.limits) {
+        eprintln!(
+            "note: these bytes were already loaded and keep their first limits: {}",
+            serde_json::to_string(&answer.limits).unwrap_or_default()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string(&answer).unwrap_or_default());
     } else {
@@ -164,7 +242,7 @@ async fn load(client: &ParentClient, args: &LoadArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `POST /v1/plugins?name=NAME`.
+/// `POST /v1/plugins?name=NAME`: loads under the enclave's default limits.
 ///
 /// # Errors
 /// The parent's or enclave's reason.
@@ -173,13 +251,33 @@ pub async fn load_bytes(
     name: &str,
     bytes: Vec<u8>,
 ) -> Result<LoadAnswer, CallError> {
+    load_bytes_with_limits(client, name, bytes, &LimitArgs::default()).await
+}
+
+/// `POST /v1/plugins?name=NAME&fuel=N&…`: loads with the limits given in
+/// `limits` and the enclave's defaults for the rest.
+///
+/// # Errors
+/// The parent's or enclave's reason (`invalid_limits` for a limit the
+/// enclave refuses).
+pub async fn load_bytes_with_limits(
+    client: &ParentClient,
+    name: &str,
+    bytes: Vec<u8>,
+    limits: &LimitArgs,
+) -> Result<LoadAnswer, CallError> {
     client
-        .call_json(
-            Method::POST,
-            &format!("/v1/plugins?name={}", query_escape(name)),
-            bytes,
-        )
+        .call_json(Method::POST, &load_path(name, limits), bytes)
         .await
+}
+
+fn load_path(name: &str, limits: &LimitArgs) -> String {
+    use std::fmt::Write as _;
+    let mut path = format!("/v1/plugins?name={}", query_escape(name));
+    for (param, value) in limits.params() {
+        let _ = write!(path, "&{param}={value}");
+    }
+    path
 }
 
 async fn invoke(client: &ParentClient, args: &InvokeArgs) -> Result<(), Failure> {
@@ -283,3 +381,6 @@ fn query_escape(s: &str) -> String {
             out
         })
 }
+
+#[cfg(test)]
+mod tests;
