@@ -2,10 +2,14 @@
 //! connection.
 //!
 //! ```text
-//!  request(req) ─ id = next_id ─▶ pending[id] = oneshot ─▶ writer task ══▶ enclave
-//!        ▲                                                                   │
-//!        └──────── oneshot ◀── pending.remove(id) ◀── reader task ◀══════════┘
+//!  request(req) ─ id = next_id ─▶ pending[id] = oneshot ─▶ FrameWriter::send ══▶ enclave
+//!        ▲                                                                        │
+//!        └──────── oneshot ◀── pending.remove(id) ◀── reader task ◀═══════════════┘
 //! ```
+//!
+//! A request is written by the task that makes it (the socket is non-blocking;
+//! what it cannot take at once is flushed in the background), so a call costs
+//! no hand-off to a writer task. See [`enclet_protocol::socket`].
 //!
 //! Ids start at 1 ([`CONNECTION_ID`] 0 is the enclave's connection-level error
 //! channel). When the connection ends, or the enclave reports a connection
@@ -28,12 +32,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use enclet_attestation::Measurement;
+use enclet_protocol::socket::{self, FrameReader, FrameWriter};
 use enclet_protocol::{
     AttesterIdentity, CONNECTION_ID, Endpoint, Evidence, FrameLimits, Health, Limits, LoadResult,
-    PluginInfo, Request, Response, Transport, UnixTransport, VsockTransport, codec, read_frame,
+    PluginInfo, RawSocket, Request, Response, Transport, UnixTransport, VsockTransport, codec,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use reconnect::Reconnecting;
 
@@ -55,7 +59,7 @@ struct Pending {
 struct Shared {
     pending: Mutex<Pending>,
     next_id: AtomicU64,
-    outgoing: mpsc::Sender<Vec<u8>>,
+    writer: FrameWriter,
     limits: FrameLimits,
 }
 
@@ -108,39 +112,36 @@ impl EnclaveClient {
         match endpoint {
             Endpoint::Unix(path) => {
                 let stream = UnixTransport::new(path).connect().await.map_err(failed)?;
-                Ok(Self::from_stream(stream, limits))
+                Self::from_stream(stream, limits).map_err(failed)
             }
             Endpoint::Vsock { cid, port } => {
                 let stream = VsockTransport::new(*cid, *port)
                     .connect()
                     .await
                     .map_err(failed)?;
-                Ok(Self::from_stream(stream, limits))
+                Self::from_stream(stream, limits).map_err(failed)
             }
         }
     }
 
-    /// Runs the protocol over an already connected stream. Must be called
-    /// inside a Tokio runtime (it spawns the reader and writer tasks).
-    #[must_use]
-    pub fn from_stream<S>(stream: S, limits: FrameLimits) -> Self
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let (reader, writer) = tokio::io::split(stream);
-        let (outgoing, rx) = mpsc::channel(256);
+    /// Runs the protocol over an already connected socket. Must be called
+    /// inside a Tokio runtime (it spawns the reader task).
+    ///
+    /// # Errors
+    /// The OS error when the socket cannot be registered with the runtime.
+    pub fn from_stream<S: RawSocket>(stream: S, limits: FrameLimits) -> std::io::Result<Self> {
+        let (reader, writer) = socket::split(stream)?;
         let shared = Arc::new(Shared {
             pending: Mutex::default(),
             next_id: AtomicU64::new(1),
-            outgoing,
+            writer,
             limits,
         });
-        tokio::spawn(write_loop(BufWriter::new(writer), rx, Arc::clone(&shared)));
         tokio::spawn(read_loop(reader, Arc::clone(&shared)));
-        Self {
+        Ok(Self {
             shared,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-        }
+        })
     }
 
     /// The same connection with a different bound on how long each request
@@ -154,7 +155,7 @@ impl EnclaveClient {
     /// True once the connection has ended; every request will fail.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.shared.pending().closed.is_some() || self.shared.outgoing.is_closed()
+        self.shared.pending().closed.is_some() || self.shared.writer.has_failed()
     }
 
     /// Sends one request and waits for its response.
@@ -179,19 +180,16 @@ impl EnclaveClient {
             shared: &self.shared,
             id,
         };
-        let exchange = async {
-            if self.shared.outgoing.send(frame).await.is_err() {
-                return Err(Error::Disconnected("writer stopped".to_owned()));
-            }
-            rx.await
-                .map_err(|_| Error::Disconnected("reply dropped".to_owned()))
-        };
-        let result = tokio::time::timeout(self.request_timeout, exchange)
+        if let Err(e) = self.shared.writer.send(frame, None) {
+            return Err(Error::Disconnected(format!("write failed: {e}")));
+        }
+        let result = tokio::time::timeout(self.request_timeout, rx)
             .await
             .map_err(|_| Error::Timeout {
                 waiting_for: "an answer",
                 after: self.request_timeout,
-            })??;
+            })?
+            .map_err(|_| Error::Disconnected("reply dropped".to_owned()))?;
         std::mem::forget(guard);
         result
     }
@@ -339,9 +337,9 @@ fn unexpected<T>(expected: &'static str, got: Response) -> Result<T, Error> {
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, shared: Arc<Shared>) {
+async fn read_loop(mut reader: FrameReader, shared: Arc<Shared>) {
     let reason = loop {
-        let body = match read_frame(&mut reader, shared.limits, None).await {
+        let body = match reader.read(shared.limits, None).await {
             Ok(Some(body)) => body,
             Ok(None) => break "the enclave closed the connection".to_owned(),
             Err(e) => break e.to_string(),
@@ -365,23 +363,6 @@ async fn read_loop<R: AsyncRead + Unpin>(mut reader: R, shared: Arc<Shared>) {
     };
     tracing::debug!(%reason, "enclave connection ended");
     shared.close(&reason);
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut writer: BufWriter<W>,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    shared: Arc<Shared>,
-) {
-    while let Some(frame) = rx.recv().await {
-        let mut result = writer.write_all(&frame).await;
-        while let (Ok(()), Ok(next)) = (&result, rx.try_recv()) {
-            result = writer.write_all(&next).await;
-        }
-        if let Err(e) = result.and(writer.flush().await) {
-            shared.close(&format!("write failed: {e}"));
-            return;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -47,13 +47,15 @@
 //! every test) and [`VsockTransport`] (production, inside a Nitro Enclave).
 //! [`Endpoint`] parses the operator-facing addresses `unix:PATH`,
 //! `vsock:CID:PORT` and `vsock:PORT`.
-#![forbid(unsafe_code)]
+// One `unsafe` block: registering owned sockets with the reactor (socket.rs).
+#![deny(unsafe_code)]
 
 mod bytes;
 pub mod codec;
 mod error;
 pub mod frame;
 pub mod message;
+pub mod socket;
 pub mod transport;
 
 pub use codec::{decode, encode, read_frame, write_frame};
@@ -65,4 +67,5 @@ pub use message::{
     AttesterIdentity, ErrorBody, Evidence, Health, Limits, LoadResult, PcrValue, PluginInfo,
     Request, Response, TpmEvidence,
 };
+pub use socket::{FrameReader, FrameWriter, RawSocket};
 pub use transport::{Endpoint, Transport, UnixTransport, VsockTransport};

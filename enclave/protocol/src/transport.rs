@@ -14,9 +14,8 @@ use std::io;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use tokio::io::{AsyncRead, AsyncWrite};
-
 use crate::ProtocolError;
+use crate::socket::RawSocket;
 
 mod unix;
 mod vsock;
@@ -26,8 +25,9 @@ pub use vsock::VsockTransport;
 
 /// A way to reach (or listen on) a peer.
 pub trait Transport: Send + Sync + 'static {
-    /// A connected, bidirectional byte stream.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// A connected stream socket, read and written through
+    /// [`socket::split`](crate::socket::split).
+    type Stream: RawSocket;
     /// A bound listener.
     type Listener: Send + 'static;
 

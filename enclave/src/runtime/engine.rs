@@ -25,6 +25,11 @@ use super::error::RuntimeError;
 const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// Linear memories a component may define.
 const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Bytes of each linear memory slot kept mapped between invocations and
+/// reset in place instead of with `madvise`.
+const KEEP_RESIDENT_MEMORY_BYTES: usize = 2 << 20;
+/// Same for each table slot.
+const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 /// Tables a component may define.
 const TABLES_PER_COMPONENT: u32 = 16;
 
@@ -50,7 +55,10 @@ pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         )
         .table_elements(
             usize::try_from(max.max_table_elements).map_err(|_| internal("max_table_elements"))?,
-        );
+        )
+        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
+        .pagemap_scan(wasmtime::Enabled::Auto);
 
     let mut wasm = Config::new();
     wasm.consume_fuel(true)

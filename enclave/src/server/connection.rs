@@ -1,12 +1,13 @@
-//! One connection: a reader loop, request tasks and a writer task.
+//! One connection: a reader loop that starts each request; requests answer
+//! through the connection's [`FrameWriter`] from wherever they finish.
 
 use std::sync::Arc;
 
+use enclet_protocol::socket::{self, FrameWriter};
 use enclet_protocol::{
-    CONNECTION_ID, ErrorBody, FrameLimits, ProtocolError, Request, Response, codec, read_frame,
+    CONNECTION_ID, ErrorBody, FrameLimits, ProtocolError, RawSocket, Request, Response, codec,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::{Server, handler};
 
@@ -15,17 +16,23 @@ pub(super) const MAX_IN_FLIGHT: usize = 65_536;
 
 /// Serves one connection until the peer closes it, it sends a bad frame, or
 /// the server shuts down. Requests already accepted are always answered.
-pub(super) async fn run<S>(
+///
+/// Each request holds one in-flight permit from when it is read until its
+/// response has been written to the socket, so a peer that stops reading
+/// stops being read from.
+pub(super) async fn run<S: RawSocket>(
     server: Arc<Server>,
     stream: S,
     peer: String,
     mut stop: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut reader, writer) = tokio::io::split(stream);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(server.config.max_in_flight.max(1));
-    let writer_task = tokio::spawn(write_loop(BufWriter::new(writer), rx, peer.clone()));
+) {
+    let (mut reader, writer) = match socket::split(stream) {
+        Ok(halves) => halves,
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "cannot serve connection");
+            return;
+        }
+    };
     let permits = u32::try_from(server.config.max_in_flight.clamp(1, MAX_IN_FLIGHT)).unwrap_or(1);
     let in_flight = Arc::new(Semaphore::new(permits as usize));
     let limits = server.config.frame_limits;
@@ -36,7 +43,7 @@ pub(super) async fn run<S>(
         let frame = tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break,
-            frame = read_frame(&mut reader, limits, body_timeout) => frame,
+            frame = reader.read(limits, body_timeout) => frame,
         };
         let body = match frame {
             Ok(Some(body)) => body,
@@ -60,28 +67,43 @@ pub(super) async fn run<S>(
         let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
             break;
         };
-        let server = Arc::clone(&server);
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let response = handler::handle(&server, request).await;
-            let frame = encode_response(header.request_id, &response, &server);
-            // The writer is gone only if the peer vanished; nothing to report to.
-            let _ = tx.send(frame).await;
-            drop(permit);
-        });
+        dispatch(&server, header.request_id, request, &writer, permit);
     }
+    // Answer everything already accepted first, so the peer never sees the
+    // connection error ahead of a response it is owed.
+    let _all = in_flight.acquire_many(permits).await;
     if let Some(frame) = closing {
-        // Answer everything already accepted first, so the peer never sees the
-        // connection error ahead of a response it is owed.
-        let _all = in_flight.acquire_many(permits).await;
-        let _ = tx.send(frame).await;
+        let _ = writer.send(frame, None);
     }
-    // Dropping our sender lets the writer finish once every request task has
-    // sent its response.
-    drop(tx);
-    if let Err(e) = writer_task.await {
-        tracing::warn!(%peer, error = %e, "connection writer failed");
+    if let Err(e) = writer.finish().await {
+        tracing::debug!(%peer, error = %e, "connection write failed");
     }
+}
+
+/// Starts one request. An invocation runs on a blocking thread and answers
+/// from there; anything else runs as a task on the executor.
+fn dispatch(
+    server: &Arc<Server>,
+    id: u64,
+    request: Request,
+    writer: &FrameWriter,
+    permit: OwnedSemaphorePermit,
+) {
+    let limits = server.config.frame_limits;
+    let writer = writer.clone();
+    let answer = move |response: Response| {
+        // The peer may be gone; nothing to report to, and the permit is
+        // released either way.
+        let _ = writer.send(encode_response(id, &response, limits), Some(permit));
+    };
+    if let Request::Invoke { plugin, input } = request {
+        server.runtime.invoke_then(&plugin, input, move |result| {
+            answer(handler::invoked(result));
+        });
+        return;
+    }
+    let server = Arc::clone(server);
+    tokio::spawn(async move { answer(handler::handle(&server, request).await) });
 }
 
 /// Logs why the connection is being closed; returns the connection-level
@@ -97,40 +119,10 @@ fn reject(peer: &str, error: &ProtocolError) -> Vec<u8> {
 }
 
 /// Encodes a response; a response too large for a frame becomes an error.
-fn encode_response(id: u64, response: &Response, server: &Server) -> Vec<u8> {
-    let limits = server.config.frame_limits;
+fn encode_response(id: u64, response: &Response, limits: FrameLimits) -> Vec<u8> {
     codec::encode(id, response, limits).unwrap_or_else(|e| {
         tracing::warn!(request_id = id, error = %e, "response does not fit a frame");
         let error = Response::Error(ErrorBody::new("response_too_large", e.to_string()));
         codec::encode(id, &error, limits).unwrap_or_default()
     })
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut writer: BufWriter<W>,
-    mut rx: mpsc::Receiver<Vec<u8>>,
-    peer: String,
-) {
-    while let Some(frame) = rx.recv().await {
-        if let Err(e) = write_batch(&mut writer, &mut rx, frame).await {
-            tracing::debug!(%peer, error = %e, "connection write failed");
-            // Keep draining so request tasks never block on a dead peer.
-            while rx.recv().await.is_some() {}
-            return;
-        }
-    }
-    let _ = writer.shutdown().await;
-}
-
-/// Writes `first` and whatever else is already queued, then flushes once.
-async fn write_batch<W: AsyncWrite + Unpin>(
-    writer: &mut BufWriter<W>,
-    rx: &mut mpsc::Receiver<Vec<u8>>,
-    first: Vec<u8>,
-) -> std::io::Result<()> {
-    writer.write_all(&first).await?;
-    while let Ok(frame) = rx.try_recv() {
-        writer.write_all(&frame).await?;
-    }
-    writer.flush().await
 }

@@ -9,7 +9,7 @@ use enclet_protocol::{
 
 use super::{Server, attest};
 use crate::Error;
-use crate::runtime::{self, Compiled, Limits, Loaded, Prepared};
+use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded, Prepared};
 
 /// Handles one request; failures become [`Response::Error`] with a stable code.
 pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
@@ -19,12 +19,9 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             component,
             limits,
         } => load(server, name, component, limits.map(limits_from_wire)).await,
-        Request::Invoke { plugin, input } => server
-            .runtime
-            .invoke(&plugin, input)
-            .await
-            .map(Response::Output)
-            .map_err(Error::from),
+        Request::Invoke { plugin, input } => {
+            return invoked(server.runtime.invoke(&plugin, input).await);
+        }
         Request::ListPlugins => Ok(Response::Plugins(
             server.runtime.plugins().iter().map(info_to_wire).collect(),
         )),
@@ -36,10 +33,17 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
         } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
     };
-    result.unwrap_or_else(|e| {
-        tracing::debug!(code = e.code(), reason = %e, "request failed");
-        Response::Error(ErrorBody::new(e.code(), e.to_string()))
-    })
+    result.unwrap_or_else(|e| failed(&e))
+}
+
+/// The response to an invocation.
+pub(super) fn invoked(result: Result<Vec<u8>, InvokeError>) -> Response {
+    result.map_or_else(|e| failed(&Error::from(e)), Response::Output)
+}
+
+fn failed(e: &Error) -> Response {
+    tracing::debug!(code = e.code(), reason = %e, "request failed");
+    Response::Error(ErrorBody::new(e.code(), e.to_string()))
 }
 
 /// Compiles outside any lock, then — under the event-log lock — measures the

@@ -2,7 +2,8 @@ use enclet_attestation::Measurement;
 use enclet_protocol::{
     CONNECTION_ID, ErrorBody, FrameLimits, Request, Response, codec, read_frame,
 };
-use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 
 use super::EnclaveClient;
 use crate::Error;
@@ -11,21 +12,28 @@ const LIMITS: FrameLimits = FrameLimits {
     max_frame_bytes: 1 << 20,
 };
 
-async fn next_request(server: &mut DuplexStream) -> (u64, Request) {
+/// A client on one end of a socket pair, and the other end as the enclave.
+fn connected() -> (EnclaveClient, UnixStream) {
+    let (client_end, server_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let client = EnclaveClient::from_stream(client_end, LIMITS).unwrap();
+    server_end.set_nonblocking(true).unwrap();
+    (client, UnixStream::from_std(server_end).unwrap())
+}
+
+async fn next_request(server: &mut UnixStream) -> (u64, Request) {
     let body = read_frame(server, LIMITS, None).await.unwrap().unwrap();
     let (h, r) = codec::decode::<Request>(&body).unwrap();
     (h.request_id, r)
 }
 
-async fn answer(server: &mut DuplexStream, id: u64, response: &Response) {
+async fn answer(server: &mut UnixStream, id: u64, response: &Response) {
     let frame = codec::encode(id, response, LIMITS).unwrap();
     server.write_all(&frame).await.unwrap();
 }
 
 #[tokio::test]
 async fn responses_are_routed_by_id_in_any_order() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let m = Measurement::of_plugin(b"p");
     let a = tokio::spawn({
         let c = client.clone();
@@ -63,8 +71,7 @@ async fn responses_are_routed_by_id_in_any_order() {
 
 #[tokio::test]
 async fn a_connection_error_fails_pending_and_later_requests() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let pending = tokio::spawn({
         let c = client.clone();
         async move { c.health().await }
@@ -83,8 +90,7 @@ async fn a_connection_error_fails_pending_and_later_requests() {
 
 #[tokio::test]
 async fn wrong_response_kind_is_reported() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let pending = tokio::spawn(async move { client.plugins().await });
     let (id, _) = next_request(&mut server).await;
     answer(&mut server, id, &Response::Output(vec![])).await;
@@ -94,8 +100,7 @@ async fn wrong_response_kind_is_reported() {
 
 #[tokio::test]
 async fn peer_closing_fails_pending_requests() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let pending = tokio::spawn({
         let c = client.clone();
         async move { c.health().await }

@@ -56,7 +56,7 @@ fn display_round_trips() {
 #[test]
 fn vsock_addresses_without_dialling() {
     let any = VsockTransport::new(None, 5005);
-    assert_eq!(any.listen_addr().cid(), tokio_vsock::VMADDR_CID_ANY);
+    assert_eq!(any.listen_addr().cid(), vsock::VMADDR_CID_ANY);
     assert_eq!(any.listen_addr().port(), 5005);
     assert!(any.connect_addr().is_err(), "vsock:PORT cannot be dialled");
     let host = VsockTransport::new(Some(16), 9);

@@ -3,7 +3,9 @@
 use std::io;
 use std::path::PathBuf;
 
-use tokio::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
+
+use tokio::net::UnixListener;
 
 use super::Transport;
 
@@ -32,7 +34,9 @@ impl Transport for UnixTransport {
     type Listener = UnixListener;
 
     async fn connect(&self) -> io::Result<UnixStream> {
-        UnixStream::connect(&self.path).await
+        tokio::net::UnixStream::connect(&self.path)
+            .await?
+            .into_std()
     }
 
     fn bind(&self) -> io::Result<UnixListener> {
@@ -46,6 +50,6 @@ impl Transport for UnixTransport {
             |_| "unix".to_owned(),
             |c| format!("pid:{}", c.pid().unwrap_or(-1)),
         );
-        Ok((stream, peer))
+        Ok((stream.into_std()?, peer))
     }
 }

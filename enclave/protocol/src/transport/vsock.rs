@@ -1,10 +1,16 @@
 //! `AF_VSOCK` transport (production: parent instance ↔ Nitro Enclave).
 //!
 //! Built and unit-tested only on development machines; never dialled there.
+//!
+//! The listener is registered with the reactor for readability (incoming
+//! connections); accepted streams are plain non-blocking sockets that
+//! [`socket::split`](crate::socket::split) registers itself.
 
 use std::io;
 
-use tokio_vsock::{VMADDR_CID_ANY, VsockAddr, VsockListener, VsockStream};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use vsock::{VMADDR_CID_ANY, VsockAddr, VsockListener, VsockStream};
 
 use super::Transport;
 
@@ -45,18 +51,27 @@ impl VsockTransport {
 
 impl Transport for VsockTransport {
     type Stream = VsockStream;
-    type Listener = VsockListener;
+    type Listener = AsyncFd<VsockListener>;
 
     async fn connect(&self) -> io::Result<VsockStream> {
-        VsockStream::connect(self.connect_addr()?).await
+        let addr = self.connect_addr()?;
+        // `connect(2)` on vsock blocks until the peer answers: keep it off
+        // the executor.
+        tokio::task::spawn_blocking(move || VsockStream::connect(&addr))
+            .await
+            .map_err(io::Error::other)?
     }
 
-    fn bind(&self) -> io::Result<VsockListener> {
-        VsockListener::bind(self.listen_addr())
+    fn bind(&self) -> io::Result<AsyncFd<VsockListener>> {
+        let listener = VsockListener::bind(&self.listen_addr())?;
+        listener.set_nonblocking(true)?;
+        crate::socket::register(listener, Interest::READABLE)
     }
 
-    async fn accept(listener: &VsockListener) -> io::Result<(VsockStream, String)> {
-        let (stream, addr) = listener.accept().await?;
+    async fn accept(listener: &AsyncFd<VsockListener>) -> io::Result<(VsockStream, String)> {
+        let (stream, addr) = listener
+            .async_io(Interest::READABLE, VsockListener::accept)
+            .await?;
         Ok((stream, format!("vsock:{}:{}", addr.cid(), addr.port())))
     }
 }

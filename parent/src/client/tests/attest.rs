@@ -4,9 +4,9 @@ use enclet_protocol::{
     AttesterIdentity, ErrorBody, Evidence, PcrValue, Request, Response, TpmEvidence,
 };
 
-use super::{LIMITS, answer, next_request};
+use super::{answer, connected, next_request};
 use crate::Error;
-use crate::client::{Attestation, EnclaveClient};
+use crate::client::Attestation;
 
 fn identity() -> AttesterIdentity {
     AttesterIdentity::Tpm {
@@ -19,8 +19,7 @@ fn identity() -> AttesterIdentity {
 
 #[tokio::test]
 async fn identity_activation_and_attest_round_trip() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
 
     let c = client.clone();
     let pending = tokio::spawn(async move { c.identity().await });
@@ -82,8 +81,7 @@ async fn identity_activation_and_attest_round_trip() {
 
 #[tokio::test]
 async fn enclave_refusals_keep_their_code() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let c = client.clone();
     let pending = tokio::spawn(async move { c.activate_credential(vec![5], vec![6]).await });
     let (id, _) = next_request(&mut server).await;
@@ -97,8 +95,7 @@ async fn enclave_refusals_keep_their_code() {
 
 #[tokio::test]
 async fn a_wrong_answer_kind_is_unexpected() {
-    let (client_end, mut server) = tokio::io::duplex(1 << 16);
-    let client = EnclaveClient::from_stream(client_end, LIMITS);
+    let (client, mut server) = connected();
     let pending = tokio::spawn(async move { client.attest(vec![1; 16]).await });
     let (id, _) = next_request(&mut server).await;
     answer(&mut server, id, &Response::Identity(identity())).await;

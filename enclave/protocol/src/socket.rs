@@ -1,0 +1,145 @@
+//! Frame I/O over a connected socket, shaped for low latency.
+//!
+//! [`split`] turns a connected [`RawSocket`] into a [`FrameReader`] and a
+//! [`FrameWriter`]:
+//!
+//! ```text
+//!            ┌── FrameReader (one task): wait readable ─▶ read into a buffer ─▶ frames
+//!  socket ───┤
+//!            └── FrameWriter (any thread): write now, non-blocking
+//!                  └─ what the socket does not take yet ─▶ backlog ─▶ flush task
+//! ```
+//!
+//! Two properties matter for latency on a busy path:
+//!
+//! * **Read interest only.** The socket is registered with the reactor for
+//!   readability alone. A socket registered for writability too is woken
+//!   every time the peer consumes data ("write space available"), which costs
+//!   a context switch per message on both ends. Writability is watched only
+//!   while a backlog exists, through a second registration that is dropped as
+//!   soon as the backlog is empty.
+//! * **Writes from the producing thread.** [`FrameWriter::send`] writes on the
+//!   calling thread (a plugin invocation's blocking thread, say) instead of
+//!   handing the frame to a writer task, so answering does not wake the
+//!   executor. Frames are never interleaved: a frame goes straight to the
+//!   socket only when nothing is queued before it.
+//!
+//! Backpressure: a frame sent with a *hold* (e.g. a semaphore permit) keeps it
+//! until the frame has been written completely, so a peer that stops reading
+//! eventually stops the producer rather than growing the backlog without bound.
+
+mod reader;
+mod writer;
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+pub use reader::FrameReader;
+pub use writer::FrameWriter;
+
+/// A connected stream socket that can be read and written without blocking.
+///
+/// Sealed: implemented for `std::os::unix::net::UnixStream` and
+/// `vsock::VsockStream`, types that own their descriptor for their whole life
+/// (which the reactor registration relies on).
+pub trait RawSocket: sealed::Sealed + AsFd + Send + Sync + 'static {
+    /// Puts the socket in non-blocking mode.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn set_nonblocking(&self) -> io::Result<()>;
+    /// One `read`; `WouldBlock` when nothing is available.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// One `write`; `WouldBlock` when the socket buffer is full.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Shuts down the write direction (the peer reads end of stream).
+    ///
+    /// # Errors
+    /// The OS error.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl RawSocket for std::os::unix::net::UnixStream {
+    fn set_nonblocking(&self) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_nonblocking(self, true)
+    }
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self).read(buf)
+    }
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self).write(buf)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl RawSocket for vsock::VsockStream {
+    fn set_nonblocking(&self) -> io::Result<()> {
+        vsock::VsockStream::set_nonblocking(self, true)
+    }
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&mut &*self).read(buf)
+    }
+    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+        (&mut &*self).write(buf)
+    }
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for std::os::unix::net::UnixStream {}
+    impl Sealed for vsock::VsockStream {}
+}
+
+/// Something whose raw descriptor is valid, owned and unchanging for as long
+/// as it lives: safe to hand to the reactor.
+pub(crate) trait OwnsFd: AsRawFd {}
+impl OwnsFd for OwnedFd {}
+impl OwnsFd for vsock::VsockListener {}
+
+/// Registers `owner`'s descriptor with the current reactor for `interest`.
+///
+/// # Errors
+/// The OS error from the registration.
+#[allow(unsafe_code, reason = "the reactor's registration API is unsafe")]
+pub(crate) fn register<T: OwnsFd>(owner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // SAFETY: `OwnsFd` is implemented only for types that own their
+    // descriptor and never replace it, so it stays open and refers to the same
+    // file description for as long as the `AsyncFd` (which owns `owner`) lives.
+    unsafe { AsyncFd::register_with_interest(owner, interest) }.map_err(io::Error::from)
+}
+
+/// Splits a connected socket into its frame reader and writer. Must be called
+/// inside a Tokio runtime (the writer's flush task runs there).
+///
+/// # Errors
+/// The OS error when the socket cannot be made non-blocking or registered
+/// with the reactor.
+pub fn split<S: RawSocket>(socket: S) -> io::Result<(FrameReader, FrameWriter)> {
+    socket.set_nonblocking()?;
+    let socket: Arc<dyn RawSocket> = Arc::new(socket);
+    let reader = FrameReader::new(Arc::clone(&socket))?;
+    let writer = FrameWriter::new(
+        socket,
+        tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
+    );
+    Ok((reader, writer))
+}
+
+#[cfg(test)]
+mod tests;

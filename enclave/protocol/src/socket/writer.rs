@@ -1,0 +1,218 @@
+//! The write side: write now on the caller's thread, queue the rest.
+//!
+//! Invariant, kept under one lock: a backlog is non-empty only while a flush
+//! task runs (`flushing`). So a frame that finds no backlog may go straight to
+//! the socket, and one that finds a backlog is queued behind it: frames are
+//! written whole and in the order `send` was called.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::io::Interest;
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+
+use super::RawSocket;
+
+/// Writes whole frames to a socket from any thread, never blocking. Cheap to
+/// clone; clones share the socket and the backlog.
+#[derive(Clone)]
+pub struct FrameWriter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FrameWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.inner.state();
+        f.debug_struct("FrameWriter")
+            .field("backlog", &state.backlog.len())
+            .field("failed", &state.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    socket: Arc<dyn RawSocket>,
+    state: Mutex<State>,
+    /// Signalled when a flush task ends (backlog empty or writing failed).
+    drained: Notify,
+    runtime: Handle,
+}
+
+#[derive(Default)]
+struct State {
+    backlog: VecDeque<Queued>,
+    flushing: bool,
+    /// Why writing failed; every later `send` fails with it.
+    failed: Option<(io::ErrorKind, String)>,
+    /// The write side has been shut down.
+    finished: bool,
+}
+
+impl State {
+    fn fail(&mut self, e: &io::Error) {
+        self.failed.get_or_insert_with(|| (e.kind(), e.to_string()));
+        // Dropping the queued frames releases their holds.
+        self.backlog.clear();
+    }
+
+    fn closed_error(&self) -> Option<io::Error> {
+        if let Some((kind, message)) = &self.failed {
+            return Some(io::Error::new(*kind, message.clone()));
+        }
+        self.finished
+            .then(|| io::Error::new(io::ErrorKind::BrokenPipe, "writer finished"))
+    }
+}
+
+/// A frame not yet completely written, with what it holds until then.
+struct Queued {
+    frame: Vec<u8>,
+    written: usize,
+    _hold: Option<OwnedSemaphorePermit>,
+}
+
+impl Queued {
+    /// Writes as much as the socket takes: `Ok(true)` once the whole frame is
+    /// out, `Ok(false)` when the socket would block.
+    fn write_to(&mut self, socket: &dyn RawSocket) -> io::Result<bool> {
+        while let Some(rest) = self.frame.get(self.written..).filter(|r| !r.is_empty()) {
+            match socket.write_now(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written = self.written.saturating_add(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the state consistent; a panic inside
+        // one (there is no code that can) would not change that.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FrameWriter {
+    pub(super) fn new(socket: Arc<dyn RawSocket>, runtime: Handle) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                socket,
+                state: Mutex::default(),
+                drained: Notify::new(),
+                runtime,
+            }),
+        }
+    }
+
+    /// Sends one encoded frame. Writes what the socket takes now, on this
+    /// thread; the rest is written by a flush task, after which `hold` is
+    /// dropped. Never blocks.
+    ///
+    /// # Errors
+    /// The error that made an earlier write fail (the peer is gone), or
+    /// `BrokenPipe` after [`finish`](Self::finish). The frame is dropped.
+    pub fn send(&self, frame: Vec<u8>, hold: Option<OwnedSemaphorePermit>) -> io::Result<()> {
+        let mut state = self.inner.state();
+        if let Some(e) = state.closed_error() {
+            return Err(e);
+        }
+        let mut queued = Queued {
+            frame,
+            written: 0,
+            _hold: hold,
+        };
+        if state.backlog.is_empty() {
+            match queued.write_to(&*self.inner.socket) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    state.fail(&e);
+                    return Err(e);
+                }
+            }
+        }
+        state.backlog.push_back(queued);
+        if !state.flushing {
+            state.flushing = true;
+            self.inner.runtime.spawn(flush(Arc::clone(&self.inner)));
+        }
+        Ok(())
+    }
+
+    /// True once a write has failed; every later `send` fails.
+    #[must_use]
+    pub fn has_failed(&self) -> bool {
+        self.inner.state().failed.is_some()
+    }
+
+    /// Waits until everything sent has been written (or writing failed), then
+    /// shuts down the write side. Later sends fail.
+    ///
+    /// # Errors
+    /// The error that made writing fail, or the OS error from the shutdown.
+    pub async fn finish(&self) -> io::Result<()> {
+        loop {
+            let mut drained = pin!(self.inner.drained.notified());
+            drained.as_mut().enable();
+            {
+                let mut state = self.inner.state();
+                if !state.flushing {
+                    if let Some((kind, message)) = &state.failed {
+                        return Err(io::Error::new(*kind, message.clone()));
+                    }
+                    if state.finished {
+                        return Ok(());
+                    }
+                    state.finished = true;
+                    return self.inner.socket.shutdown_write();
+                }
+            }
+            drained.await;
+        }
+    }
+}
+
+/// Writes the backlog as the socket drains, then ends.
+async fn flush(inner: Arc<Inner>) {
+    if let Err(e) = flush_backlog(&inner).await {
+        tracing::debug!(error = %e, "socket write failed");
+        let mut state = inner.state();
+        state.fail(&e);
+        state.flushing = false;
+    }
+    inner.drained.notify_waiters();
+}
+
+/// Returns once the backlog is empty, having cleared `flushing` under the lock
+/// that saw it empty (so a frame queued later starts a new flush task).
+async fn flush_backlog(inner: &Inner) -> io::Result<()> {
+    // A second registration of the same socket, for writability, alive only
+    // while there is a backlog.
+    let fd: OwnedFd = inner.socket.as_fd().try_clone_to_owned()?;
+    let writable = super::register(fd, Interest::WRITABLE)?;
+    loop {
+        let mut ready = writable.writable().await?;
+        {
+            let mut state = inner.state();
+            while let Some(front) = state.backlog.front_mut() {
+                if !front.write_to(&*inner.socket)? {
+                    break;
+                }
+                state.backlog.pop_front();
+            }
+            if state.backlog.is_empty() {
+                state.flushing = false;
+                return Ok(());
+            }
+        }
+        ready.clear_ready();
+    }
+}
