@@ -2,7 +2,7 @@
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
-//! | `POST` | `/v1/plugins?name=N` | component bytes | JSON `{name, measurement, size_bytes, newly_loaded}` |
+//! | `POST` | `/v1/plugins?name=N[&fuel=N&deadline_ms=N&…]` | component bytes | JSON `{name, measurement, size_bytes, newly_loaded, limits}` |
 //! | `GET` | `/v1/plugins` | — | JSON `{plugins: [{name, measurement, size_bytes, limits}]}` |
 //! | `POST` | `/v1/plugins/{measurement}/invoke` | input bytes | output bytes (`application/octet-stream`) |
 //! | `GET` | `/v1/health` | — | JSON `{status, enclave: {protocol_version, plugins, attester, uptime_ms}}` |
@@ -10,8 +10,16 @@
 //! | `POST` | `/v1/attester/activate` | JSON `{id_object, encrypted_secret}` (hex) | JSON `{secret}` (hex) |
 //! | `POST` | `/v1/attest` | JSON `{nonce}` (hex) | JSON `{evidence: {kind, …}, event_log, public_key}` (hex); see [`attest`] |
 //!
+//! The optional limits of a load are `fuel`, `deadline_ms`, `max_memory_bytes`,
+//! `max_table_elements`, `max_input_bytes` and `max_output_bytes`; each one
+//! left out takes the enclave's default, and `limits` in the answer are those
+//! in effect.
+//!
 //! Every failure is JSON `{code, message}` with a status that fits it: 400 for
-//! a malformed request (`invalid_measurement`, `invalid_name`), 404 for
+//! a malformed request (`invalid_measurement`, `invalid_name`,
+//! `invalid_request` for an unknown or repeated query parameter,
+//! `invalid_limits` for a limit that is not a decimal `u64` or that the
+//! enclave refuses: zero where zero is meaningless, above its hard maxima), 404 for
 //! `unknown_plugin` and unknown paths (`not_found`), 405 `method_not_allowed`,
 //! 413 for bodies over the limit (`body_too_large`) and
 //! `component_too_large`/`input_too_large`, 422 when the plugin or component

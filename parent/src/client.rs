@@ -208,7 +208,7 @@ impl EnclaveClient {
         let request = Request::Load {
             name: name.to_owned(),
             component,
-            limits,
+            limits: limits.map(Into::into),
         };
         match self.request(&request).await? {
             Response::Loaded(r) => Ok(r),

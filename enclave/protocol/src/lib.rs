@@ -64,8 +64,8 @@ pub use frame::{
     CONNECTION_ID, DEFAULT_MAX_FRAME_BYTES, FrameLimits, HEADER_LEN, Header, PROTOCOL_VERSION,
 };
 pub use message::{
-    AttesterIdentity, ErrorBody, Evidence, Health, Limits, LoadResult, PcrValue, PluginInfo,
-    Request, Response, TpmEvidence,
+    AttesterIdentity, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult, PcrValue,
+    PluginInfo, Request, Response, TpmEvidence,
 };
 pub use socket::{FrameReader, FrameWriter, RawSocket};
 pub use transport::{Endpoint, Transport, UnixTransport, VsockTransport};

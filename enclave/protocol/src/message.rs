@@ -18,8 +18,9 @@ pub enum Request {
         /// The component bytes.
         #[serde(with = "serde_bytes")]
         component: Vec<u8>,
-        /// Per-plugin limits; the enclave's defaults when absent.
-        limits: Option<Limits>,
+        /// The limits asked for. `None`, and every limit left out of a
+        /// [`LimitsRequest`], take the enclave's configured defaults.
+        limits: Option<LimitsRequest>,
     },
     /// Run a loaded plugin's `handle(input)`.
     Invoke {
@@ -90,7 +91,8 @@ pub enum Response {
     Error(ErrorBody),
 }
 
-/// Resource limits of one plugin (mirrors the enclave runtime's limits).
+/// Resource limits of one plugin, all resolved (mirrors the enclave runtime's
+/// limits); what the enclave reports a plugin runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Fuel per invocation.
@@ -105,6 +107,91 @@ pub struct Limits {
     pub max_input_bytes: u64,
     /// Largest accepted output, in bytes.
     pub max_output_bytes: u64,
+}
+
+/// Limits asked for at load; each one left out takes the enclave's default.
+///
+/// The enclave resolves a request against its own configured defaults, so the
+/// parent never needs to know them and a parent and an enclave of different
+/// builds agree on what a request means. On the wire only the limits given are
+/// present: a CBOR map with zero to six of the [`Limits`] keys, each an
+/// unsigned integer. Decoding is strict: `null` for a limit, an unknown key or
+/// a repeated key is malformed, so a limit the enclave does not know is never
+/// silently dropped. A map with all six keys is exactly an encoded [`Limits`],
+/// so loads with full limits from earlier parents decode unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsRequest {
+    /// Fuel per invocation.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline per invocation, in milliseconds.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub deadline_ms: Option<u64>,
+    /// Largest linear memory, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_memory_bytes: Option<u64>,
+    /// Largest table, in elements.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_table_elements: Option<u64>,
+    /// Largest accepted input, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_input_bytes: Option<u64>,
+    /// Largest accepted output, in bytes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_output_bytes: Option<u64>,
+}
+
+impl LimitsRequest {
+    /// Whether no limit is given (the enclave's defaults apply to all).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl From<Limits> for LimitsRequest {
+    /// A request for exactly these limits.
+    fn from(l: Limits) -> Self {
+        Self {
+            fuel: Some(l.fuel),
+            deadline_ms: Some(l.deadline_ms),
+            max_memory_bytes: Some(l.max_memory_bytes),
+            max_table_elements: Some(l.max_table_elements),
+            max_input_bytes: Some(l.max_input_bytes),
+            max_output_bytes: Some(l.max_output_bytes),
+        }
+    }
+}
+
+/// A limit that is on the wire must be a number: an absent one is left out of
+/// the map (serde's `default`), never encoded as `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    u64::deserialize(d).map(Some)
 }
 
 /// A loaded plugin.

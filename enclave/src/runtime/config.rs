@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use enclet_attestation::event_log::MAX_EVENTS;
 
+use super::Runtime;
 use super::error::RuntimeError;
 use super::limits::{HardMaxima, Limits};
 
@@ -40,6 +41,15 @@ impl Default for RuntimeConfig {
             max_plugins: 256,
             max_wasm_stack_bytes: 512 * 1024,
         }
+    }
+}
+
+impl Runtime {
+    /// The configuration this runtime was built with; its `default_limits`
+    /// complete a load request that gives only some limits.
+    #[must_use]
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
     }
 }
 

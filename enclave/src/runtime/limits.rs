@@ -5,7 +5,12 @@
 //! what the enclave's instance pool was sized for. A limit of zero is rejected
 //! where it would make every call fail (fuel, deadline, memory), so a typo cannot
 //! load a plugin that can never run.
+//!
+//! A load request may give only some limits ([`LimitsRequest`]); the others
+//! come from the runtime's configured defaults ([`Limits::overlay`]), so only
+//! the enclave knows its defaults and the parent never copies them.
 
+use enclet_protocol::LimitsRequest;
 use serde::{Deserialize, Serialize};
 
 use super::error::LoadError;
@@ -82,6 +87,23 @@ impl Default for HardMaxima {
 }
 
 impl Limits {
+    /// These limits with the ones `partial` gives replaced: what a load
+    /// request means when `self` are the runtime's defaults. Not validated:
+    /// call [`validate`](Self::validate) on the result.
+    #[must_use]
+    pub fn overlay(self, partial: &LimitsRequest) -> Self {
+        Self {
+            fuel: partial.fuel.unwrap_or(self.fuel),
+            deadline_ms: partial.deadline_ms.unwrap_or(self.deadline_ms),
+            max_memory_bytes: partial.max_memory_bytes.unwrap_or(self.max_memory_bytes),
+            max_table_elements: partial
+                .max_table_elements
+                .unwrap_or(self.max_table_elements),
+            max_input_bytes: partial.max_input_bytes.unwrap_or(self.max_input_bytes),
+            max_output_bytes: partial.max_output_bytes.unwrap_or(self.max_output_bytes),
+        }
+    }
+
     /// Checks these limits against `max`.
     ///
     /// # Errors
@@ -226,6 +248,67 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(quiet.validate(&m), Ok(()));
+    }
+
+    #[test]
+    fn overlay_replaces_exactly_the_given_limits() {
+        let base = Limits {
+            fuel: 10,
+            deadline_ms: 20,
+            max_memory_bytes: 30,
+            max_table_elements: 40,
+            max_input_bytes: 50,
+            max_output_bytes: 60,
+        };
+        assert_eq!(base.overlay(&LimitsRequest::default()), base);
+        let one = LimitsRequest {
+            max_output_bytes: Some(0),
+            ..LimitsRequest::default()
+        };
+        assert_eq!(
+            base.overlay(&one),
+            Limits {
+                max_output_bytes: 0,
+                ..base
+            }
+        );
+        // Each field lands in its own place.
+        let all = LimitsRequest {
+            fuel: Some(1),
+            deadline_ms: Some(2),
+            max_memory_bytes: Some(3),
+            max_table_elements: Some(4),
+            max_input_bytes: Some(5),
+            max_output_bytes: Some(6),
+        };
+        let want = Limits {
+            fuel: 1,
+            deadline_ms: 2,
+            max_memory_bytes: 3,
+            max_table_elements: 4,
+            max_input_bytes: 5,
+            max_output_bytes: 6,
+        };
+        assert_eq!(base.overlay(&all), want);
+        assert_eq!(Limits::default().overlay(&all), want);
+    }
+
+    #[test]
+    fn an_overlaid_limit_out_of_range_is_still_refused() {
+        let m = HardMaxima::DEFAULT;
+        let over = LimitsRequest {
+            deadline_ms: Some(m.deadline_ms + 1),
+            ..LimitsRequest::default()
+        };
+        let err = Limits::default().overlay(&over).validate(&m).unwrap_err();
+        assert_eq!(err.code(), "invalid_limits");
+        assert!(err.to_string().contains("deadline_ms"), "{err}");
+        // The close variant: at the maximum, accepted.
+        let at = LimitsRequest {
+            deadline_ms: Some(m.deadline_ms),
+            ..LimitsRequest::default()
+        };
+        assert_eq!(Limits::default().overlay(&at).validate(&m), Ok(()));
     }
 
     #[test]

@@ -18,7 +18,13 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             name,
             component,
             limits,
-        } => load(server, name, component, limits.map(limits_from_wire)).await,
+        } => {
+            // Limits left out of the request take this enclave's defaults;
+            // the runtime then checks the result against its hard maxima.
+            let defaults = server.runtime.config().default_limits;
+            let limits = limits.map(|partial| defaults.overlay(&partial));
+            load(server, name, component, limits).await
+        }
         Request::Invoke { plugin, input } => {
             return invoked(server.runtime.invoke(&plugin, input).await);
         }
@@ -119,17 +125,6 @@ fn health(server: &Server) -> Response {
     })
 }
 
-fn limits_from_wire(l: enclet_protocol::Limits) -> Limits {
-    Limits {
-        fuel: l.fuel,
-        deadline_ms: l.deadline_ms,
-        max_memory_bytes: l.max_memory_bytes,
-        max_table_elements: l.max_table_elements,
-        max_input_bytes: l.max_input_bytes,
-        max_output_bytes: l.max_output_bytes,
-    }
-}
-
 fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
     let l = &info.limits;
     PluginInfo {
@@ -146,3 +141,6 @@ fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,10 +11,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use enclet_attestation::Measurement;
-use enclet_protocol::{Limits, PluginInfo};
+use enclet_protocol::{Limits, LimitsRequest, LoadResult, PluginInfo, Request};
 use serde::Serialize;
 
 use super::{ApiError, ApiState};
+use crate::Error;
+use crate::client::EnclaveClient;
 
 /// Longest accepted plugin name.
 const MAX_NAME_LEN: usize = 64;
@@ -54,7 +56,8 @@ impl From<PluginInfo> for PluginJson {
 
 /// `POST /v1/plugins?name=N[&fuel=N&deadline_ms=N&max_memory_bytes=N&…]`
 ///
-/// Limits not given take the enclave's defaults (see `load_query`). Loading
+/// Limits not given take the enclave's defaults: only those given are sent
+/// (see `load_query`). Loading
 /// is idempotent by measurement: bytes already loaded keep their first name
 /// and limits, whatever this request asks for; the answer's `limits` are the
 /// ones in effect and `newly_loaded` is false.
@@ -74,7 +77,7 @@ pub(super) async fn load(
     check_name(&name)?;
     let component = body_bytes(body)?;
     let client = state.enclave.client().await?;
-    let loaded = client.load(&name, component.to_vec(), limits).await?;
+    let loaded = load_partial(&client, name, component.to_vec(), limits).await?;
     tracing::info!(
         plugin = %loaded.info.name,
         measurement = %loaded.info.measurement,
@@ -89,6 +92,29 @@ pub(super) async fn load(
         newly_loaded: loaded.newly_loaded,
         limits: loaded.info.limits,
     }))
+}
+
+/// Sends a `Load` carrying exactly the limits given; the enclave resolves the
+/// others against its own defaults.
+async fn load_partial(
+    client: &EnclaveClient,
+    name: String,
+    component: Vec<u8>,
+    limits: Option<LimitsRequest>,
+) -> Result<LoadResult, Error> {
+    let request = Request::Load {
+        name,
+        component,
+        limits,
+    };
+    match client.request(&request).await? {
+        enclet_protocol::Response::Loaded(loaded) => Ok(loaded),
+        enclet_protocol::Response::Error(body) => Err(Error::Enclave(body)),
+        other => Err(Error::UnexpectedResponse {
+            expected: "loaded",
+            got: format!("{other:?}").chars().take(80).collect(),
+        }),
+    }
 }
 
 /// `GET /v1/plugins`

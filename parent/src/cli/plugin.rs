@@ -49,8 +49,9 @@ pub struct LoadArgs {
 
 /// Explains how limits combine, after `enclet plugin load --help`.
 const LOAD_HELP: &str = "\
-Limits apply to each invocation separately. A limit not given takes the
-enclave's default. A value above the enclave's hard maximum or below its
+Limits apply to each invocation separately. Only the limits given are sent;
+each one not given takes the default of the enclave that loads the plugin (the
+defaults shown are those an enclave of this release ships with). A value above the enclave's hard maximum or below its
 minimum (1 for --fuel and --deadline-ms, 65536 for --max-memory-bytes) is
 refused with invalid_limits (exit status 1). Loading is idempotent by content: if the same
 bytes are already loaded, they keep the name and limits of their first load

@@ -6,7 +6,9 @@ use tokio::io::AsyncWriteExt;
 use super::{decode, encode, read_frame};
 use crate::ProtocolError;
 use crate::frame::{FrameLimits, HEADER_LEN, PROTOCOL_VERSION};
-use crate::message::{ErrorBody, Health, Limits, LoadResult, PluginInfo, Request, Response};
+use crate::message::{
+    ErrorBody, Health, Limits, LimitsRequest, LoadResult, PluginInfo, Request, Response,
+};
 
 const LIMITS: FrameLimits = FrameLimits {
     max_frame_bytes: 1024 * 1024,
@@ -28,7 +30,15 @@ fn requests() -> Vec<Request> {
         Request::Load {
             name: "echo".into(),
             component: vec![0, 97, 115, 109, 255],
-            limits: Some(limits()),
+            limits: Some(limits().into()),
+        },
+        Request::Load {
+            name: "partial".into(),
+            component: vec![1],
+            limits: Some(LimitsRequest {
+                deadline_ms: Some(7),
+                ..LimitsRequest::default()
+            }),
         },
         Request::Load {
             name: String::new(),
@@ -321,3 +331,4 @@ proptest::proptest! {
 }
 
 mod attestation;
+mod limits;

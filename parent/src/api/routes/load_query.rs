@@ -6,32 +6,22 @@
 //! ```
 //!
 //! Each limit parameter has the name of its JSON field in `GET /v1/plugins`.
-//! Without any, the enclave applies its defaults (`limits` absent on the
-//! wire). With some, the others are filled from [`ENCLAVE_DEFAULT_LIMITS`],
-//! the enclave's defaults, so a request that sets one limit changes only that
-//! one. The parent only parses: the enclave checks the values (zero where
-//! zero is meaningless, above its hard maxima) and answers `invalid_limits`,
-//! so the rules live in one place.
+//! The parameters map straight to the wire's [`LimitsRequest`]: only the
+//! limits given are sent (none at all: `limits` absent), and the enclave fills
+//! the others from its own configured defaults, so a request that sets one
+//! limit changes only that one and the parent never needs to know the
+//! defaults. The parent only parses: the enclave checks the values (zero
+//! where zero is meaningless, above its hard maxima) and answers
+//! `invalid_limits`, so the rules live in one place.
 //!
 //! Rejections, all 400: `invalid_name` for a missing name, `invalid_limits`
 //! for a limit that is not a decimal `u64`, `invalid_request` for an unknown
 //! or repeated parameter (a misspelt limit must not be silently ignored).
 
 use axum::http::StatusCode;
-use enclet_protocol::Limits;
+use enclet_protocol::LimitsRequest;
 
 use super::ApiError;
-
-/// The enclave runtime's default limits (`enclet_enclave::runtime::Limits::default()`),
-/// used for the limits a load request leaves out. A unit test keeps the two equal.
-pub(crate) const ENCLAVE_DEFAULT_LIMITS: Limits = Limits {
-    fuel: 500_000_000,
-    deadline_ms: 1_000,
-    max_memory_bytes: 64 * 1024 * 1024,
-    max_table_elements: 10_000,
-    max_input_bytes: 1024 * 1024,
-    max_output_bytes: 1024 * 1024,
-};
 
 /// The limit parameters, in the order of the JSON fields.
 pub(crate) const LIMIT_PARAMS: [&str; 6] = [
@@ -48,8 +38,8 @@ pub(crate) const LIMIT_PARAMS: [&str; 6] = [
 pub(crate) struct LoadQuery {
     /// The requested name (checked by the caller).
     pub(crate) name: String,
-    /// `None` when no limit was given: the enclave's defaults apply.
-    pub(crate) limits: Option<Limits>,
+    /// The limits given; `None` when none was: the enclave's defaults apply.
+    pub(crate) limits: Option<LimitsRequest>,
 }
 
 /// Parses the decoded query pairs of a load request.
@@ -79,18 +69,23 @@ pub(crate) fn parse(pairs: Vec<(String, String)>) -> Result<LoadQuery, ApiError>
             "expected ?name=NAME",
         )
     })?;
-    let limits = given.iter().any(Option::is_some).then(|| {
-        let [fuel, deadline_ms, memory, table, input, output] = given;
-        let d = ENCLAVE_DEFAULT_LIMITS;
-        Limits {
-            fuel: fuel.unwrap_or(d.fuel),
-            deadline_ms: deadline_ms.unwrap_or(d.deadline_ms),
-            max_memory_bytes: memory.unwrap_or(d.max_memory_bytes),
-            max_table_elements: table.unwrap_or(d.max_table_elements),
-            max_input_bytes: input.unwrap_or(d.max_input_bytes),
-            max_output_bytes: output.unwrap_or(d.max_output_bytes),
-        }
-    });
+    let [
+        fuel,
+        deadline_ms,
+        max_memory_bytes,
+        max_table_elements,
+        max_input_bytes,
+        max_output_bytes,
+    ] = given;
+    let limits = LimitsRequest {
+        fuel,
+        deadline_ms,
+        max_memory_bytes,
+        max_table_elements,
+        max_input_bytes,
+        max_output_bytes,
+    };
+    let limits = (!limits.is_empty()).then_some(limits);
     Ok(LoadQuery { name, limits })
 }
 

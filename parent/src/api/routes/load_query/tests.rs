@@ -13,20 +13,6 @@ fn rejected(query: &[(&str, &str)]) -> (u16, String, String) {
 }
 
 #[test]
-fn defaults_mirror_the_enclave_runtime() {
-    let d = enclet_enclave::runtime::Limits::default();
-    let mirrored = Limits {
-        fuel: d.fuel,
-        deadline_ms: d.deadline_ms,
-        max_memory_bytes: d.max_memory_bytes,
-        max_table_elements: d.max_table_elements,
-        max_input_bytes: d.max_input_bytes,
-        max_output_bytes: d.max_output_bytes,
-    };
-    assert_eq!(ENCLAVE_DEFAULT_LIMITS, mirrored);
-}
-
-#[test]
 fn name_alone_leaves_limits_to_the_enclave() {
     let q = parse(pairs(&[("name", "echo")])).unwrap();
     assert_eq!(
@@ -41,16 +27,23 @@ fn name_alone_leaves_limits_to_the_enclave() {
 #[test]
 fn one_limit_changes_only_that_limit() {
     let q = parse(pairs(&[("max_output_bytes", "1000"), ("name", "h")])).unwrap();
+    // Only that limit is sent: the enclave fills the rest from its defaults.
     assert_eq!(
         q.limits,
-        Some(Limits {
-            max_output_bytes: 1000,
-            ..ENCLAVE_DEFAULT_LIMITS
+        Some(LimitsRequest {
+            max_output_bytes: Some(1000),
+            ..LimitsRequest::default()
         })
     );
     // Zero parses: whether it is meaningful is the enclave's call.
     let q = parse(pairs(&[("name", "h"), ("max_input_bytes", "0")])).unwrap();
-    assert_eq!(q.limits.unwrap().max_input_bytes, 0);
+    assert_eq!(
+        q.limits,
+        Some(LimitsRequest {
+            max_input_bytes: Some(0),
+            ..LimitsRequest::default()
+        })
+    );
 }
 
 #[test]
@@ -66,17 +59,17 @@ fn every_limit_can_be_set() {
     let limits = parse(query).unwrap().limits.unwrap();
     assert_eq!(
         limits,
-        Limits {
-            fuel: 1,
-            deadline_ms: 2,
-            max_memory_bytes: 3,
-            max_table_elements: 4,
-            max_input_bytes: 5,
-            max_output_bytes: 6,
+        LimitsRequest {
+            fuel: Some(1),
+            deadline_ms: Some(2),
+            max_memory_bytes: Some(3),
+            max_table_elements: Some(4),
+            max_input_bytes: Some(5),
+            max_output_bytes: Some(6),
         }
     );
     let max = parse(pairs(&[("name", "h"), ("fuel", "18446744073709551615")])).unwrap();
-    assert_eq!(max.limits.unwrap().fuel, u64::MAX);
+    assert_eq!(max.limits.unwrap().fuel, Some(u64::MAX));
 }
 
 #[test]
