@@ -1,10 +1,19 @@
 //! Per-plugin limits chosen at load, through the operator API
 //! (`POST /v1/plugins?name=N&fuel=N&…`) and the CLI (`enclet plugin load
-//! --fuel N …`): listed, enforced, and refused when out of range.
+//! --fuel N …`): listed, enforced, and refused when out of range. Only the
+//! limits given travel on the wire; the enclave completes them from its own
+//! defaults.
+
+use std::time::Duration;
 
 use enclet_enclave::runtime::{HardMaxima, Limits};
+use enclet_protocol::{
+    CONNECTION_ID, FrameLimits, LimitsRequest, Request, Response, codec, read_frame,
+};
 use hyper::Method;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 
 use crate::harness::{Appliance, api_error, plugin, plugin_dir};
 
@@ -262,4 +271,94 @@ async fn bad_limits_given_to_the_cli_are_refused() {
     // The close variant loads.
     let out = app.enclet(&["plugin", "load", payout, "--deadline-ms", "60000"]);
     assert!(out.status.success(), "{out:?}");
+}
+
+/// Sends a `Load` whose `limits` is `limits` (any JSON-shaped value, encoded
+/// as CBOR) on a fresh raw connection; returns what the enclave sends on the
+/// connection id before it closes.
+async fn raw_load(app: &Appliance, limits: Value) -> Response {
+    #[derive(serde::Serialize)]
+    enum Raw {
+        #[serde(rename = "load")]
+        Load {
+            name: &'static str,
+            #[serde(with = "serde_bytes_like")]
+            component: Vec<u8>,
+            limits: Value,
+        },
+    }
+    mod serde_bytes_like {
+        pub fn serialize<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(b)
+        }
+    }
+    let raw = Raw::Load {
+        name: "payout",
+        component: plugin("payout"),
+        limits,
+    };
+    let mut stream = UnixStream::connect(app.enclave_socket()).await.unwrap();
+    let frame = codec::encode(7, &raw, FrameLimits::default()).unwrap();
+    stream.write_all(&frame).await.unwrap();
+    let body = tokio::time::timeout(
+        Duration::from_secs(30),
+        read_frame(&mut stream, FrameLimits::default(), None),
+    )
+    .await
+    .expect("the enclave must answer")
+    .unwrap()
+    .expect("an answer before the close");
+    let (header, response) = codec::decode::<Response>(&body).unwrap();
+    assert_eq!(header.request_id, CONNECTION_ID, "{response:?}");
+    response
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_enclave_completes_partial_limits_and_refuses_unreadable_ones() {
+    let app = Appliance::start().await;
+    let client = app.enclave_client().await;
+    // Straight to the enclave process: one limit given, the rest its defaults.
+    let partial = LimitsRequest {
+        max_input_bytes: Some(100),
+        ..LimitsRequest::default()
+    };
+    let request = Request::Load {
+        name: "hostile".to_owned(),
+        component: plugin("hostile"),
+        limits: Some(partial),
+    };
+    let Response::Loaded(loaded) = client.request(&request).await.unwrap() else {
+        panic!("the partial load was not accepted");
+    };
+    assert_eq!(
+        serde_json::to_value(loaded.info.limits).unwrap(),
+        defaults_with(&[("max_input_bytes", 100)])
+    );
+
+    // A limit that is null, misspelt or unknown to this enclave is never
+    // silently dropped: the frame is malformed and only that connection closes.
+    for (limits, needle) in [
+        (json!({"fuel": null}), "null"),
+        (json!({"fule": 1}), "fule"),
+        (json!({"max_stack_bytes": 1}), "max_stack_bytes"),
+        (json!({"fuel": -1}), "negative"),
+    ] {
+        let shown = limits.to_string();
+        match raw_load(&app, limits).await {
+            Response::Error(e) => {
+                assert_eq!(e.code, "malformed_frame", "{shown}: {}", e.message);
+                assert!(e.message.contains(needle), "{shown}: {}", e.message);
+            }
+            other => panic!("{shown}: expected a connection error, got {other:?}"),
+        }
+    }
+    // Nothing was loaded by them, and the first connection still works.
+    let listed: Vec<String> = client
+        .plugins()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(listed, ["hostile"]);
 }
