@@ -51,7 +51,10 @@ fn only_the_given_limits_are_on_the_wire() {
         fuel: Some(5),
         ..LimitsRequest::default()
     };
-    assert_eq!(encoded(&only_fuel), [0xa1, 0x64, b'f', b'u', b'e', b'l', 0x05]);
+    assert_eq!(
+        encoded(&only_fuel),
+        [0xa1, 0x64, b'f', b'u', b'e', b'l', 0x05]
+    );
     // All six: the same bytes as the resolved `Limits`.
     let mut resolved = Vec::new();
     ciborium::into_writer(&limits(), &mut resolved).unwrap();
