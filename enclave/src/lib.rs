@@ -6,18 +6,19 @@
 //!
 //! ```text
 //!            ┌──────────────────────── enclet-enclave ─────────────────────────┐
-//!  parent ══▶│ listener ─▶ connection ─▶ reader ─┬▶ request task ─▶ Runtime    │
-//!  (Unix or  │  (Transport)   (one task) (frames) ├▶ request task ─▶ EventLog   │
-//!   vsock)   │                                    └▶ …              (Attester)  │
-//!        ◀══ │                           writer ◀── mpsc ◀── responses          │
+//!  parent ══▶│ listener ─▶ connection ─▶ lanes (threads taking turns to read)  │
+//!  (Unix or  │  (Transport)   (one task)  ├▶ Invoke: Runtime, on the lane      │
+//!   vsock)   │                            └▶ other: async task ─▶ EventLog,   │
+//!        ◀══ │  FrameWriter ◀── answers, written by whoever finished (Attester)│
 //!            └────────────────────────────────────────────────────────────────┘
 //! ```
 //!
 //! * [`runtime`]: one engine, a pooling allocator, a fresh store per
 //!   invocation, fuel + epoch deadline + memory/table/output limits.
-//! * [`server`]: one task per connection, a task per request (bounded per
-//!   connection), responses multiplexed by request id; a bad frame closes only
-//!   its own connection; graceful shutdown lets in-flight requests finish.
+//! * [`server`]: per connection, lane threads that take turns reading and run
+//!   invocations where they read them (bounded per connection), responses
+//!   multiplexed by request id; a bad frame closes only its own connection;
+//!   graceful shutdown lets in-flight requests finish.
 //! * [`key`]: the enclave's ephemeral X25519 key pair, bound into evidence.
 //! * [`Error`]: the crate's one error type.
 //!
@@ -27,6 +28,7 @@
 
 pub mod error;
 pub mod key;
+mod park;
 pub mod runtime;
 pub mod server;
 

@@ -46,7 +46,6 @@ mod plugin;
 mod registry;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use enclet_attestation::measurement::Measurement;
 use serde::Serialize;
@@ -361,17 +360,23 @@ impl Runtime {
 
     /// Waits on the calling thread for an instance pool slot.
     fn acquire_slot_blocking(&self) -> Result<tokio::sync::SemaphorePermit<'_>, InvokeError> {
-        loop {
-            // Without an executor to park on, poll politely until a slot frees;
-            // slots are held for at most one invocation's deadline.
-            match self.slots.try_acquire() {
-                Ok(slot) => return Ok(slot),
-                Err(tokio::sync::TryAcquireError::NoPermits) => {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-                Err(tokio::sync::TryAcquireError::Closed) => return Err(slots_closed()),
-            }
+        if let Ok(slot) = self.slots.try_acquire() {
+            return Ok(slot);
         }
+        crate::park::wait(self.slots.acquire()).map_err(|_| slots_closed())
+    }
+
+    /// Native stack a thread needs to run invocations: the wasm stack limit
+    /// plus room for the host's own frames.
+    #[must_use]
+    pub fn thread_stack_bytes(&self) -> usize {
+        self.config.max_wasm_stack_bytes.saturating_add(2 << 20)
+    }
+
+    /// Invocations that may run at once (the instance pool size).
+    #[must_use]
+    pub fn max_concurrent_invocations(&self) -> u32 {
+        self.config.max_concurrent_invocations
     }
 
     /// Epoch ticks for a deadline: rounded up, plus one because the first tick

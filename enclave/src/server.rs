@@ -1,13 +1,18 @@
 //! The enclave server loop.
 //!
 //! ```text
-//! serve(listener, shutdown)
-//!   └─ accept ─▶ connection task (one per peer)
-//!                 ├─ reader: read_frame ─▶ decode ─▶ acquire in-flight permit ─▶ spawn request task
-//!                 ├─ request tasks: handler::handle ─▶ encode ─▶ mpsc
-//!                 └─ writer task: mpsc ─▶ batch ─▶ flush
+//! serve(listener, shutdown)                       (async, one thread)
+//!   └─ accept ─▶ connection task (one per peer): waits for its lanes, then closes
+//!                 └─ lanes (threads, leader/follower, see lanes.rs):
+//!                      leader: poll ─▶ read frame ─▶ decode ─▶ in-flight permit ─▶ hand reader on
+//!                      Invoke: run the plugin on this thread ─▶ encode ─▶ write
+//!                      other:  async task: handler::handle ─▶ encode ─▶ write
 //! ```
 //!
+//! * **Short paths.** A request is read, run and answered by one thread: no
+//!   hand-off between the socket and the plugin and back. Sockets are watched
+//!   for readability only and answers are written directly (non-blocking, any
+//!   backlog flushed in the background), see `enclet_protocol::socket`.
 //! * **Isolation of failures.** A malformed, oversized, truncated or
 //!   wrong-version frame ends only the connection it arrived on: the reader
 //!   logs the reason with `tracing::warn!`, queues a connection-level error
@@ -17,12 +22,14 @@
 //!   are served (the listener is not polled beyond that) and at most
 //!   [`ServerConfig::max_concurrent_compiles`] plugins compile at once. Each
 //!   connection has at most
-//!   [`ServerConfig::max_in_flight`] requests running; the reader stops reading
-//!   (backpressure) until one finishes. Invocations also wait for a runtime
-//!   slot. A frame whose body stalls for [`ServerConfig::body_timeout`] is
+//!   [`ServerConfig::max_in_flight`] requests admitted (from read until their
+//!   answer is written); the leader stops reading (backpressure) until one
+//!   finishes. A connection has at most one lane per runtime slot plus one.
+//!   Invocations also wait for a runtime slot. A frame whose body stalls for [`ServerConfig::body_timeout`] is
 //!   treated as truncated.
 //! * **Graceful shutdown.** When the shutdown future completes, the listener
-//!   stops accepting, readers stop reading new frames, in-flight requests run
+//!   stops accepting, a stop descriptor wakes every leader so no new frame is
+//!   read, in-flight requests run
 //!   to completion and are answered, and connections close. After
 //!   [`ServerConfig::shutdown_grace`] the remaining connections are dropped.
 //! * **Measurement before use.** A plugin is compiled first (nothing
@@ -39,14 +46,17 @@
 mod attest;
 mod connection;
 mod handler;
+mod lanes;
 
+use std::io::Write as _;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use enclet_attestation::event_log::EventLog;
 use enclet_attester::Attester;
 use enclet_protocol::{FrameLimits, Transport};
-use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::sync::{Mutex, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::Error;
@@ -158,7 +168,10 @@ impl Server {
         listener: T::Listener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
-        let (stop_tx, stop_rx) = watch::channel(false);
+        // Readable for every lane of every connection once shutdown starts.
+        let (stop_trigger, stop) =
+            UnixStream::pair().map_err(|e| Error::Internal(format!("shutdown signal: {e}")))?;
+        let stop = Arc::new(stop);
         let mut connections = JoinSet::new();
         let max_connections = self.config.max_connections.max(1);
         tokio::pin!(shutdown);
@@ -169,7 +182,7 @@ impl Server {
                     Ok((stream, peer)) => {
                         tracing::debug!(%peer, "connection accepted");
                         let server = Arc::clone(&self);
-                        connections.spawn(connection::run(server, stream, peer, stop_rx.clone()));
+                        connections.spawn(connection::run(server, stream, peer, Arc::clone(&stop)));
                         if connections.len() >= max_connections {
                             tracing::warn!(
                                 max_connections,
@@ -191,7 +204,9 @@ impl Server {
             connections = connections.len(),
             "shutting down: draining in-flight requests"
         );
-        let _ = stop_tx.send(true);
+        if let Err(e) = (&stop_trigger).write_all(b"s") {
+            tracing::warn!(error = %e, "cannot signal shutdown to connections");
+        }
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while connections.join_next().await.is_some() {}
         })

@@ -10,6 +10,10 @@
 //!                  └─ what the socket does not take yet ─▶ backlog ─▶ flush task
 //! ```
 //!
+//! [`split_blocking`] gives a [`BlockingFrameReader`] instead, for a server
+//! whose threads wait on the socket themselves and answer on the thread that
+//! read the request.
+//!
 //! Two properties matter for latency on a busy path:
 //!
 //! * **Read interest only.** The socket is registered with the reactor for
@@ -28,6 +32,7 @@
 //! until the frame has been written completely, so a peer that stops reading
 //! eventually stops the producer rather than growing the backlog without bound.
 
+mod blocking;
 mod reader;
 mod writer;
 
@@ -39,6 +44,7 @@ use std::sync::Arc;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+pub use blocking::{BlockingFrameReader, Next};
 pub use reader::FrameReader;
 pub use writer::FrameWriter;
 
@@ -134,6 +140,23 @@ pub fn split<S: RawSocket>(socket: S) -> io::Result<(FrameReader, FrameWriter)> 
     socket.set_nonblocking()?;
     let socket: Arc<dyn RawSocket> = Arc::new(socket);
     let reader = FrameReader::new(Arc::clone(&socket))?;
+    let writer = FrameWriter::new(
+        socket,
+        tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
+    );
+    Ok((reader, writer))
+}
+
+/// Like [`split`], with a reader for a thread that waits on the socket
+/// itself ([`BlockingFrameReader`]). Must be called inside a Tokio runtime
+/// (the writer's flush task runs there).
+///
+/// # Errors
+/// The OS error when the socket cannot be made non-blocking.
+pub fn split_blocking<S: RawSocket>(socket: S) -> io::Result<(BlockingFrameReader, FrameWriter)> {
+    socket.set_nonblocking()?;
+    let socket: Arc<dyn RawSocket> = Arc::new(socket);
+    let reader = BlockingFrameReader::new(Arc::clone(&socket));
     let writer = FrameWriter::new(
         socket,
         tokio::runtime::Handle::try_current().map_err(io::Error::other)?,

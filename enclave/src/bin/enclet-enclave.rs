@@ -5,9 +5,10 @@
 //! SIGTERM or SIGINT stop accepting connections, let in-flight requests finish
 //! (bounded by `--shutdown-grace-ms`), remove the Unix socket and exit 0.
 //!
-//! The async side (accept, frame I/O, dispatch) runs on one thread: it only
-//! moves bytes, and keeping it on one thread saves a cross-thread wake-up per
-//! hop. Plugins run on the runtime's blocking threads, compilation too.
+//! Each connection is served by lane threads that read a request and run it
+//! where they read it (see the server module). The async side — accepting,
+//! loads, attestation, flushing large answers — runs on one thread;
+//! compilation and TPM calls run on its blocking threads.
 //!
 //! `--attester tpm:host=H,port=P` (swtpm), `tpm:device=/dev/tpmrm0` or `none`
 //! (the default) chooses the attestation backend. With an attester, start-up

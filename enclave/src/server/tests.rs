@@ -206,3 +206,77 @@ async fn loads_beyond_the_compile_bound_wait_and_complete() {
     assert_eq!(server.runtime.plugins().len(), 2);
     assert_eq!(server.event_log().await.plugins().len(), 2);
 }
+
+/// A call that runs long holds up neither later calls nor other requests on
+/// the same connection: they are answered first, by other lanes.
+#[tokio::test]
+async fn a_long_call_does_not_hold_up_its_connection() {
+    use crate::runtime::Limits;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.sock");
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let slow = Limits {
+        fuel: 100_000_000_000,
+        deadline_ms: 3_000,
+        ..Limits::default()
+    };
+    let hostile = runtime
+        .load("hostile", &plugin_bytes("hostile"), Some(slow))
+        .unwrap()
+        .info
+        .measurement;
+    let echo = runtime
+        .load("echo", &plugin_bytes("echo"), None)
+        .unwrap()
+        .info
+        .measurement;
+    let server = Arc::new(Server::new(runtime, None, config()).unwrap());
+    let listener = UnixTransport::new(&path).bind().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve::<UnixTransport>(listener, async {
+        let _ = rx.await;
+    }));
+
+    let stream = UnixStream::connect(&path).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let send = |id: u64, req: Request| codec::encode(id, &req, LIMITS).unwrap();
+    let spin = Request::Invoke {
+        plugin: hostile,
+        input: b"loop".to_vec(),
+    };
+    let hello = Request::Invoke {
+        plugin: echo,
+        input: b"hello".to_vec(),
+    };
+    write.write_all(&send(1, spin)).await.unwrap();
+    write.write_all(&send(2, hello)).await.unwrap();
+    write.write_all(&send(3, Request::Health)).await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let body =
+            tokio::time::timeout(Duration::from_secs(30), read_frame(&mut read, LIMITS, None))
+                .await
+                .expect("an answer within 30 s")
+                .unwrap()
+                .unwrap();
+        let (h, resp) = codec::decode::<Response>(&body).unwrap();
+        match h.request_id {
+            1 => assert!(
+                matches!(resp, Response::Error(ref e) if e.code == "deadline_exceeded"),
+                "{resp:?}"
+            ),
+            2 => assert_eq!(resp, Response::Output(b"hello".to_vec())),
+            3 => assert!(matches!(resp, Response::Health(_)), "{resp:?}"),
+            other => panic!("unexpected id {other}"),
+        }
+        order.push(h.request_id);
+    }
+    assert_eq!(
+        order.last(),
+        Some(&1),
+        "the long call answered last: {order:?}"
+    );
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}

@@ -165,3 +165,5 @@ async fn reader_reports_truncation_and_clean_end() {
     writer.finish().await.unwrap();
     assert!(reader.read(LIMITS, None).await.unwrap().is_none());
 }
+
+mod blocking;
