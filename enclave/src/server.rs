@@ -47,6 +47,7 @@ mod attest;
 mod connection;
 mod handler;
 mod lanes;
+mod watch;
 
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
@@ -84,6 +85,11 @@ pub struct ServerConfig {
     /// stops accepting until a connection ends; new peers wait in the
     /// listener's backlog.
     pub max_connections: usize,
+    /// How long a connection's reading lane checks the socket without
+    /// sleeping before it sleeps (zero: sleep at once). Waking a sleeping
+    /// thread can cost more than a short call; spinning briefly answers the
+    /// next request of a busy peer sooner, for up to this much CPU per wait.
+    pub busy_poll: Duration,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +101,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             max_concurrent_compiles: 2,
             max_connections: 256,
+            busy_poll: Duration::ZERO,
         }
     }
 }
@@ -172,6 +179,8 @@ impl Server {
         let (stop_trigger, stop) =
             UnixStream::pair().map_err(|e| Error::Internal(format!("shutdown signal: {e}")))?;
         let stop = Arc::new(stop);
+        let watcher = watch::WatcherHandle::start()
+            .map_err(|e| Error::Internal(format!("connection watcher: {e}")))?;
         let mut connections = JoinSet::new();
         let max_connections = self.config.max_connections.max(1);
         tokio::pin!(shutdown);
@@ -182,7 +191,8 @@ impl Server {
                     Ok((stream, peer)) => {
                         tracing::debug!(%peer, "connection accepted");
                         let server = Arc::clone(&self);
-                        connections.spawn(connection::run(server, stream, peer, Arc::clone(&stop)));
+                        let signals = (Arc::clone(&stop), Arc::clone(&watcher.watcher));
+                        connections.spawn(connection::run(server, stream, peer, signals));
                         if connections.len() >= max_connections {
                             tracing::warn!(
                                 max_connections,

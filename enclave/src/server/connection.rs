@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::Server;
 use super::lanes::{self, Conn};
+use super::watch::Watcher;
 
 /// Upper bound on [`ServerConfig::max_in_flight`](super::ServerConfig::max_in_flight).
 pub(super) const MAX_IN_FLIGHT: usize = 65_536;
@@ -28,7 +29,7 @@ pub(super) async fn run<S: RawSocket>(
     server: Arc<Server>,
     stream: S,
     peer: String,
-    stop: Arc<UnixStream>,
+    (stop, watcher): (Arc<UnixStream>, Arc<Watcher>),
 ) {
     let (reader, writer) = match socket::split_blocking(stream) {
         Ok(halves) => halves,
@@ -41,15 +42,15 @@ pub(super) async fn run<S: RawSocket>(
     let in_flight = Arc::new(Semaphore::new(permits as usize));
     let conn = Arc::new(Conn::new(
         server,
-        reader,
-        writer.clone(),
+        (reader, writer.clone()),
         peer.clone(),
         Arc::clone(&in_flight),
-        stop,
+        (stop, watcher),
     ));
-    let lanes_done = lanes::start(&conn);
+    lanes::start(&conn);
     // Every lane has stopped reading once this returns.
-    lanes_done.await;
+    conn.ended().await;
+    conn.unwatch();
     // Answer everything already accepted first, so the peer never sees the
     // connection error ahead of a response it is owed.
     let _all = in_flight.acquire_many(permits).await;

@@ -1,56 +1,84 @@
 //! Lanes: the threads that serve one connection, leader/follower style.
 //!
 //! ```text
-//!  lane ─┬─ lock reader (become leader) ─ poll(socket, stop) ─ read one frame ─ unlock ─┐
-//!        │                                                                            │
-//!        └──────────── write the answer ◀─ run the plugin on this thread ◀─ Invoke ◀──┤
-//!                                          other requests: an async task answers ◀────┘
+//!  lane ─ lead: poll(socket, stop) ─ read one frame ─ admit (permit) ─┬─ more bytes buffered: hand the lead on
+//!    ▲                                                               └─ else: arm the watcher
+//!    │    Invoke: run the plugin on this thread, write the answer
+//!    │    other:  an async task answers
+//!    └─ lead again if nobody took over, else wait for an offer
 //! ```
 //!
-//! The lane that holds the reader is the *leader*: it alone waits on the
-//! socket. Once it has a frame it hands the reader to the next lane and serves
-//! the request itself — an invocation runs right there and its answer is
-//! written from the same thread. A request therefore crosses no thread between
-//! the socket and the plugin and back, which is what keeps a round trip close
-//! to the cost of the call itself. Requests that wait on async work (loads,
-//! attestation) become tasks on the async runtime.
+//! The lane that leads alone waits on the socket. Once it has a frame it
+//! serves the request itself — an invocation runs right there and its answer
+//! is written from the same thread — so a request crosses no thread between
+//! the socket and the plugin and back. Requests that wait on async work
+//! (loads, attestation) become tasks on the async runtime.
 //!
-//! A connection starts with one lane and adds one whenever the leader finds no
-//! lane waiting to take over from it, up to the number of invocations that can
-//! run at once plus one, so concurrent requests on one connection run in
-//! parallel. Lanes end with the connection.
+//! Handing the lead on costs a wake-up, so it happens only when it buys
+//! parallelism: at once if more bytes are already buffered or other requests
+//! of the connection are in flight, otherwise only if a frame arrives while
+//! the leader is busy (the [watcher](super::watch)
+//! reports it and an idle lane, or a new one, takes over). A lone request thus
+//! costs no wake-up beyond the one that delivers it. Lanes are added up to
+//! the number of invocations that can run at once plus one; they end with the
+//! connection.
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use enclet_protocol::socket::{BlockingFrameReader, FrameWriter, Next};
-use enclet_protocol::{Request, codec};
+use enclet_protocol::{RawSocket, Request, codec};
 use tokio::runtime::Handle;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::connection::{encode_response, reject};
+use super::watch::Watcher;
 use super::{Server, handler};
 use crate::park;
+
+/// Who leads, who waits, and what the watcher is asked to report.
+#[derive(Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent flags of one small state machine, always changed under one lock"
+)]
+struct Lead {
+    /// A lane leads, or has been offered or spawned to lead.
+    leading: bool,
+    /// The lead has been offered to a waiting lane.
+    offer: bool,
+    /// Lanes waiting for an offer.
+    idle: usize,
+    /// Lanes running.
+    live: usize,
+    /// The watcher will report the socket's next readability.
+    armed: bool,
+    closed: bool,
+}
 
 /// What the lanes of one connection share.
 pub(super) struct Conn {
     server: Arc<Server>,
-    /// Held by the leader while it waits for and reads one frame.
+    /// Only the leader reads; the lock is never contended.
     reader: Mutex<BlockingFrameReader>,
+    socket: Arc<dyn RawSocket>,
     writer: FrameWriter,
     peer: String,
     in_flight: Arc<Semaphore>,
     /// Readable once the server is shutting down.
     stop: Arc<UnixStream>,
+    watcher: Arc<Watcher>,
+    key: Mutex<Option<u64>>,
     runtime: Handle,
-    closed: AtomicBool,
+    lead: Mutex<Lead>,
+    offered: Condvar,
     /// The connection-level error to send before closing, if any.
     closing: Mutex<Option<Vec<u8>>>,
-    /// Lanes running, and lanes waiting to become leader.
-    live: AtomicUsize,
-    waiting: AtomicUsize,
+    /// Signalled when the last lane ends.
+    ended: Notify,
+    /// In-flight permits of the connection, in total.
+    permits: usize,
     max_lanes: usize,
 }
 
@@ -61,66 +89,176 @@ struct Accepted {
     permit: OwnedSemaphorePermit,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here leaves its data consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Conn {
     /// Must be called inside the async runtime that serves async requests.
     pub(super) fn new(
         server: Arc<Server>,
-        reader: BlockingFrameReader,
-        writer: FrameWriter,
+        (reader, writer): (BlockingFrameReader, FrameWriter),
         peer: String,
         in_flight: Arc<Semaphore>,
-        stop: Arc<UnixStream>,
+        (stop, watcher): (Arc<UnixStream>, Arc<Watcher>),
     ) -> Self {
         let invocations = usize::try_from(server.runtime.max_concurrent_invocations()).unwrap_or(1);
-        let max_lanes = in_flight
-            .available_permits()
-            .min(invocations)
-            .saturating_add(1);
+        let permits = in_flight.available_permits();
+        let mut reader = reader;
+        reader.set_busy_poll(server.config.busy_poll);
+        let max_lanes = permits.min(invocations).saturating_add(1);
         Self {
             server,
+            socket: reader.socket(),
             reader: Mutex::new(reader),
             writer,
             peer,
             in_flight,
             stop,
+            watcher,
+            key: Mutex::default(),
             runtime: Handle::current(),
-            closed: AtomicBool::new(false),
+            lead: Mutex::default(),
+            offered: Condvar::new(),
             closing: Mutex::default(),
-            live: AtomicUsize::new(0),
-            waiting: AtomicUsize::new(0),
+            ended: Notify::new(),
+            permits,
             max_lanes,
+        }
+    }
+
+    /// Completes once every lane has ended (after [`start`]).
+    pub(super) async fn ended(&self) {
+        self.ended.notified().await;
+    }
+
+    fn lane_ended(&self, lead: &mut Lead) {
+        lead.live = lead.live.saturating_sub(1);
+        if lead.live == 0 {
+            self.ended.notify_one();
         }
     }
 
     /// The connection-level error frame recorded when the connection closed.
     pub(super) fn closing_frame(&self) -> Option<Vec<u8>> {
-        self.closing
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        lock(&self.closing).take()
+    }
+
+    /// Forgets the connection in the watcher (before the socket closes).
+    pub(super) fn unwatch(&self) {
+        if let Some(key) = lock(&self.key).take() {
+            self.watcher.unregister(key, self.socket.as_fd());
+        }
+    }
+
+    /// Called by the watcher: a frame arrived while no lane was reading.
+    pub(super) fn rescue(self: &Arc<Self>) {
+        let mut lead = lock(&self.lead);
+        lead.armed = false;
+        if !lead.leading && !lead.closed {
+            self.hand_over(&mut lead);
+        }
     }
 
     fn close(&self, frame: Option<Vec<u8>>) {
-        self.closed.store(true, Ordering::Release);
         if let Some(frame) = frame {
-            self.closing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get_or_insert(frame);
+            lock(&self.closing).get_or_insert(frame);
+        }
+        let mut lead = lock(&self.lead);
+        lead.closed = true;
+        lead.leading = false;
+        self.offered.notify_all();
+    }
+
+    /// Gives the lead to a waiting lane, or a new one. With neither, the
+    /// next lane to finish its request takes it.
+    fn hand_over(self: &Arc<Self>, lead: &mut Lead) {
+        lead.leading = true;
+        if lead.idle > 0 {
+            lead.offer = true;
+            self.offered.notify_one();
+        } else if lead.live < self.max_lanes {
+            lead.live += 1;
+            if !spawn_lane(self, true) {
+                lead.leading = false;
+                self.lane_ended(lead);
+            }
+        } else {
+            lead.leading = false;
         }
     }
 
-    /// Becomes leader, reads one request and admits it, then hands the
-    /// reader on. `None` once the connection is closing.
-    fn next_request(self: &Arc<Self>, alive: &mpsc::Sender<()>) -> Option<Accepted> {
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        // The reader is consistent between calls; a lane that panicked while
-        // holding it (there is no code that can) would leave it as is.
-        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        self.waiting.fetch_sub(1, Ordering::AcqRel);
-        if self.closed.load(Ordering::Acquire) {
+    /// Waits until offered the lead; `false` once the connection is closing.
+    fn wait_for_lead(&self) -> bool {
+        let mut lead = lock(&self.lead);
+        loop {
+            if lead.closed {
+                return false;
+            }
+            if lead.offer || !lead.leading {
+                lead.offer = false;
+                lead.leading = true;
+                return true;
+            }
+            lead.idle += 1;
+            lead = self
+                .offered
+                .wait(lead)
+                .unwrap_or_else(PoisonError::into_inner);
+            lead.idle -= 1;
+        }
+    }
+
+    /// After serving a request: leads again if nobody else does. `None` once
+    /// the connection is closing.
+    fn lead_again(&self) -> Option<bool> {
+        let mut lead = lock(&self.lead);
+        if lead.closed {
             return None;
         }
+        if lead.leading {
+            return Some(false);
+        }
+        lead.leading = true;
+        Some(true)
+    }
+
+    /// As leader: stops the watcher reporting what this lane will read.
+    fn disarm(&self) {
+        let mut lead = lock(&self.lead);
+        if lead.armed {
+            lead.armed = false;
+            if let Some(key) = *lock(&self.key) {
+                // Failing only means a spurious rescue later.
+                let _ = self.watcher.disarm(key, self.socket.as_fd());
+            }
+        }
+    }
+
+    /// As leader, with a request read: gives up the lead, handing it on at
+    /// once if more requests are expected (bytes buffered, others in flight),
+    /// otherwise asking the watcher to report the next frame.
+    fn release_lead(self: &Arc<Self>, more_expected: bool) {
+        let mut lead = lock(&self.lead);
+        lead.leading = false;
+        if lead.closed {
+            return;
+        }
+        let key = *lock(&self.key);
+        let armed =
+            !more_expected && key.is_some_and(|k| self.watcher.arm(k, self.socket.as_fd()).is_ok());
+        if armed {
+            lead.armed = true;
+        } else {
+            self.hand_over(&mut lead);
+        }
+    }
+
+    /// As leader: reads one request and admits it. `None` once the
+    /// connection is closing (end of stream, bad frame, shutdown).
+    fn read_request(&self) -> Option<(Accepted, bool)> {
+        let mut reader = lock(&self.reader);
         let config = &self.server.config;
         let next = reader.read(
             config.frame_limits,
@@ -150,19 +288,24 @@ impl Conn {
                 return None;
             }
         };
-        drop(body);
-        // Still the leader: with every permit taken, nobody reads (backpressure).
-        let permit = match Arc::clone(&self.in_flight).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => park::wait(Arc::clone(&self.in_flight).acquire_owned()).ok()?,
+        // Still leading: with every permit taken, nobody reads (backpressure).
+        let admitted = Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(drop)
+            .or_else(|()| park::wait(Arc::clone(&self.in_flight).acquire_owned()).map_err(drop));
+        let Ok(permit) = admitted else {
+            self.close(None);
+            return None;
         };
-        drop(reader);
-        self.add_lane_if_none_waiting(alive);
-        Some(Accepted {
+        let accepted = Accepted {
             id: header.request_id,
             request,
             permit,
-        })
+        };
+        // Other requests in flight mean the peer is not waiting on this one
+        // alone: more are likely to arrive while it runs.
+        let others_in_flight = self.in_flight.available_permits() + 1 < self.permits;
+        Some((accepted, reader.has_buffered() || others_in_flight))
     }
 
     /// Serves an admitted request: invocations on this thread, the rest as
@@ -188,52 +331,54 @@ impl Conn {
             let _ = writer.send(encode_response(id, &response, limits), Some(permit));
         });
     }
+}
 
-    fn add_lane_if_none_waiting(self: &Arc<Self>, alive: &mpsc::Sender<()>) {
-        if self.waiting.load(Ordering::Acquire) > 0 || self.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let claimed = self
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_lanes).then_some(n + 1)
-            });
-        if claimed.is_ok() {
-            spawn_lane(self, alive.clone());
-        }
+/// Registers the connection with the watcher and starts its first lane.
+/// Await [`Conn::ended`] for the lanes to finish.
+pub(super) fn start(conn: &Arc<Conn>) {
+    match conn.watcher.register(conn, conn.socket.as_fd()) {
+        Ok(key) => *lock(&conn.key) = Some(key),
+        // Without the watcher every read hands the lead on at once.
+        Err(e) => tracing::warn!(peer = %conn.peer, error = %e, "connection not watched"),
+    }
+    let mut lead = lock(&conn.lead);
+    lead.leading = true;
+    lead.live = 1;
+    if !spawn_lane(conn, true) {
+        lead.closed = true;
+        conn.lane_ended(&mut lead);
     }
 }
 
-/// Starts the first lane; the returned future completes once every lane of
-/// the connection has ended.
-pub(super) fn start(conn: &Arc<Conn>) -> impl Future<Output = ()> + use<> {
-    let (alive, mut gone) = mpsc::channel::<()>(1);
-    conn.live.fetch_add(1, Ordering::AcqRel);
-    spawn_lane(conn, alive);
-    async move {
-        // Every lane holds a sender: `None` means all have ended.
-        let _ = gone.recv().await;
-    }
-}
-
-/// Spawns a lane already counted in `live`.
-fn spawn_lane(conn: &Arc<Conn>, alive: mpsc::Sender<()>) {
+/// Starts a lane already counted in `live`; `false` if no thread could be
+/// started (logged).
+fn spawn_lane(conn: &Arc<Conn>, leading: bool) -> bool {
     let lane = Arc::clone(conn);
     let spawned = std::thread::Builder::new()
         .name("enclet-lane".to_owned())
         .stack_size(conn.server.runtime.thread_stack_bytes())
-        .spawn(move || {
-            while let Some(accepted) = lane.next_request(&alive) {
-                lane.serve(accepted);
-            }
-            lane.live.fetch_sub(1, Ordering::AcqRel);
-            drop(alive);
-        });
-    if let Err(e) = spawned {
-        conn.live.fetch_sub(1, Ordering::AcqRel);
+        .spawn(move || run_lane(&lane, leading));
+    if let Err(e) = &spawned {
         tracing::warn!(peer = %conn.peer, error = %e, "cannot start a connection lane");
-        if conn.live.load(Ordering::Acquire) == 0 {
-            conn.close(None);
+    }
+    spawned.is_ok()
+}
+
+fn run_lane(conn: &Arc<Conn>, mut leading: bool) {
+    loop {
+        if !leading && !conn.wait_for_lead() {
+            break;
+        }
+        conn.disarm();
+        let Some((accepted, more_expected)) = conn.read_request() else {
+            break;
+        };
+        conn.release_lead(more_expected);
+        conn.serve(accepted);
+        match conn.lead_again() {
+            Some(again) => leading = again,
+            None => break,
         }
     }
+    conn.lane_ended(&mut lock(&conn.lead));
 }

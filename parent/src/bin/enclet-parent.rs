@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use enclet_parent::OperatorAddr;
 use enclet_parent::api::{self, ApiState};
-use enclet_parent::client::{DEFAULT_REQUEST_TIMEOUT, Reconnecting};
+use enclet_parent::client::{DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, Reconnecting};
 use enclet_protocol::{Endpoint, FrameLimits};
 
 /// The enclet parent: operator API in front of the enclave.
@@ -44,6 +44,13 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     request_timeout_secs: u64,
+    /// Microseconds a request to the enclave keeps its thread awake waiting
+    /// for the answer before letting it sleep (0: sleep at once). Waking a
+    /// sleeping thread can cost more than a short plugin call; spinning
+    /// briefly returns short answers sooner, for up to this much CPU per call.
+    #[arg(long, default_value_t = u64::try_from(DEFAULT_BUSY_WAIT.as_micros()).unwrap_or(0),
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    busy_wait_us: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let state = Arc::new(ApiState {
         enclave: Reconnecting::new(args.enclave.clone(), limits)
-            .with_request_timeout(Duration::from_secs(args.request_timeout_secs)),
+            .with_request_timeout(Duration::from_secs(args.request_timeout_secs))
+            .with_busy_wait(Duration::from_micros(args.busy_wait_us)),
     });
     let app = api::router(state, args.max_body_bytes);
     tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");

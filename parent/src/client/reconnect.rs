@@ -5,7 +5,7 @@ use std::time::Duration;
 use enclet_protocol::{Endpoint, FrameLimits};
 use tokio::sync::Mutex;
 
-use super::{DEFAULT_REQUEST_TIMEOUT, EnclaveClient};
+use super::{DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, EnclaveClient};
 use crate::Error;
 
 /// Holds at most one live [`EnclaveClient`] and replaces it when it closes.
@@ -19,6 +19,7 @@ pub struct Reconnecting {
     endpoint: Endpoint,
     limits: FrameLimits,
     request_timeout: Duration,
+    busy_wait: Duration,
     current: Mutex<Option<EnclaveClient>>,
 }
 
@@ -30,6 +31,7 @@ impl Reconnecting {
             endpoint,
             limits,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            busy_wait: DEFAULT_BUSY_WAIT,
             current: Mutex::new(None),
         }
     }
@@ -39,6 +41,14 @@ impl Reconnecting {
     #[must_use]
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets each connection's busy-wait budget per request (default
+    /// [`DEFAULT_BUSY_WAIT`]; see [`EnclaveClient::with_busy_wait`]).
+    #[must_use]
+    pub fn with_busy_wait(mut self, budget: Duration) -> Self {
+        self.busy_wait = budget;
         self
     }
 
@@ -67,7 +77,8 @@ impl Reconnecting {
             waiting_for: "a connection",
             after: self.request_timeout,
         })??
-        .with_request_timeout(self.request_timeout);
+        .with_request_timeout(self.request_timeout)
+        .with_busy_wait(self.busy_wait);
         tracing::info!(endpoint = %self.endpoint, "connected to the enclave");
         *current = Some(client.clone());
         Ok(client)

@@ -69,6 +69,33 @@ async fn responses_are_routed_by_id_in_any_order() {
     }
 }
 
+/// Answers that come during the busy wait and long after it both arrive, with
+/// and without busy waiting.
+#[tokio::test]
+async fn answers_arrive_whether_or_not_the_request_busy_waits() {
+    for budget in [
+        std::time::Duration::ZERO,
+        std::time::Duration::from_millis(5),
+    ] {
+        let (client, mut server) = connected();
+        let client = client.with_busy_wait(budget);
+        let m = Measurement::of_plugin(b"p");
+        for delay_ms in [0, 30] {
+            let call = tokio::spawn({
+                let c = client.clone();
+                async move { c.invoke(m, b"x".to_vec()).await }
+            });
+            let (id, _) = next_request(&mut server).await;
+            tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            answer(&mut server, id, &Response::Output(vec![7])).await;
+            assert_eq!(call.await.unwrap().unwrap(), vec![7], "budget {budget:?}");
+        }
+        drop(server);
+        let gone = client.invoke(m, b"x".to_vec()).await.unwrap_err();
+        assert!(matches!(gone, Error::Disconnected(_)), "{gone:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_connection_error_fails_pending_and_later_requests() {
     let (client, mut server) = connected();

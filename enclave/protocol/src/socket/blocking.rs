@@ -40,6 +40,8 @@ pub struct BlockingFrameReader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// How long to check for data without sleeping before sleeping in `poll`.
+    busy_poll: Duration,
 }
 
 impl std::fmt::Debug for BlockingFrameReader {
@@ -63,7 +65,30 @@ impl BlockingFrameReader {
             buf: vec![0; INITIAL_BYTES],
             start: 0,
             end: 0,
+            busy_poll: Duration::ZERO,
         }
+    }
+
+    /// Before sleeping on the socket, check it without sleeping for up to
+    /// `budget` (default zero: sleep at once). Waking a sleeping thread takes
+    /// tens of microseconds on some virtual machines, more than a short call;
+    /// a reader that spins briefly answers the next request of a busy peer
+    /// without that cost, at the price of up to `budget` of CPU per wait.
+    pub fn set_busy_poll(&mut self, budget: Duration) {
+        self.busy_poll = budget;
+    }
+
+    /// The socket being read (to watch it from elsewhere).
+    #[must_use]
+    pub fn socket(&self) -> Arc<dyn RawSocket> {
+        Arc::clone(&self.socket)
+    }
+
+    /// True when received bytes are waiting to be returned (a whole frame or
+    /// the start of one).
+    #[must_use]
+    pub fn has_buffered(&self) -> bool {
+        self.end > self.start
     }
 
     /// Waits for and returns the next frame body, or why there is none.
@@ -137,35 +162,62 @@ impl BlockingFrameReader {
         Ok(Buffered::Frame(body))
     }
 
-    /// Waits until the socket or `stop` is readable, or `timeout` passes.
+    /// Waits until the socket or `stop` is readable, or `timeout` passes:
+    /// first checking without sleeping for up to the busy-poll budget, then
+    /// sleeping in `poll(2)`.
     fn wait(&self, stop: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<Ready> {
-        let timeout = match timeout {
-            None => PollTimeout::NONE,
-            Some(t) if t.is_zero() => return Ok(Ready::Timeout),
-            // Whole milliseconds, rounded up so a short wait is not a busy loop.
-            Some(t) => PollTimeout::try_from(t.saturating_add(Duration::from_micros(999)))
-                .unwrap_or(PollTimeout::MAX),
-        };
-        loop {
-            let mut fds = [
-                PollFd::new(self.socket.as_fd(), PollFlags::POLLIN),
-                PollFd::new(stop, PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, timeout) {
-                Ok(0) => return Ok(Ready::Timeout),
-                Ok(_) => {
-                    let [socket, stop] = fds;
-                    if stop.any().unwrap_or(false) {
-                        return Ok(Ready::Stop);
-                    }
-                    // Readable, hung up or in error: the read tells which.
-                    if socket.any().unwrap_or(true) {
-                        return Ok(Ready::Socket);
-                    }
-                }
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(e.into()),
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Ok(Ready::Timeout);
+        }
+        let start = Instant::now();
+        let budget = timeout.map_or(self.busy_poll, |t| t.min(self.busy_poll));
+        while !budget.is_zero() {
+            if let Some(ready) = self.poll_once(stop, PollTimeout::ZERO)? {
+                return Ok(ready);
             }
+            if start.elapsed() >= budget {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let deadline = timeout.map(|t| start + t);
+        loop {
+            let sleep = match deadline {
+                None => PollTimeout::NONE,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(Ready::Timeout);
+                    }
+                    // Whole milliseconds, rounded up so a short wait is not
+                    // a busy loop.
+                    PollTimeout::try_from(left.saturating_add(Duration::from_micros(999)))
+                        .unwrap_or(PollTimeout::MAX)
+                }
+            };
+            if let Some(ready) = self.poll_once(stop, sleep)? {
+                return Ok(ready);
+            }
+        }
+    }
+
+    /// One `poll(2)`: `None` if nothing is ready when it returns.
+    fn poll_once(&self, stop: BorrowedFd<'_>, timeout: PollTimeout) -> io::Result<Option<Ready>> {
+        let mut fds = [
+            PollFd::new(self.socket.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop, PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(None),
+            Ok(_) => {
+                let [socket, stop] = fds;
+                if stop.any().unwrap_or(false) {
+                    return Ok(Some(Ready::Stop));
+                }
+                // Readable, hung up or in error: the read tells which.
+                Ok(socket.any().unwrap_or(true).then_some(Ready::Socket))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -117,3 +117,32 @@ async fn oversized_and_undersized_lengths_are_refused_from_the_prefix() {
     let e = reader.read(LIMITS, None, stop.as_fd()).unwrap_err();
     assert!(matches!(e, ProtocolError::FrameTooShort { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn busy_polling_still_reads_stops_and_times_out() {
+    let (mut reader, mut peer, (stop, mut trigger)) = setup();
+    reader.set_busy_poll(Duration::from_millis(200));
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        peer.write_all(&frame(5, 3)).unwrap();
+        peer
+    });
+    assert_eq!(
+        output(reader.read(LIMITS, None, stop.as_fd()).unwrap()),
+        (5, 3)
+    );
+    let mut peer = late.join().unwrap();
+
+    let whole = frame(6, 100);
+    peer.write_all(&whole[..10]).unwrap();
+    let e = reader
+        .read(LIMITS, Some(Duration::from_millis(30)), stop.as_fd())
+        .unwrap_err();
+    assert!(matches!(e, ProtocolError::BodyTimeout { .. }), "{e:?}");
+
+    trigger.write_all(b"x").unwrap();
+    assert_eq!(
+        reader.read(LIMITS, None, stop.as_fd()).unwrap(),
+        Next::Stopped
+    );
+}
