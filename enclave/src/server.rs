@@ -4,15 +4,19 @@
 //! serve(listener, shutdown)                       (async, one thread)
 //!   └─ accept ─▶ connection task (one per peer): waits for its lanes, then closes
 //!                 └─ lanes (threads, leader/follower, see lanes.rs):
-//!                      leader: poll ─▶ read frame ─▶ decode ─▶ in-flight permit ─▶ hand reader on
+//!                      leader: poll ─▶ read frame ─▶ decode ─▶ in-flight permit ─▶ pass or arm the lead
 //!                      Invoke: run the plugin on this thread ─▶ encode ─▶ write
 //!                      other:  async task: handler::handle ─▶ encode ─▶ write
+//!   watcher thread (watch.rs): a frame on a connection whose leader is busy ─▶ another lane leads
 //! ```
 //!
 //! * **Short paths.** A request is read, run and answered by one thread: no
-//!   hand-off between the socket and the plugin and back. Sockets are watched
-//!   for readability only and answers are written directly (non-blocking, any
-//!   backlog flushed in the background), see `enclet_protocol::socket`.
+//!   hand-off between the socket and the plugin and back, and no wake-up of
+//!   another thread unless a second request needs one. Sockets are watched
+//!   for readability only, answers are written directly (non-blocking, any
+//!   backlog flushed in the background, see `enclet_protocol::socket`), and a
+//!   leader may check for the next frame briefly before sleeping
+//!   ([`ServerConfig::busy_poll`]).
 //! * **Isolation of failures.** A malformed, oversized, truncated or
 //!   wrong-version frame ends only the connection it arrived on: the reader
 //!   logs the reason with `tracing::warn!`, queues a connection-level error
