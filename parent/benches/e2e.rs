@@ -180,18 +180,14 @@ async fn frame_round_trip(calls: usize) -> Vec<Duration> {
         rt.block_on(async move {
             let (mut reader, writer) = socket::split(theirs).unwrap();
             while let Ok(Some(body)) = reader.read(FrameLimits::default(), None).await {
-                let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
-                frame.extend_from_slice(&body);
-                if writer.send(frame, None).is_err() {
+                if writer.send(reframe(&body), None).is_err() {
                     break;
                 }
             }
         });
     });
     let (mut reader, writer) = socket::split(ours).unwrap();
-    let ping =
-        enclet_protocol::codec::encode(1, &Response::Output(vec![0; 40]), FrameLimits::default())
-            .unwrap();
+    let ping = ping();
     let mut out = Vec::with_capacity(calls);
     for i in 0..calls + calls / 10 {
         let t = Instant::now();
@@ -225,9 +221,7 @@ fn spinning_round_trip(rt: &tokio::runtime::Runtime, calls: usize) -> Vec<Durati
         while let Ok(socket::Next::Frame(body)) =
             reader.read(FrameLimits::default(), None, stop.as_fd())
         {
-            let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
-            frame.extend_from_slice(&body);
-            if writer.send(frame, None).is_err() {
+            if writer.send(reframe(&body), None).is_err() {
                 break;
             }
         }
@@ -235,9 +229,7 @@ fn spinning_round_trip(rt: &tokio::runtime::Runtime, calls: usize) -> Vec<Durati
     let (mut reader, writer) = socket::split_blocking(ours).unwrap();
     reader.set_busy_poll(SPIN);
     let (stop, _never) = std::os::unix::net::UnixStream::pair().unwrap();
-    let ping =
-        enclet_protocol::codec::encode(1, &Response::Output(vec![0; 40]), FrameLimits::default())
-            .unwrap();
+    let ping = ping();
     let mut out = Vec::with_capacity(calls);
     for i in 0..calls + calls / 10 {
         let t = Instant::now();
@@ -251,6 +243,19 @@ fn spinning_round_trip(rt: &tokio::runtime::Runtime, calls: usize) -> Vec<Durati
         }
     }
     out
+}
+
+/// A frame body with its length prefix again (what an echo sends back).
+fn reframe(body: &[u8]) -> Vec<u8> {
+    let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// The 64-byte frame the round-trip measurements bounce.
+fn ping() -> Vec<u8> {
+    enclet_protocol::codec::encode(1, &Response::Output(vec![0; 40]), FrameLimits::default())
+        .unwrap()
 }
 
 fn start_enclave(bin: &Path, socket: &Path, dir: &Path) -> Child {

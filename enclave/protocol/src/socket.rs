@@ -137,14 +137,8 @@ pub(crate) fn register<T: OwnsFd>(owner: T, interest: Interest) -> io::Result<As
 /// The OS error when the socket cannot be made non-blocking or registered
 /// with the reactor.
 pub fn split<S: RawSocket>(socket: S) -> io::Result<(FrameReader, FrameWriter)> {
-    socket.set_nonblocking()?;
-    let socket: Arc<dyn RawSocket> = Arc::new(socket);
-    let reader = FrameReader::new(Arc::clone(&socket))?;
-    let writer = FrameWriter::new(
-        socket,
-        tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
-    );
-    Ok((reader, writer))
+    let (socket, writer) = writer_for(socket)?;
+    Ok((FrameReader::new(socket)?, writer))
 }
 
 /// Like [`split`], with a reader for a thread that waits on the socket
@@ -154,14 +148,17 @@ pub fn split<S: RawSocket>(socket: S) -> io::Result<(FrameReader, FrameWriter)> 
 /// # Errors
 /// The OS error when the socket cannot be made non-blocking.
 pub fn split_blocking<S: RawSocket>(socket: S) -> io::Result<(BlockingFrameReader, FrameWriter)> {
+    let (socket, writer) = writer_for(socket)?;
+    Ok((BlockingFrameReader::new(socket), writer))
+}
+
+/// Makes `socket` non-blocking and builds its writer on the current runtime;
+/// returns the shared socket for the reader.
+fn writer_for<S: RawSocket>(socket: S) -> io::Result<(Arc<dyn RawSocket>, FrameWriter)> {
     socket.set_nonblocking()?;
     let socket: Arc<dyn RawSocket> = Arc::new(socket);
-    let reader = BlockingFrameReader::new(Arc::clone(&socket));
-    let writer = FrameWriter::new(
-        socket,
-        tokio::runtime::Handle::try_current().map_err(io::Error::other)?,
-    );
-    Ok((reader, writer))
+    let runtime = tokio::runtime::Handle::try_current().map_err(io::Error::other)?;
+    Ok((Arc::clone(&socket), FrameWriter::new(socket, runtime)))
 }
 
 #[cfg(test)]

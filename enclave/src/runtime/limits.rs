@@ -68,6 +68,19 @@ pub struct HardMaxima {
     pub max_output_bytes: u64,
 }
 
+impl From<Limits> for enclet_protocol::Limits {
+    fn from(l: Limits) -> Self {
+        Self {
+            fuel: l.fuel,
+            deadline_ms: l.deadline_ms,
+            max_memory_bytes: l.max_memory_bytes,
+            max_table_elements: l.max_table_elements,
+            max_input_bytes: l.max_input_bytes,
+            max_output_bytes: l.max_output_bytes,
+        }
+    }
+}
+
 impl HardMaxima {
     /// The maxima the enclave ships with.
     pub const DEFAULT: Self = Self {

@@ -126,19 +126,11 @@ fn health(server: &Server) -> Response {
 }
 
 fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
-    let l = &info.limits;
     PluginInfo {
         name: info.name.clone(),
         measurement: info.measurement,
         size_bytes: info.size_bytes,
-        limits: enclet_protocol::Limits {
-            fuel: l.fuel,
-            deadline_ms: l.deadline_ms,
-            max_memory_bytes: l.max_memory_bytes,
-            max_table_elements: l.max_table_elements,
-            max_input_bytes: l.max_input_bytes,
-            max_output_bytes: l.max_output_bytes,
-        },
+        limits: info.limits.into(),
     }
 }
 

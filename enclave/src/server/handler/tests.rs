@@ -47,14 +47,7 @@ fn loaded_limits(response: Response) -> enclet_protocol::Limits {
 }
 
 fn wire(l: Limits) -> enclet_protocol::Limits {
-    enclet_protocol::Limits {
-        fuel: l.fuel,
-        deadline_ms: l.deadline_ms,
-        max_memory_bytes: l.max_memory_bytes,
-        max_table_elements: l.max_table_elements,
-        max_input_bytes: l.max_input_bytes,
-        max_output_bytes: l.max_output_bytes,
-    }
+    l.into()
 }
 
 #[tokio::test]
