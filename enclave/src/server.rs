@@ -56,6 +56,7 @@ mod watch;
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use enclet_attestation::event_log::EventLog;
@@ -119,6 +120,8 @@ pub struct Server {
     key: EnclaveKey,
     config: ServerConfig,
     started: Instant,
+    /// Set once shutdown starts: lanes read no further frame.
+    stopping: AtomicBool,
 }
 
 impl std::fmt::Debug for Server {
@@ -155,6 +158,7 @@ impl Server {
             key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),
+            stopping: AtomicBool::new(false),
         })
     }
 
@@ -218,6 +222,7 @@ impl Server {
             connections = connections.len(),
             "shutting down: draining in-flight requests"
         );
+        self.stopping.store(true, Ordering::Release);
         if let Err(e) = (&stop_trigger).write_all(b"s") {
             tracing::warn!(error = %e, "cannot signal shutdown to connections");
         }

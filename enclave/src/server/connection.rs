@@ -5,7 +5,7 @@
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use enclet_protocol::socket;
+use enclet_protocol::socket::{self, FrameWriter};
 use enclet_protocol::{
     CONNECTION_ID, ErrorBody, FrameLimits, ProtocolError, RawSocket, Response, codec,
 };
@@ -47,6 +47,12 @@ pub(super) async fn run<S: RawSocket>(
         Arc::clone(&in_flight),
         (stop, watcher),
     ));
+    let mut stop_lanes = StopLanes {
+        in_flight: Arc::clone(&in_flight),
+        conn: Arc::clone(&conn),
+        writer: writer.clone(),
+        finished: false,
+    };
     lanes::start(&conn);
     // Every lane has stopped reading once this returns.
     conn.ended().await;
@@ -59,6 +65,29 @@ pub(super) async fn run<S: RawSocket>(
     }
     if let Err(e) = writer.finish().await {
         tracing::debug!(%peer, error = %e, "connection write failed");
+    }
+    stop_lanes.finished = true;
+}
+
+/// Ends the lanes' business with this connection when its task ends, also
+/// when the task is dropped (shutdown grace over): a leader parked waiting for
+/// an in-flight permit wakes with an error and ends, the watcher forgets the
+/// socket and, unless the connection was closed cleanly, answers not yet
+/// written are dropped and the peer sees the end of the stream.
+pub(super) struct StopLanes {
+    pub(super) in_flight: Arc<Semaphore>,
+    pub(super) conn: Arc<Conn>,
+    pub(super) writer: FrameWriter,
+    pub(super) finished: bool,
+}
+
+impl Drop for StopLanes {
+    fn drop(&mut self) {
+        self.in_flight.close();
+        self.conn.unwatch();
+        if !self.finished {
+            self.writer.abort();
+        }
     }
 }
 

@@ -25,6 +25,7 @@
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use enclet_protocol::socket::{BlockingFrameReader, FrameWriter, Next};
@@ -119,7 +120,13 @@ impl Conn {
             watcher,
             key: Mutex::default(),
             runtime: Handle::current(),
-            lead: Mutex::default(),
+            // The first lane (started by `start`) is counted and leads from the
+            // outset, so a rescue that comes before `start` does nothing.
+            lead: Mutex::new(Lead {
+                leading: true,
+                live: 1,
+                ..Lead::default()
+            }),
             offered: Condvar::new(),
             closing: Mutex::default(),
             ended: Notify::new(),
@@ -138,6 +145,19 @@ impl Conn {
         if lead.live == 0 {
             self.ended.notify_one();
         }
+    }
+
+    /// The connection's writer (for tests).
+    #[cfg(test)]
+    pub(super) fn writer_for_tests(&self) -> FrameWriter {
+        self.writer.clone()
+    }
+
+    /// Lanes counted as running, and whether one leads (for tests).
+    #[cfg(test)]
+    pub(super) fn lanes_counted(&self) -> (usize, bool) {
+        let lead = lock(&self.lead);
+        (lead.live, lead.leading)
     }
 
     /// The connection-level error frame recorded when the connection closed.
@@ -258,6 +278,11 @@ impl Conn {
     /// As leader: reads one request and admits it. `None` once the
     /// connection is closing (end of stream, bad frame, shutdown).
     fn read_request(&self) -> Option<(Accepted, bool)> {
+        // Shutting down: not even frames already buffered are read.
+        if self.server.stopping.load(Ordering::Acquire) {
+            self.close(None);
+            return None;
+        }
         let mut reader = lock(&self.reader);
         let config = &self.server.config;
         let next = reader.read(
@@ -342,8 +367,6 @@ pub(super) fn start(conn: &Arc<Conn>) {
         Err(e) => tracing::warn!(peer = %conn.peer, error = %e, "connection not watched"),
     }
     let mut lead = lock(&conn.lead);
-    lead.leading = true;
-    lead.live = 1;
     if !spawn_lane(conn, true) {
         lead.closed = true;
         conn.lane_ended(&mut lead);
@@ -365,6 +388,7 @@ fn spawn_lane(conn: &Arc<Conn>, leading: bool) -> bool {
 }
 
 fn run_lane(conn: &Arc<Conn>, mut leading: bool) {
+    let _ended = LaneEnded(conn);
     loop {
         if !leading && !conn.wait_for_lead() {
             break;
@@ -380,5 +404,18 @@ fn run_lane(conn: &Arc<Conn>, mut leading: bool) {
             None => break,
         }
     }
-    conn.lane_ended(&mut lock(&conn.lead));
+}
+
+/// Counts a lane out when it ends, however it ends: a lane that panicked
+/// (there is no code meant to) closes the connection rather than leave it
+/// without a leader.
+struct LaneEnded<'a>(&'a Arc<Conn>);
+
+impl Drop for LaneEnded<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close(None);
+        }
+        self.0.lane_ended(&mut lock(&self.0.lead));
+    }
 }

@@ -280,3 +280,5 @@ async fn a_long_call_does_not_hold_up_its_connection() {
     let _ = tx.send(());
     task.await.unwrap().unwrap();
 }
+
+mod lanes;

@@ -167,3 +167,24 @@ async fn reader_reports_truncation_and_clean_end() {
 }
 
 mod blocking;
+
+#[tokio::test]
+async fn abort_drops_the_backlog_releases_holds_and_ends_the_stream() {
+    let ((_, writer), (mut reader, _)) = pair();
+    let permits = Arc::new(Semaphore::new(1));
+    let hold = Arc::clone(&permits).try_acquire_owned().unwrap();
+    writer.send(frame(1, BIG), Some(hold)).unwrap();
+    assert_eq!(permits.available_permits(), 0);
+    writer.abort();
+    assert_eq!(permits.available_permits(), 1, "hold released by abort");
+    assert!(writer.has_failed());
+    assert!(writer.send(frame(2, 1), None).is_err());
+    // The peer gets whatever had been written, then a cut frame or the end.
+    let read = tokio::time::timeout(Duration::from_secs(30), reader.read(LIMITS, None))
+        .await
+        .expect("the stream ends after an abort");
+    assert!(
+        matches!(read, Ok(None) | Err(ProtocolError::Truncated { .. })),
+        "{read:?}"
+    );
+}

@@ -39,6 +39,8 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled when a flush task ends (backlog empty or writing failed).
     drained: Notify,
+    /// Signalled by [`FrameWriter::abort`] to stop a flush task waiting.
+    aborted: Notify,
     runtime: Handle,
 }
 
@@ -107,6 +109,7 @@ impl FrameWriter {
                 socket,
                 state: Mutex::default(),
                 drained: Notify::new(),
+                aborted: Notify::new(),
                 runtime,
             }),
         }
@@ -145,6 +148,21 @@ impl FrameWriter {
             self.inner.runtime.spawn(flush(Arc::clone(&self.inner)));
         }
         Ok(())
+    }
+
+    /// Gives up: drops everything not yet written (releasing its holds),
+    /// stops the flush task, fails every later `send` and shuts down the write
+    /// side, so the peer sees the end of the stream at once.
+    pub fn abort(&self) {
+        let mut state = self.inner.state();
+        state.fail(&io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "writer aborted",
+        ));
+        drop(state);
+        self.inner.aborted.notify_one();
+        // The peer may be gone already; nothing more to do then.
+        let _ = self.inner.socket.shutdown_write();
     }
 
     /// True once a write has failed; every later `send` fails.
@@ -199,7 +217,12 @@ async fn flush_backlog(inner: &Inner) -> io::Result<()> {
     let fd: OwnedFd = inner.socket.as_fd().try_clone_to_owned()?;
     let writable = super::register(fd, Interest::WRITABLE)?;
     loop {
-        let mut ready = writable.writable().await?;
+        let mut ready = tokio::select! {
+            ready = writable.writable() => ready?,
+            () = inner.aborted.notified() => {
+                return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "writer aborted"));
+            }
+        };
         {
             let mut state = inner.state();
             while let Some(front) = state.backlog.front_mut() {
