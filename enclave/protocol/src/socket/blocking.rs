@@ -84,6 +84,12 @@ impl BlockingFrameReader {
         Arc::clone(&self.socket)
     }
 
+    /// Bytes of buffer held (for tests).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     /// True when received bytes are waiting to be returned (a whole frame or
     /// the start of one).
     #[must_use]
@@ -158,6 +164,11 @@ impl BlockingFrameReader {
         self.start = self.start.saturating_add(total);
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
+            // A large frame (a plugin upload) does not keep its memory.
+            if self.buf.len() > INITIAL_BYTES {
+                self.buf.truncate(INITIAL_BYTES);
+                self.buf.shrink_to_fit();
+            }
         }
         Ok(Buffered::Frame(body))
     }

@@ -49,6 +49,11 @@ async fn reads_frames_small_and_large_in_order() {
         assert_eq!(output(next), (id, len));
     }
     drop(writer.join().unwrap());
+    assert!(
+        reader.capacity() <= 64 * 1024,
+        "buffer kept {} bytes",
+        reader.capacity()
+    );
     assert_eq!(
         reader.read(LIMITS, None, stop.as_fd()).unwrap(),
         Next::Closed
