@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 use enclet_attestation::measurement::Measurement;
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
@@ -271,51 +271,18 @@ impl Runtime {
         plugin: &Measurement,
         input: Vec<u8>,
     ) -> Result<Vec<u8>, InvokeError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.invoke_then(plugin, input, move |result| {
-            let _ = tx.send(result);
-        });
-        rx.await.map_err(|_| {
-            InvokeError::Internal("invocation task ended without a result".to_owned())
-        })?
-    }
-
-    /// Starts an invocation and returns at once; `done` receives the result
-    /// on the thread that ran the plugin (or on the calling thread if the call
-    /// is refused before it starts). Nothing wakes the caller's executor when
-    /// the call ends, which keeps a round trip to as few thread hand-offs as
-    /// possible: `done` can answer the peer itself. Must be called inside a
-    /// Tokio runtime.
-    ///
-    /// Waits for an instance pool slot when all are taken (on a task, not on
-    /// the caller).
-    pub fn invoke_then<F>(&self, plugin: &Measurement, input: Vec<u8>, done: F)
-    where
-        F: FnOnce(Result<Vec<u8>, InvokeError>) + Send + 'static,
-    {
-        let (plugin, ticks) = match self.prepare(plugin, &input) {
-            Ok(prepared) => prepared,
-            Err(e) => return done(Err(e)),
-        };
-        let run = Call {
-            engine: self.engine.clone(),
-            plugin,
-            ticks,
-            input,
-        };
-        match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(slot) => run.start(slot, done),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                let slots = Arc::clone(&self.slots);
-                tokio::spawn(async move {
-                    match slots.acquire_owned().await {
-                        Ok(slot) => run.start(slot, done),
-                        Err(_) => done(Err(slots_closed())),
-                    }
-                });
-            }
-            Err(tokio::sync::TryAcquireError::Closed) => done(Err(slots_closed())),
-        }
+        let (plugin, ticks) = self.prepare(plugin, &input)?;
+        let slot = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| slots_closed())?;
+        let engine = self.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            invoke::run(&engine, &plugin, ticks, &input)
+        })
+        .await
+        .map_err(|e| InvokeError::Internal(format!("invocation task: {e}")))?
     }
 
     /// Like [`invoke`](Self::invoke) but runs on the calling thread, for callers
@@ -390,28 +357,6 @@ impl Runtime {
             .saturating_mul(1000)
             .div_ceil(tick_us)
             .saturating_add(1)
-    }
-}
-
-/// An invocation ready to run once it has a pool slot.
-struct Call {
-    engine: Engine,
-    plugin: Arc<Plugin>,
-    ticks: u64,
-    input: Vec<u8>,
-}
-
-impl Call {
-    /// Runs on a blocking thread; the slot is released before `done` runs.
-    fn start<F>(self, slot: OwnedSemaphorePermit, done: F)
-    where
-        F: FnOnce(Result<Vec<u8>, InvokeError>) + Send + 'static,
-    {
-        tokio::task::spawn_blocking(move || {
-            let result = invoke::run(&self.engine, &self.plugin, self.ticks, &self.input);
-            drop(slot);
-            done(result);
-        });
     }
 }
 

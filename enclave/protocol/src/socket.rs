@@ -76,35 +76,29 @@ pub trait RawSocket: sealed::Sealed + AsFd + Send + Sync + 'static {
     fn shutdown_write(&self) -> io::Result<()>;
 }
 
-impl RawSocket for std::os::unix::net::UnixStream {
-    fn set_nonblocking(&self) -> io::Result<()> {
-        std::os::unix::net::UnixStream::set_nonblocking(self, true)
-    }
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&mut &*self).read(buf)
-    }
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        (&mut &*self).write(buf)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
+/// Both stream types have the same inherent methods and implement `Read` and
+/// `Write` for shared references; one body serves both.
+macro_rules! raw_socket {
+    ($stream:ty) => {
+        impl RawSocket for $stream {
+            fn set_nonblocking(&self) -> io::Result<()> {
+                <$stream>::set_nonblocking(self, true)
+            }
+            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&mut &*self).read(buf)
+            }
+            fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+                (&mut &*self).write(buf)
+            }
+            fn shutdown_write(&self) -> io::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
+        }
+    };
 }
 
-impl RawSocket for vsock::VsockStream {
-    fn set_nonblocking(&self) -> io::Result<()> {
-        vsock::VsockStream::set_nonblocking(self, true)
-    }
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&mut &*self).read(buf)
-    }
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        (&mut &*self).write(buf)
-    }
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
+raw_socket!(std::os::unix::net::UnixStream);
+raw_socket!(vsock::VsockStream);
 
 mod sealed {
     pub trait Sealed {}
