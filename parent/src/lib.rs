@@ -1,6 +1,7 @@
 //! # enclet-parent
 //!
-//! The untrusted host-side half of enclet, and the `enclet` command line.
+//! The untrusted host-side half of enclet: the proxy between operators and the
+//! enclave. The `enclet` command line is its own crate (`enclet-cli`).
 //!
 //! ```text
 //!  operator ──HTTP/1.1──▶ enclet-parent ══ frames (Unix socket / vsock) ══▶ enclet-enclave
@@ -14,7 +15,6 @@
 //! * [`api`]: the operator API (load, invoke, list, health, and the attester's
 //!   identity, credential activation and attestation) as HTTP/1.1 over a
 //!   Unix socket or loopback TCP ([`OperatorAddr`]).
-//! * [`cli`]: the `enclet` command line (`plugin`, `demo`, `verify`).
 //!
 //! The parent is trusted for availability only: it relays bytes and can see
 //! plugin inputs and outputs, but it cannot change what the enclave measures
@@ -23,7 +23,6 @@
 
 pub mod addr;
 pub mod api;
-pub mod cli;
 pub mod client;
 mod error;
 

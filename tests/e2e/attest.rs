@@ -11,10 +11,10 @@ use enclet_attestation::tpm::{
     IMAGE_PCR, PLUGIN_PCR, PcrValues, QuoteEvidence, TpmClaims, TpmExpectations,
 };
 use enclet_attestation::{Error, Measurement, UnixTime, Verified};
-use enclet_attester::swtpm::Swtpm;
 use enclet_parent::api::attest::{
     ActivateJson, ActivatedJson, AttestJson, AttestationJson, EvidenceJson, Hex, IdentityJson,
 };
+use enclet_swtpm::Swtpm;
 use hyper::Method;
 
 use crate::harness::{Appliance, api_error, bin};

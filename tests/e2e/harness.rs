@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use enclet_cli::client::{CallError, ParentClient};
 use enclet_parent::OperatorAddr;
-use enclet_parent::cli::client::{CallError, ParentClient};
 use enclet_parent::client::EnclaveClient;
 use enclet_protocol::{Endpoint, FrameLimits};
 use hyper::Method;

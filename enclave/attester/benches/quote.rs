@@ -20,9 +20,9 @@ use enclet_attestation::event_log::EventLog;
 use enclet_attestation::tpm::{
     self, ExpectedExtraData, HashAlg, PcrValues, QuoteEvidence, TpmExpectations,
 };
-use enclet_attester::swtpm::Swtpm;
 use enclet_attester::tpm::TpmAttester;
 use enclet_attester::{AttestationRequest, Attester, Evidence};
+use enclet_swtpm::Swtpm;
 
 fn bench(c: &mut Criterion) {
     let swtpm = Swtpm::start().unwrap();

@@ -23,13 +23,11 @@
 //! a value; there is no global. Crates that only need the trait build this
 //! crate with `default-features = false`.
 //!
-//! Feature `test-support` adds [`swtpm`]: a private, freshly provisioned
-//! `swtpm` per test, stopped on drop.
+//! A private, freshly provisioned swtpm for tests and the demo lives in its own
+//! crate (`enclet-swtpm`), so no production binary can link it.
 #![forbid(unsafe_code)]
 
 pub mod config;
-#[cfg(feature = "test-support")]
-pub mod swtpm;
 #[cfg(feature = "tpm")]
 pub mod tpm;
 
@@ -127,9 +125,6 @@ pub enum AttesterError {
     /// A request or input is malformed before it reaches the device.
     #[error("attester input: {0}")]
     Input(String),
-    /// Provisioning or running a TPM simulator failed (test support).
-    #[error("tpm simulator: {0}")]
-    Simulator(String),
 }
 
 /// A source of hardware-rooted evidence about this enclave.

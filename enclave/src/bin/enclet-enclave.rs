@@ -20,15 +20,14 @@
 //! to silence it (`scripts/demo` and `scripts/test` do).
 #![deny(unsafe_code)]
 
-use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use enclet_attestation::Measurement;
 use enclet_attester::{Attester, AttesterConfig};
+use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
 use enclet_enclave::runtime::{Runtime, RuntimeConfig};
 use enclet_enclave::server::{Server, ServerConfig};
 use enclet_protocol::{Endpoint, FrameLimits, Transport, UnixTransport, VsockTransport};
@@ -40,9 +39,8 @@ struct Args {
     /// Where to listen: `unix:PATH` or `vsock:PORT` (any CID) / `vsock:CID:PORT`.
     #[arg(long, env = "ENCLET_ENCLAVE_LISTEN")]
     listen: Endpoint,
-    /// Log output format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     /// Largest frame accepted or sent, in bytes (must fit the largest plugin).
     #[arg(long, default_value_t = enclet_protocol::DEFAULT_MAX_FRAME_BYTES)]
     max_frame_bytes: u32,
@@ -89,16 +87,10 @@ fn parse_attester(s: &str) -> Result<AttesterChoice, String> {
         .map_err(|e| e.to_string())
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Json,
-    Text,
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(args.log_format);
+    args.log.init();
     if args.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
@@ -176,40 +168,4 @@ async fn open_attester(choice: &AttesterChoice) -> anyhow::Result<Option<Arc<dyn
     .context("attester start-up task")??;
     tracing::info!(attester = attester.name(), image = %image, "enclave image measured");
     Ok(Some(Arc::from(attester)))
-}
-
-/// Removes a socket file left by a previous run; refuses to touch anything else.
-fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
-            .with_context(|| format!("removing stale socket {}", path.display())),
-        Ok(_) => bail!("{} exists and is not a socket", path.display()),
-        Err(_) => Ok(()),
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    let (Ok(mut term), Ok(mut int)) = (term, int) else {
-        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
-    }
 }

@@ -8,13 +8,12 @@
 //! (default 120) fails with 504 `enclave_timeout`.
 #![forbid(unsafe_code)]
 
-use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
 use enclet_parent::OperatorAddr;
 use enclet_parent::api::{self, ApiState};
 use enclet_parent::client::{DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, Reconnecting};
@@ -30,9 +29,8 @@ struct Args {
     /// Operator API address: `unix:PATH` or `tcp:127.0.0.1:PORT` (loopback only).
     #[arg(long, env = "ENCLET_PARENT_LISTEN")]
     listen: OperatorAddr,
-    /// Log output format on stderr.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    #[command(flatten)]
+    log: LogArgs,
     /// Largest frame exchanged with the enclave, in bytes.
     #[arg(long, default_value_t = enclet_protocol::DEFAULT_MAX_FRAME_BYTES)]
     max_frame_bytes: u32,
@@ -53,16 +51,10 @@ struct Args {
     busy_wait_us: u64,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Json,
-    Text,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(args.log_format);
+    args.log.init();
     if let Endpoint::Vsock { cid: None, .. } = args.enclave {
         bail!("--enclave vsock needs a CID: vsock:CID:PORT");
     }
@@ -98,41 +90,4 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("parent stopped");
     Ok(())
-}
-
-/// Removes a socket file left by a previous run; refuses to touch anything else.
-fn remove_stale_socket(path: &Path) -> anyhow::Result<()> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
-            .with_context(|| format!("removing stale socket {}", path.display())),
-        Ok(_) => bail!("{} exists and is not a socket", path.display()),
-        Err(_) => Ok(()),
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
-    }
 }

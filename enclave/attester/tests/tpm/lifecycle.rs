@@ -3,8 +3,8 @@
 use std::net::TcpStream;
 
 use enclet_attestation::tpm::TpmError;
-use enclet_attester::swtpm::Swtpm;
 use enclet_attester::{AttesterConfig, AttesterError};
+use enclet_swtpm::Swtpm;
 
 use crate::support::{Fixture, tpm_err, verify_ek};
 

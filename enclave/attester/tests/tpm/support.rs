@@ -8,10 +8,10 @@ use enclet_attestation::tpm::{
     QuoteEvidence, TpmClaims, TpmExpectations,
 };
 use enclet_attestation::{Error, Measurement, UnixTime, Verified};
-use enclet_attester::swtpm::Swtpm;
 use enclet_attester::{
     AttestationRequest, Attester, AttesterIdentity, Evidence, TpmEvidence, TpmIdentity,
 };
+use enclet_swtpm::Swtpm;
 
 pub(crate) const PUBLIC_KEY: &[u8] = b"enclave-public-key";
 

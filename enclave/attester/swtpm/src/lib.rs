@@ -1,4 +1,9 @@
-//! A private TPM simulator for tests and benchmarks (feature `test-support`).
+//! # enclet-swtpm
+//!
+//! A private TPM simulator for tests, benchmarks and `enclet demo`: development
+//! only. No production binary depends on this crate (the enclave links
+//! `enclet-attester`, the proxy links neither), so a workspace build cannot pull
+//! it into them through feature unification.
 //!
 //! [`Swtpm::start`] provisions a fresh TPM state in its own temporary directory
 //! — an RSA-2048 EK with a certificate from a local CA created in that same
@@ -17,6 +22,7 @@
 //! <tmp>/tpm/                    the TPM state
 //! ```
 //! Needs `swtpm` and `swtpm_setup` (Debian: `swtpm`, `swtpm-tools`) on `PATH`.
+#![forbid(unsafe_code)]
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -25,8 +31,11 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::{AttesterConfig, AttesterError, TpmConfig};
+use enclet_attester::{AttesterConfig, TpmConfig};
 
+pub use error::SwtpmError;
+
+mod error;
 mod pem;
 
 /// How long a freshly started swtpm may take to accept connections; generous
@@ -51,9 +60,9 @@ impl Swtpm {
     /// starts swtpm on a free loopback port.
     ///
     /// # Errors
-    /// [`AttesterError::Simulator`] when the tools are missing, provisioning
+    /// [`SwtpmError::Simulator`] when the tools are missing, provisioning
     /// fails, or swtpm does not come up.
-    pub fn start() -> Result<Self, AttesterError> {
+    pub fn start() -> Result<Self, SwtpmError> {
         let temp = tempfile::Builder::new()
             .prefix("enclet-swtpm-")
             .tempdir()
@@ -73,7 +82,7 @@ impl Swtpm {
     ///
     /// # Errors
     /// As for [`Swtpm::start`].
-    pub fn start_in(dir: &Path) -> Result<Self, AttesterError> {
+    pub fn start_in(dir: &Path) -> Result<Self, SwtpmError> {
         fs::create_dir_all(dir).map_err(|e| sim(format!("create {}: {e}", dir.display())))?;
         let (child, port) = launch(dir)?;
         Ok(Self {
@@ -90,7 +99,7 @@ impl Swtpm {
         self.port
     }
 
-    /// The TPM configuration for [`crate::tpm::TpmAttester::open`].
+    /// The TPM configuration for `enclet_attester::tpm::TpmAttester::open`.
     #[must_use]
     pub fn tpm_config(&self) -> TpmConfig {
         TpmConfig::swtpm("127.0.0.1", self.port)
@@ -123,16 +132,16 @@ impl Swtpm {
     /// The root CA certificate, DER.
     ///
     /// # Errors
-    /// [`AttesterError::Simulator`] if the file is missing or not PEM.
-    pub fn ca_cert_der(&self) -> Result<Vec<u8>, AttesterError> {
+    /// [`SwtpmError::Simulator`] if the file is missing or not PEM.
+    pub fn ca_cert_der(&self) -> Result<Vec<u8>, SwtpmError> {
         pem::read_certificate(&self.ca_cert_path())
     }
 
     /// The intermediate CA certificate, DER.
     ///
     /// # Errors
-    /// [`AttesterError::Simulator`] if the file is missing or not PEM.
-    pub fn issuer_cert_der(&self) -> Result<Vec<u8>, AttesterError> {
+    /// [`SwtpmError::Simulator`] if the file is missing or not PEM.
+    pub fn issuer_cert_der(&self) -> Result<Vec<u8>, SwtpmError> {
         pem::read_certificate(&self.issuer_cert_path())
     }
 }
@@ -145,7 +154,7 @@ impl Drop for Swtpm {
 }
 
 /// Provisions `dir` and starts swtpm there on a free port.
-fn launch(dir: &Path) -> Result<(Child, u16), AttesterError> {
+fn launch(dir: &Path) -> Result<(Child, u16), SwtpmError> {
     provision(dir)?;
     let mut last = String::new();
     for _ in 0..START_ATTEMPTS {
@@ -158,13 +167,13 @@ fn launch(dir: &Path) -> Result<(Child, u16), AttesterError> {
     Err(sim(format!("swtpm did not start: {last}")))
 }
 
-fn sim(msg: String) -> AttesterError {
-    AttesterError::Simulator(msg)
+fn sim(msg: String) -> SwtpmError {
+    SwtpmError::Simulator(msg)
 }
 
 /// Writes the `swtpm_setup` and local-CA configuration into `dir` and runs
 /// `swtpm_setup` there.
-fn provision(dir: &Path) -> Result<(), AttesterError> {
+fn provision(dir: &Path) -> Result<(), SwtpmError> {
     let ca = dir.join("ca");
     let tpm = dir.join("tpm");
     for d in [&ca, &tpm] {
@@ -225,7 +234,7 @@ fn provision(dir: &Path) -> Result<(), AttesterError> {
 }
 
 /// A loopback port `p` such that `p` and `p + 1` were both free just now.
-fn free_port_pair() -> Result<u16, AttesterError> {
+fn free_port_pair() -> Result<u16, SwtpmError> {
     for _ in 0..64 {
         let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|e| sim(format!("bind a loopback port: {e}")))?;
@@ -241,7 +250,7 @@ fn free_port_pair() -> Result<u16, AttesterError> {
 }
 
 /// Starts swtpm on `port` and waits until it accepts connections.
-fn run(dir: &Path, port: u16) -> Result<Child, AttesterError> {
+fn run(dir: &Path, port: u16) -> Result<Child, SwtpmError> {
     let ctrl = port
         .checked_add(1)
         .ok_or_else(|| sim("port out of range".into()))?;

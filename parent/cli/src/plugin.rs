@@ -11,7 +11,7 @@ use hyper::Method;
 use serde::{Deserialize, Serialize};
 
 use super::client::{CallError, ParentClient};
-use crate::OperatorAddr;
+use enclet_parent::OperatorAddr;
 
 /// Plugin operations.
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../attestation/testdata/nitro")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../attestation/testdata/nitro")
 }
 
 /// (file, own timestamp in seconds, debug, PCR0 hex)

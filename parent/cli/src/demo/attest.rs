@@ -27,14 +27,14 @@ use enclet_attestation::tpm::{
     PcrValues, QuoteEvidence, TpmClaims, TpmExpectations,
 };
 use enclet_attestation::{Measurement, UnixTime, Verified};
-use enclet_attester::swtpm::Swtpm;
+use enclet_swtpm::Swtpm;
 use hyper::Method;
 use serde::Serialize;
 
-use crate::api::attest::{
+use crate::client::ParentClient;
+use enclet_parent::api::attest::{
     ActivateJson, ActivatedJson, AttestJson, AttestationJson, EvidenceJson, Hex, IdentityJson,
 };
-use crate::cli::client::ParentClient;
 
 /// Length of the verifier's nonce, in bytes.
 const NONCE_LEN: usize = 32;

@@ -2,17 +2,17 @@
 
 use std::path::Path;
 
-use crate::AttesterError;
+use crate::SwtpmError;
 
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
 
 /// Reads the first PEM certificate in a file as DER.
-pub(super) fn read_certificate(path: &Path) -> Result<Vec<u8>, AttesterError> {
+pub(super) fn read_certificate(path: &Path) -> Result<Vec<u8>, SwtpmError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| AttesterError::Simulator(format!("read {}: {e}", path.display())))?;
+        .map_err(|e| SwtpmError::Simulator(format!("read {}: {e}", path.display())))?;
     decode(&text).ok_or_else(|| {
-        AttesterError::Simulator(format!("{} is not a PEM certificate", path.display()))
+        SwtpmError::Simulator(format!("{} is not a PEM certificate", path.display()))
     })
 }
 

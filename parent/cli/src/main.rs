@@ -6,5 +6,5 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    enclet_parent::cli::Cli::parse().run()
+    enclet_cli::Cli::parse().run()
 }

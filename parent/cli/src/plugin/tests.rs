@@ -2,7 +2,7 @@ use clap::{CommandFactory as _, Parser as _};
 use enclet_enclave::runtime::{HardMaxima, Limits as RuntimeLimits};
 
 use super::*;
-use crate::cli::Cli;
+use crate::Cli;
 
 fn load_command() -> clap::Command {
     let mut cli = Cli::command();
@@ -56,7 +56,7 @@ fn limit_flags_parse_into_the_query() {
         "0",
     ])
     .unwrap();
-    let crate::cli::Command::Plugin(PluginCommand::Load(args)) = cli.command else {
+    let crate::Command::Plugin(PluginCommand::Load(args)) = cli.command else {
         panic!("not a load");
     };
     assert_eq!(

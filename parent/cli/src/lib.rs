@@ -1,4 +1,9 @@
-//! The `enclet` command line: the operator's and verifier's front door.
+//! # enclet-cli
+//!
+//! The `enclet` command line: the operator's and verifier's front door. It is
+//! its own crate so that the production proxy (`enclet-parent`) links only
+//! what the proxy runs: the demo's TPM simulator harness (`enclet-swtpm`), the
+//! offline verifiers' front ends and the operator client live here.
 //!
 //! Exit status, for every subcommand:
 //!
@@ -13,6 +18,7 @@
 //!
 //! `plugin` subcommands talk to a running `enclet-parent` at `--parent`
 //! (`unix:PATH` or `tcp:127.0.0.1:PORT`, env `ENCLET_PARENT`).
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
@@ -23,7 +29,7 @@ pub mod demo;
 pub mod plugin;
 pub mod verify;
 
-use crate::OperatorAddr;
+use enclet_parent::OperatorAddr;
 
 /// Run WebAssembly plugins in attested enclaves, and verify the evidence.
 #[derive(Debug, Parser)]

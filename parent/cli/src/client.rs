@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::OperatorAddr;
+use enclet_parent::OperatorAddr;
 
 /// Largest response body the CLI accepts (plugin outputs are far smaller).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn testdata(file: &str) -> Vec<u8> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../attestation/testdata/tpm");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../attestation/testdata/tpm");
     std::fs::read(dir.join(file)).unwrap()
 }
 

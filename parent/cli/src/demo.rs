@@ -31,8 +31,8 @@ use serde::Serialize;
 
 use super::client::{CallError, ParentClient};
 use super::plugin::{invoke_bytes, load_bytes};
-use crate::OperatorAddr;
 pub use attest::AttestationReport;
+use enclet_parent::OperatorAddr;
 use processes::Appliance;
 
 /// How long to wait for the processes to come up.
@@ -198,7 +198,7 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
 /// Verifies the appliance's attestation of the plugins in `report`.
 async fn attestation(
     client: &ParentClient,
-    swtpm: &enclet_attester::swtpm::Swtpm,
+    swtpm: &enclet_swtpm::Swtpm,
     enclave_exe: &Path,
     report: &DemoReport,
 ) -> Result<AttestationReport, String> {
