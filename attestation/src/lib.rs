@@ -19,6 +19,10 @@
 //!   by a verifier that checked it; downstream APIs take `&Verified<Claims>`.
 //! * **One claims model.** Nitro documents and TPM quotes both verify into
 //!   [`Claims`], so policy code does not care which evidence it was given.
+//!   Claims carry how far they were checked: the key's
+//!   [`claims::TrustBasis`] (a TPM AK activated against a certified EK is
+//!   distinct from one the caller merely supplied), which of nonce, PCR values
+//!   and event log were compared, and whether the plugins are known at all.
 //! * **One error type.** [`Error`] names the step, certificate, field or PCR that
 //!   failed, and [`Error::code`] gives a stable string for scripts.
 //!

@@ -57,7 +57,8 @@ mod tests;
 pub use cert_cache::CertCache;
 pub use claims::{CertificateSummary, NitroClaims};
 pub use document::{
-    MAX_CABUNDLE, MAX_CERT_LEN, MAX_DOCUMENT_LEN, MAX_USER_FIELD_LEN, UnverifiedNitroDocument,
+    MAX_CABUNDLE, MAX_CERT_LEN, MAX_DOCUMENT_LEN, MAX_NONCE_LEN, MAX_PUBLIC_KEY_LEN,
+    MAX_USER_DATA_LEN, UnverifiedNitroDocument,
 };
 pub use error::{CertPosition, CertRef, ChainError, NitroError, PcrMismatch, PolicyError};
 pub use policy::NitroPolicy;

@@ -21,13 +21,16 @@
 //! * `ek` — EK certificate chain to a configured CA.
 //! * `verify` — [`verify_quote`], producing [`TpmClaims`].
 //!
-//! A `Verified<TpmClaims>` proves that the AK signed this quote (a restricted
-//! signing key only signs structures the TPM generated), that `extraData` is the
-//! expected value, and — as far as [`TpmClaims`]' flags say — that the claimed PCR
-//! values and the event log are the quoted ones. Whether the AK belongs to a
-//! genuine TPM is the separate activation step ([`challenge`]), done once per AK;
-//! quotes are then verified once per attestation session (about 0.1 ms each,
-//! see `benches/tpm.rs`).
+//! A `Verified<TpmClaims>` proves that the AK signed this quote and — as far
+//! as its `claims.checked` says — that `extraData` is the expected value and
+//! that the claimed PCR values and the event log are the quoted ones. The
+//! signature alone does not prove a TPM made the quote: anyone can create a
+//! software key with the restricted attribute. The AK is trusted only after
+//! credential activation ([`challenge`], done once per AK) against an EK whose
+//! certificate chains to the verifier's CA; a quote verified with the resulting
+//! `Verified<ActivatedAk>` has `claims.trust_basis` = `activated_ak`, any other
+//! `caller_pinned_ak`. Quotes are then verified once per attestation session
+//! (about 0.1 ms each, see `benches/tpm.rs`).
 //!
 //! ## Measurement layout (shared with the enclave's TPM attester)
 //!

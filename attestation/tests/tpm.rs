@@ -47,8 +47,11 @@ fn gcp_quote_claims_serialize_with_what_was_checked() {
     )
     .unwrap();
     let json = serde_json::to_value(v.get()).unwrap();
-    assert_eq!(json["pcrs_checked"], true);
-    assert_eq!(json["ak_activated"], false);
+    assert_eq!(json["claims"]["checked"]["pcrs"], true);
+    assert_eq!(json["claims"]["checked"]["nonce"], true);
+    assert_eq!(json["claims"]["checked"]["event_log"], false);
+    assert_eq!(json["claims"]["trust_basis"]["kind"], "caller_pinned_ak");
+    assert_eq!(json["claims"]["plugins"]["status"], "not_checked");
     assert_eq!(json["signature_hash"], "sha1");
     assert_eq!(json["pcrs"][0]["bank"], "sha1");
     assert_eq!(
@@ -85,7 +88,7 @@ fn a_key_that_cannot_activate_the_credential_is_not_trusted() {
         },
     )
     .unwrap();
-    assert!(!v.ak_activated);
+    assert_eq!(v.claims.trust_basis.as_str(), "caller_pinned_ak");
     // An EK certificate checked at a time before it was issued is refused.
     let err = tpm::verify_ek_certificate(
         EK_CERT,

@@ -161,8 +161,10 @@ async fn two_plugins_are_attested_and_verified_with_an_activated_ak() {
     let log = EventLog::from_bytes(&att.event_log.0).unwrap();
     let verified = verify(&att, &nonce, &log, &ak).unwrap_or_else(|e| panic!("{e}\n{}", a.logs()));
     let claims = verified.get();
-    assert!(claims.ak_activated && claims.pcrs_checked && claims.event_log_checked);
-    assert_eq!(claims.claims.plugins, [echo, payout]);
+    let checked = claims.claims.checked;
+    assert_eq!(claims.claims.trust_basis.as_str(), "activated_ak");
+    assert!(checked.nonce && checked.pcrs && checked.event_log);
+    assert_eq!(claims.claims.plugins.replayed(), Some(&[echo, payout][..]));
     assert_eq!(claims.claims.nonce.as_deref(), Some(&nonce[..]));
     assert_eq!(att.public_key.0.len(), 32, "an X25519 public key");
     assert_eq!(
@@ -172,7 +174,10 @@ async fn two_plugins_are_attested_and_verified_with_an_activated_ak() {
 
     // The image PCR holds the enclave binary's SHA-384 measurement.
     let image = Measurement::of_plugin(&std::fs::read(bin("enclet-enclave")).unwrap());
-    assert_eq!(claims.claims.image, replay_sha256([&image]));
+    assert_eq!(
+        claims.claims.image.as_deref(),
+        Some(&replay_sha256([&image])[..])
+    );
     let EvidenceJson::Tpm { pcrs, .. } = &att.evidence else {
         unreachable!()
     };
@@ -206,7 +211,10 @@ async fn a_stale_nonce_and_a_different_plugin_are_rejected() {
 
     // Replaying the earlier answer to a verifier that asked with a fresh nonce.
     let fresh = random::<32>();
-    assert_eq!(tpm_code(verify(&old, &fresh, &log, &ak)), "tpm.nonce");
+    assert_eq!(
+        tpm_code(verify(&old, &fresh, &log, &ak)),
+        "tpm.qualifying_data"
+    );
 
     // An event log naming another plugin than the one measured second.
     let mut other = EventLog::new();
@@ -232,7 +240,7 @@ async fn a_stale_nonce_and_a_different_plugin_are_rejected() {
     forged.public_key = Hex(vec![7; 32]);
     assert_eq!(
         tpm_code(verify(&forged, &old_nonce, &log, &ak)),
-        "tpm.nonce"
+        "tpm.qualifying_data"
     );
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::claims::{Claims, EvidenceKind};
+use crate::claims::{Claims, EvidenceKind, Plugins, TrustBasis};
 use crate::verified::Verified;
 
 /// The contents of a verified attestation document.
@@ -30,6 +30,12 @@ pub struct NitroClaims {
     pub nonce: Option<Vec<u8>>,
     /// The verified chain, root first, leaf last.
     pub certificates: Vec<CertificateSummary>,
+    /// SHA-256 fingerprint of the chain's root (`cabundle[0]`). In a
+    /// `Verified<NitroClaims>` it is the root the verifier pinned.
+    #[serde(serialize_with = "hex")]
+    pub root_sha256: Vec<u8>,
+    /// Whether the policy compared `nonce` with an expected value.
+    pub nonce_checked: bool,
 }
 
 /// A certificate of the verified chain.
@@ -56,28 +62,36 @@ impl NitroClaims {
     pub fn is_debug(&self) -> bool {
         (0..=2).all(|i| self.pcr(i).is_none_or(|v| v.iter().all(|b| *b == 0)))
     }
-
-    /// The backend-neutral view: image = PCR0, no plugins (Nitro documents
-    /// carry no event log; the caller replays one against `user_data`).
-    #[must_use]
-    pub fn to_claims(&self) -> Claims {
-        Claims {
-            evidence: EvidenceKind::Nitro,
-            image: self.pcr(0).map(<[u8]>::to_vec).unwrap_or_default(),
-            plugins: Vec::new(),
-            public_key: self.public_key.clone(),
-            nonce: self.nonce.clone(),
-            user_data: self.user_data.clone(),
-        }
-    }
 }
 
 impl Verified<NitroClaims> {
-    /// The backend-neutral claims, still marked as verified.
+    /// The backend-neutral claims, still marked as verified: image = PCR0, the
+    /// trust basis is the pinned root, and plugins are [`Plugins::NotChecked`]
+    /// (Nitro documents carry no event log; the caller replays one against
+    /// `user_data`).
     #[must_use]
     pub fn into_claims(self) -> Verified<Claims> {
-        self.map(|c| c.to_claims())
+        self.map(|c| {
+            let basis = TrustBasis::nitro_root(&c.root_sha256);
+            Claims {
+                image: c.pcrs.get(&0).cloned(),
+                public_key: c.public_key,
+                nonce: c.nonce,
+                user_data: c.user_data,
+                ..Claims::new(
+                    EvidenceKind::Nitro,
+                    basis,
+                    c.nonce_checked,
+                    true,
+                    Plugins::NotChecked,
+                )
+            }
+        })
     }
+}
+
+fn hex<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
 }
 
 fn hex_map<S: serde::Serializer>(v: &BTreeMap<u8, Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {

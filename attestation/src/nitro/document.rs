@@ -5,8 +5,10 @@
 //! document is genuine; see [`super::NitroVerifier`] for that.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use super::cbor::Reader;
+use super::cert_cache::der_hash;
 use super::claims::NitroClaims;
 use super::cose::{self, Envelope};
 use super::error::NitroError;
@@ -15,9 +17,9 @@ use super::error::NitroError;
 ///
 /// A genuine document holds at most: 32 PCRs × (64 B + 4 B of CBOR) ≈ 2.2 KiB;
 /// a 1024-byte certificate; [`MAX_CABUNDLE`] × 1024-byte CA certificates =
-/// 16 KiB; `public_key`, `user_data` and `nonce` of up to 1024 B each; a short
-/// module id and the 96-byte signature: about 23 KiB. NSM documents seen in
-/// practice are 4–5 KiB.
+/// 16 KiB; a `public_key` of up to 1024 B and `user_data` and `nonce` of up to
+/// 512 B each; a short module id and the 96-byte signature: about 22 KiB. NSM
+/// documents seen in practice are 4–5 KiB.
 pub const MAX_DOCUMENT_LEN: usize = 32 * 1024;
 
 /// Most CA certificates accepted in `cabundle`. AWS chains have four
@@ -27,8 +29,18 @@ pub const MAX_CABUNDLE: usize = 16;
 /// Largest DER certificate accepted, per the document format (1..=1024 bytes).
 pub const MAX_CERT_LEN: usize = 1024;
 
-/// Largest `public_key`, `user_data` or `nonce`, per the document format.
-pub const MAX_USER_FIELD_LEN: usize = 1024;
+/// Largest `public_key` (1..=1024 bytes), per AWS's attestation process,
+/// §3.2.2.2 "Check content" (aws-nitro-enclaves-nsm-api,
+/// `docs/attestation_process.md`).
+pub const MAX_PUBLIC_KEY_LEN: usize = 1024;
+
+/// Largest `user_data` (0..=512 bytes), per the same section. (The CDDL sketch
+/// in §2.2 says `0..1024` for every user field; the content checks, which
+/// the NSM enforces on requests, say 512.)
+pub const MAX_USER_DATA_LEN: usize = 512;
+
+/// Largest `nonce` (0..=512 bytes), per the same section.
+pub const MAX_NONCE_LEN: usize = 512;
 
 /// Largest `module_id` accepted. AWS ids are ~40 characters.
 const MAX_MODULE_ID_LEN: usize = 256;
@@ -87,7 +99,8 @@ impl UnverifiedNitroDocument {
 
     /// The decoded payload fields, **not verified**: for showing why a
     /// document was rejected, never for decisions. `certificates` is empty
-    /// because no chain has been checked.
+    /// because no chain has been checked, `root_sha256` is the fingerprint of
+    /// whatever `cabundle[0]` holds, and `nonce_checked` is false.
     #[must_use]
     pub fn unverified_claims(&self) -> NitroClaims {
         let p = &self.payload;
@@ -100,6 +113,12 @@ impl UnverifiedNitroDocument {
             user_data: p.user_data.clone(),
             nonce: p.nonce.clone(),
             certificates: Vec::new(),
+            root_sha256: p
+                .cabundle
+                .first()
+                .map(|root| der_hash(root).to_vec())
+                .unwrap_or_default(),
+            nonce_checked: false,
         }
     }
 }
@@ -163,9 +182,9 @@ fn read_field(r: &mut Reader<'_>, key: &str, f: &mut Fields) -> Result<(), Nitro
         "pcrs" => f.pcrs = Some(pcrs(r)?),
         "certificate" => f.certificate = Some(cert(r, "certificate")?),
         "cabundle" => f.cabundle = Some(cabundle(r)?),
-        "public_key" => f.public_key = optional(r, key, 1)?,
-        "user_data" => f.user_data = optional(r, key, 0)?,
-        "nonce" => f.nonce = optional(r, key, 0)?,
+        "public_key" => f.public_key = optional(r, key, 1..=MAX_PUBLIC_KEY_LEN)?,
+        "user_data" => f.user_data = optional(r, key, 0..=MAX_USER_DATA_LEN)?,
+        "nonce" => f.nonce = optional(r, key, 0..=MAX_NONCE_LEN)?,
         other => return Err(NitroError::field(other, "unknown field")),
     }
     Ok(())
@@ -280,17 +299,23 @@ fn cabundle(r: &mut Reader<'_>) -> Result<Vec<Vec<u8>>, NitroError> {
     Ok(out)
 }
 
-/// An optional byte field: CBOR `null` means absent.
-fn optional(r: &mut Reader<'_>, field: &str, min: usize) -> Result<Option<Vec<u8>>, NitroError> {
+/// An optional byte field of `len` bytes: CBOR `null` means absent.
+fn optional(
+    r: &mut Reader<'_>,
+    field: &str,
+    len: RangeInclusive<usize>,
+) -> Result<Option<Vec<u8>>, NitroError> {
     let offset = r.offset();
     match r.bytes_or_null()? {
         None => Ok(None),
-        Some(b) if (min..=MAX_USER_FIELD_LEN).contains(&b.len()) => Ok(Some(b.to_vec())),
+        Some(b) if len.contains(&b.len()) => Ok(Some(b.to_vec())),
         Some(b) => Err(NitroError::field(
             field,
             format!(
-                "is {} bytes at payload offset {offset}, not {min}..={MAX_USER_FIELD_LEN}",
-                b.len()
+                "is {} bytes at payload offset {offset}, not {}..={}",
+                b.len(),
+                len.start(),
+                len.end()
             ),
         )),
     }

@@ -101,6 +101,11 @@ impl NitroPolicy {
         self
     }
 
+    /// Whether the policy compares the document's nonce with an expected one.
+    pub(crate) fn checks_nonce(&self) -> bool {
+        self.nonce.is_some()
+    }
+
     /// Checks verified claims against the policy at time `now`.
     pub(crate) fn check(&self, claims: &NitroClaims, now: UnixTime) -> Result<(), PolicyError> {
         let mismatches: Vec<PcrMismatch> = self

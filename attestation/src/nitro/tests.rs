@@ -3,6 +3,7 @@
 use super::*;
 use crate::time::UnixTime;
 
+mod limits;
 mod vectors;
 
 use vectors::{VECTORS, Vector, Z};
@@ -350,10 +351,37 @@ fn common_claims_use_pcr0_as_the_image() {
     let nitro = claims.get().clone();
     let common = claims.into_claims();
     assert_eq!(common.evidence, crate::claims::EvidenceKind::Nitro);
-    assert_eq!(common.image, nitro.pcrs[&0]);
-    assert!(common.plugins.is_empty());
+    assert_eq!(common.image.as_ref(), Some(&nitro.pcrs[&0]));
+    // A document carries no event log: the plugins are unknown, not "none".
+    assert_eq!(common.plugins, crate::claims::Plugins::NotChecked);
+    assert!(!common.checked.event_log && common.checked.pcrs);
     assert_eq!(common.nonce, nitro.nonce);
     assert_eq!(common.user_data.as_deref(), Some(&b"Hello World!\n"[..]));
+    // The chain ends at the shipped AWS root; the policy did not ask for a nonce.
+    assert_eq!(
+        common.trust_basis,
+        crate::claims::TrustBasis::AwsNitroRoot {
+            root_sha256: NitroRoot::aws_g1().sha256_fingerprint().to_vec()
+        }
+    );
+    assert!(!common.checked.nonce);
+    let json = serde_json::to_value(common.get()).unwrap();
+    assert_eq!(json["trust_basis"]["kind"], "aws_nitro_root");
+    assert_eq!(
+        json["plugins"],
+        serde_json::json!({"status": "not_checked"})
+    );
+    // With a nonce in the policy, the nonce counts as checked.
+    let nonce = nitro.nonce.clone().unwrap();
+    let checked = verify(v.bytes, &NitroVerifier::aws(), &any().nonce(nonce), at(v))
+        .unwrap()
+        .into_claims();
+    assert!(checked.checked.nonce);
+    // Another pinned root is named as such.
+    assert_eq!(
+        crate::claims::TrustBasis::nitro_root(&[7; 32]).as_str(),
+        "caller_pinned_nitro_root"
+    );
 }
 
 #[test]

@@ -100,6 +100,8 @@ impl NitroVerifier {
         }
         let claims = NitroClaims {
             certificates: chain.certificates,
+            root_sha256: self.root.sha256_fingerprint().to_vec(),
+            nonce_checked: policy.checks_nonce(),
             ..doc.unverified_claims()
         };
         // Step 4: the caller's policy.

@@ -20,34 +20,31 @@ pub struct QuotedPcr {
 
 /// The claims of a verified TPM quote.
 ///
-/// `claims` is the backend-neutral view: `image` is the SHA-256 value of
-/// [`super::IMAGE_PCR`] when it was quoted and checked (empty otherwise), and
+/// `claims` is the backend-neutral view, and says how far the quote was
+/// checked: `claims.trust_basis` is [`ActivatedAk`](crate::claims::TrustBasis::ActivatedAk) only when the
+/// quote was verified with a `Verified<ActivatedAk>` and
+/// [`CallerPinnedAk`](crate::claims::TrustBasis::CallerPinnedAk) otherwise; `claims.checked` says whether
+/// `extraData`, the PCR values and an event log were compared. `image` is the
+/// SHA-256 value of [`super::IMAGE_PCR`] when it was quoted and checked, and
 /// `plugins` the event log's measurements when it replayed to
-/// [`super::PLUGIN_PCR`]. The flags say which checks were made: a quote verified
-/// without PCR values proves only that the AK signed this structure and nonce.
+/// [`super::PLUGIN_PCR`]. A quote verified without PCR values proves only that
+/// the AK signed this structure and nonce.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[allow(
-    clippy::struct_excessive_bools,
-    reason = "independent flags, each saying whether one check was made"
-)]
 pub struct TpmClaims {
-    /// The backend-neutral claims.
+    /// The backend-neutral claims, with the trust basis and the checks made.
     pub claims: Claims,
     /// The AK's name (`nameAlg || H(TPMT_PUBLIC)`).
     #[serde(serialize_with = "hex")]
     pub ak_name: Vec<u8>,
-    /// Whether the AK was proven to live in the EK's TPM (credential activation).
-    pub ak_activated: bool,
     /// The hash the AK signed with (and the `pcrDigest` hash).
     pub signature_hash: HashAlg,
     /// `TPMS_ATTEST.qualifiedSigner`.
     #[serde(serialize_with = "hex")]
     pub qualified_signer: Vec<u8>,
-    /// `TPMS_ATTEST.extraData`, exactly as quoted.
+    /// `TPMS_ATTEST.extraData`, exactly as quoted; compared with the
+    /// expectation only when `claims.checked.nonce` is true.
     #[serde(serialize_with = "hex")]
     pub extra_data: Vec<u8>,
-    /// Whether `extra_data` was compared with an expected nonce / qualifying data.
-    pub extra_data_checked: bool,
     /// The TPM's clock at signing.
     pub clock: ClockInfo,
     /// `TPMS_ATTEST.firmwareVersion`.
@@ -57,16 +54,14 @@ pub struct TpmClaims {
     /// `TPMS_QUOTE_INFO.pcrDigest`.
     #[serde(serialize_with = "hex")]
     pub pcr_digest: Vec<u8>,
-    /// Whether PCR values were given and matched `pcrDigest`.
-    pub pcrs_checked: bool,
-    /// Whether an event log was replayed to the plugin PCR.
-    pub event_log_checked: bool,
 }
 
 impl Verified<TpmClaims> {
     /// The backend-neutral claims, still marked as verified. Only what was
-    /// checked is in them: no image or plugins without checked PCR values and
-    /// event log, no nonce when `extraData` was not compared.
+    /// checked is in them: no image without checked PCR values,
+    /// [`crate::claims::Plugins::NotChecked`] without an event log, no nonce
+    /// when `extraData` was not compared; and the trust basis says whether the
+    /// AK was activated or merely given by the caller.
     #[must_use]
     pub fn into_claims(self) -> Verified<Claims> {
         self.map(|c| c.claims)

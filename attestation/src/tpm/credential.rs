@@ -189,10 +189,25 @@ impl ActivatedAk {
 
 /// A pending credential-activation challenge: keep it, send the [`Credential`]
 /// to the TPM, then [`CredentialChallenge::finish`] with what the TPM returned.
-#[derive(Debug)]
+///
+/// It holds the secret that proves activation, so its `Debug` output leaves
+/// the secret out: anyone who saw it in a log could answer the challenge
+/// without the TPM.
 pub struct CredentialChallenge {
     ak: ActivatedAk,
     secret: Vec<u8>,
+}
+
+impl core::fmt::Debug for CredentialChallenge {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CredentialChallenge")
+            .field("ak", &self.ak)
+            .field(
+                "secret",
+                &format_args!("<{} bytes, redacted>", self.secret.len()),
+            )
+            .finish()
+    }
 }
 
 /// Starts credential activation of `ak_public` against a verified EK.

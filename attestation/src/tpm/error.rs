@@ -52,9 +52,25 @@ pub enum TpmError {
     /// The signature does not verify with the attestation key.
     #[error("signature does not verify with the AK ({0})")]
     Signature(&'static str),
-    /// `extraData` differs from the expected nonce / qualifying data.
-    #[error("extraData {actual} differs from the expected {expected}")]
+    /// `extraData` differs from the raw nonce the verifier expected
+    /// ([`super::ExpectedExtraData::Exact`]).
+    #[error("extraData {actual} differs from the expected nonce {expected}")]
     Nonce {
+        /// Expected value, hex.
+        expected: String,
+        /// Quoted value, hex.
+        actual: String,
+    },
+    /// `extraData` is not enclet's qualifying data over the verifier's nonce,
+    /// the enclave public key and the event-log digest
+    /// ([`super::ExpectedExtraData::Enclet`]). Being a hash, it cannot say which
+    /// of the three differs: a stale nonce, or a public key or event log other
+    /// than the ones the quote binds.
+    #[error(
+        "extraData {actual} is not the qualifying data {expected}: the nonce is stale, or the \
+         enclave public key or event log is not the one the quote binds"
+    )]
+    QualifyingData {
         /// Expected value, hex.
         expected: String,
         /// Quoted value, hex.
@@ -103,6 +119,7 @@ impl TpmError {
             Self::AkAttributes(_) => "tpm.ak_attributes",
             Self::Signature(_) => "tpm.signature",
             Self::Nonce { .. } => "tpm.nonce",
+            Self::QualifyingData { .. } => "tpm.qualifying_data",
             Self::PcrMissing { .. } => "tpm.pcr_missing",
             Self::PcrDigest => "tpm.pcr_digest",
             Self::PcrValues(_) => "tpm.pcr_values",

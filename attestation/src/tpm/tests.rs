@@ -10,6 +10,7 @@ use crate::Verified;
 use crate::event_log::EventLog;
 use crate::measurement::{Measurement, replay_sha256};
 
+mod claims;
 mod credential;
 mod gcp;
 mod swtpm;
@@ -143,12 +144,18 @@ fn enclet_quote_verifies_into_common_claims() {
     let verified = verify_quote(&q.evidence(), &q.expect()).unwrap();
     let (v, c) = (&verified, &verified.claims);
     assert_eq!(c.evidence, crate::claims::EvidenceKind::Tpm);
-    assert_eq!(c.image, vec![0x23; 32]);
-    assert_eq!(c.plugins, q.log.plugins());
+    assert_eq!(c.image, Some(vec![0x23; 32]));
+    assert_eq!(c.plugins.replayed(), Some(q.log.plugins()));
     assert_eq!(c.nonce.as_deref(), Some(NONCE));
     assert_eq!(c.public_key.as_deref(), Some(ENCLAVE_KEY));
     assert_eq!(c.user_data.as_deref(), Some(&q.log.digest()[..]));
-    assert!(v.pcrs_checked && v.event_log_checked && v.extra_data_checked && !v.ak_activated);
+    assert!(c.checked.pcrs && c.checked.event_log && c.checked.nonce);
+    assert_eq!(
+        c.trust_basis,
+        crate::claims::TrustBasis::CallerPinnedAk {
+            ak_name: ak_name(&q.ak).unwrap()
+        }
+    );
     assert_eq!(v.signature_hash, HashAlg::Sha256);
     assert_eq!(v.clock.clock, 1234);
     assert_eq!(v.pcrs.len(), 2);
@@ -163,7 +170,7 @@ fn enclet_quote_verifies_into_common_claims() {
     assert!(verify_quote(&ev, &q.expect()).is_ok());
     // The backend-neutral view keeps the proof.
     let common: Verified<crate::Claims> = verified.into_claims();
-    assert_eq!(common.plugins, q.log.plugins());
+    assert_eq!(common.plugins.replayed(), Some(q.log.plugins()));
 }
 
 #[test]
@@ -176,12 +183,26 @@ fn enclet_quote_rejects_each_tampering_with_its_own_error() {
     let mut exp = q.expect();
     exp.event_log = Some(&other);
     assert_eq!(code(verify_quote(&q.evidence(), &exp)), "tpm.event_log");
-    // Stale nonce.
+    // Stale nonce, or another public key than the one the quote binds: the
+    // qualifying data differs (a hash cannot say which input did).
     let mut exp = q.expect();
     exp.extra_data = ExpectedExtraData::Enclet {
         nonce: b"old nonce",
         public_key: ENCLAVE_KEY,
     };
+    assert_eq!(
+        code(verify_quote(&q.evidence(), &exp)),
+        "tpm.qualifying_data"
+    );
+    exp.extra_data = ExpectedExtraData::Enclet {
+        nonce: NONCE,
+        public_key: b"another enclave key",
+    };
+    let err = verify_quote(&q.evidence(), &exp).unwrap_err();
+    assert_eq!(err.code(), "tpm.qualifying_data");
+    assert!(err.to_string().contains("public key"), "{err}");
+    // A raw nonce that differs is still `tpm.nonce`.
+    exp.extra_data = ExpectedExtraData::Exact(NONCE);
     assert_eq!(code(verify_quote(&q.evidence(), &exp)), "tpm.nonce");
     // A PCR value edited in transit.
     let mut edited = q.pcrs.clone();
@@ -262,7 +283,15 @@ fn activated_ak_must_be_the_quotes_ak() {
     );
     let mine = Verified::new(credential::activated_for(&q.ak));
     exp.activated_ak = Some(&mine);
-    assert!(verify_quote(&q.evidence(), &exp).unwrap().ak_activated);
+    let claims = verify_quote(&q.evidence(), &exp).unwrap().into_claims();
+    assert_eq!(
+        claims.trust_basis,
+        crate::claims::TrustBasis::ActivatedAk {
+            ak_name: ak_name(&q.ak).unwrap(),
+            ek_name: mine.ek_name().to_vec(),
+        }
+    );
+    assert_eq!(claims.trust_basis.as_str(), "activated_ak");
 }
 
 /// PKCS#8 of a fresh RSA-2048 key and its modulus, for EK tests.

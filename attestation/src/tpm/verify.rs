@@ -1,6 +1,6 @@
 //! Quote verification: from wire bytes and expectations to [`Verified<TpmClaims>`].
 
-use crate::claims::EvidenceKind;
+use crate::claims::{EvidenceKind, Plugins, TrustBasis};
 use crate::event_log::EventLog;
 use crate::measurement::replay_sha256;
 use crate::{Claims, Error, Verified};
@@ -28,7 +28,7 @@ pub struct QuoteEvidence<'a> {
 /// What the quote's `extraData` must be.
 #[derive(Debug, Clone, Copy)]
 pub enum ExpectedExtraData<'a> {
-    /// Not checked. The claims carry `extraData` but `extra_data_checked` is
+    /// Not checked. The claims carry `extraData` but `claims.checked.nonce` is
     /// false and no nonce is claimed: replay is possible. For inspection only.
     Unchecked,
     /// Exactly these bytes (a raw nonce; empty for none).
@@ -52,7 +52,9 @@ pub struct TpmExpectations<'a> {
     pub pcrs: Option<&'a PcrValues>,
     /// The plugin event log, replayed to the SHA-256 [`PLUGIN_PCR`] (needs `pcrs`).
     pub event_log: Option<&'a EventLog>,
-    /// The AK proven by credential activation; when set, the quote's AK must be it.
+    /// The AK proven by credential activation; when set, the quote's AK must be
+    /// it and the claims' trust basis is `activated_ak`. When `None`, the AK in
+    /// the evidence is taken as given and the basis is `caller_pinned_ak`.
     pub activated_ak: Option<&'a Verified<ActivatedAk>>,
 }
 
@@ -99,29 +101,35 @@ pub fn verify_quote(
         .pcrs
         .filter(|_| quote.selection.contains(HashAlg::Sha256, IMAGE_PCR))
         .and_then(|v| v.get(HashAlg::Sha256, IMAGE_PCR))
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
+        .map(<[u8]>::to_vec);
+    let basis = match exp.activated_ak {
+        Some(activated) => TrustBasis::activated(activated),
+        None => TrustBasis::caller_pinned_ak(ak.name()),
+    };
+    let plugins = plugins.map_or(Plugins::NotChecked, Plugins::Replayed);
+    let nonce_checked = !matches!(exp.extra_data, ExpectedExtraData::Unchecked);
     let claims = TpmClaims {
         claims: Claims {
-            evidence: EvidenceKind::Tpm,
             image,
-            plugins: plugins.unwrap_or_default(),
             public_key,
             nonce,
             user_data,
+            ..Claims::new(
+                EvidenceKind::Tpm,
+                basis,
+                nonce_checked,
+                exp.pcrs.is_some(),
+                plugins,
+            )
         },
         ak_name: ak.name(),
-        ak_activated: exp.activated_ak.is_some(),
         signature_hash: hash,
         qualified_signer: quote.qualified_signer.clone(),
         extra_data: quote.extra_data.clone(),
-        extra_data_checked: !matches!(exp.extra_data, ExpectedExtraData::Unchecked),
         clock: quote.clock,
         firmware_version: quote.firmware_version,
         pcrs,
         pcr_digest: quote.pcr_digest.clone(),
-        pcrs_checked: exp.pcrs.is_some(),
-        event_log_checked: exp.event_log.is_some(),
     };
     Ok(Verified::new(claims))
 }
@@ -130,31 +138,37 @@ type Bound = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// Step 6: returns the claimed (nonce, public key, user data).
 fn check_extra_data(quote: &UnverifiedQuote, exp: &TpmExpectations<'_>) -> Result<Bound, TpmError> {
-    let (expected, bound): (Vec<u8>, Bound) = match exp.extra_data {
-        ExpectedExtraData::Unchecked => return Ok((None, None, None)),
-        ExpectedExtraData::Exact(nonce) => (nonce.to_vec(), (Some(nonce.to_vec()), None, None)),
+    match exp.extra_data {
+        ExpectedExtraData::Unchecked => Ok((None, None, None)),
+        ExpectedExtraData::Exact(nonce) if quote.extra_data == nonce => {
+            Ok((Some(nonce.to_vec()), None, None))
+        }
+        ExpectedExtraData::Exact(nonce) => Err(TpmError::Nonce {
+            expected: hex::encode(nonce),
+            actual: hex::encode(&quote.extra_data),
+        }),
         ExpectedExtraData::Enclet { nonce, public_key } => {
             let log = exp.event_log.ok_or_else(|| {
                 TpmError::EventLog("the enclet binding needs the event log".into())
             })?;
             let digest = log.digest();
-            (
-                qualifying_data(nonce, public_key, &digest).to_vec(),
-                (
-                    Some(nonce.to_vec()),
-                    Some(public_key.to_vec()),
-                    Some(digest.to_vec()),
-                ),
-            )
+            let expected = qualifying_data(nonce, public_key, &digest);
+            // A hash cannot say which input differs: the nonce is stale, or
+            // the enclave's public key or event log is not the one the quote
+            // binds. Hence one code for all three.
+            if quote.extra_data != expected {
+                return Err(TpmError::QualifyingData {
+                    expected: hex::encode(expected),
+                    actual: hex::encode(&quote.extra_data),
+                });
+            }
+            Ok((
+                Some(nonce.to_vec()),
+                Some(public_key.to_vec()),
+                Some(digest.to_vec()),
+            ))
         }
-    };
-    if quote.extra_data != expected {
-        return Err(TpmError::Nonce {
-            expected: hex::encode(expected),
-            actual: hex::encode(&quote.extra_data),
-        });
     }
-    Ok(bound)
 }
 
 /// Step 4: the quoted PCRs, with values when they were checked.

@@ -138,6 +138,12 @@ fn all_vectors_verify_at_document_time_and_at_an_explicit_time() {
             );
             let v = json(&out);
             assert_eq!(v["verdict"], "verified");
+            assert_eq!(v["trust_basis"], "aws_nitro_root");
+            assert_eq!(v["claims"]["nonce_checked"], false);
+            assert_eq!(
+                v["claims"]["root_sha256"],
+                "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b"
+            );
             assert_eq!(v["verified_at"], at);
             assert_eq!(v["debug"], debug);
             assert_eq!(v["claims"]["pcrs"]["0"], pcr0);

@@ -288,3 +288,48 @@ fn malformed_pcrs_or_event_log_file_is_status_2() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("rejected ["), "{}", stderr(&o));
 }
+
+#[test]
+fn output_names_the_trust_basis_and_what_was_checked() {
+    let f = Files::gcp();
+    let pcrs = f.path("pcrs");
+    let files = [f.path("quote"), f.path("sig"), f.path("ak")];
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    // The AK comes from the command line: it is pinned by the caller, never
+    // "activated", whatever else was checked.
+    let o = enclet(
+        &files,
+        &["--pcrs", pcrs.to_str().unwrap(), "--nonce", "", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["trust_basis"], "caller_pinned_ak");
+    assert_eq!(v["nonce_checked"], true);
+    assert_eq!(v["pcrs_checked"], true);
+    assert_eq!(v["event_log_checked"], false);
+    let claims = &v["claims"]["claims"];
+    assert_eq!(claims["trust_basis"]["kind"], "caller_pinned_ak");
+    assert_eq!(claims["trust_basis"]["ak_name"], v["claims"]["ak_name"]);
+    assert_eq!(
+        claims["checked"],
+        serde_json::json!({"nonce": true, "pcrs": true, "event_log": false})
+    );
+    // No event log given: the plugins are unknown, not an empty list.
+    assert_eq!(
+        claims["plugins"],
+        serde_json::json!({"status": "not_checked"})
+    );
+    // The image PCR (sha256:23) is not in this SHA-1 quote.
+    assert!(claims["image"].is_null());
+    let caveats = v["caveats"].to_string();
+    assert!(caveats.contains("caller_pinned_ak"), "{caveats}");
+    assert!(caveats.contains("plugins were not checked"), "{caveats}");
+
+    // The text form says the same.
+    let o = enclet(&files, &["--pcrs", pcrs.to_str().unwrap(), "--nonce", ""]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("trust_basis  caller_pinned_ak\n"), "{out}");
+    assert!(out.contains("plugins      (not checked)\n"), "{out}");
+    assert!(out.contains("no credential activation"), "{out}");
+}

@@ -179,3 +179,33 @@ fn challenge_accepts_only_the_recovered_secret_and_fixed_tpm_aks() {
         "tpm.ak_attributes"
     );
 }
+
+#[test]
+fn a_pending_challenge_does_not_print_its_secret() {
+    let (_, modulus) = rsa_key();
+    let ek = Verified::new(EkIdentity::for_tests(&rsa_ek(&modulus, EK_ATTRS)));
+    // Distinct bytes, so that neither form of the secret can appear by chance.
+    let mut random = [0u8; CHALLENGE_RANDOM_LEN];
+    for (i, b) in random.iter_mut().enumerate() {
+        *b = u8::try_from(i % 251).unwrap().wrapping_add(101);
+    }
+    let secret = &random[..32];
+    let (pending, _) = challenge(&ek, GCP_AK, &random).unwrap();
+    for shown in [format!("{pending:?}"), format!("{pending:#?}")] {
+        assert!(!shown.contains(&hex::encode(secret)), "{shown}");
+        assert!(!shown.contains(&format!("{secret:?}")), "{shown}");
+        assert!(
+            !shown.contains(&format!("{:?}", secret.to_vec())),
+            "{shown}"
+        );
+        // Nor any 8-byte run of it, in decimal-array form.
+        let run = format!("{:?}", &secret[..8]);
+        assert!(
+            !shown.contains(run.trim_matches(&['[', ']'][..])),
+            "{shown}"
+        );
+        assert!(shown.contains("redacted"), "{shown}");
+    }
+    // The redaction does not get in the way of finishing.
+    assert!(pending.finish(secret).is_ok());
+}

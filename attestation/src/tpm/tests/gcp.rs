@@ -31,7 +31,8 @@ fn real_quote_verifies_and_its_pcr_digest_matches_the_listed_values() {
     let pcrs = pcrs();
     assert_eq!(pcrs.len(), 24);
     let v = verify(GCP_QUOTE, GCP_SIG, Some(&pcrs)).unwrap();
-    assert!(v.pcrs_checked && v.extra_data_checked && !v.event_log_checked);
+    let checked = v.claims.checked;
+    assert!(checked.pcrs && checked.nonce && !checked.event_log);
     assert_eq!(v.signature_hash, HashAlg::Sha1);
     assert_eq!(v.pcrs.len(), 24);
     assert!(
@@ -45,14 +46,16 @@ fn real_quote_verifies_and_its_pcr_digest_matches_the_listed_values() {
         "a610f27bc687ce906243287d832706036e79f6e1"
     );
     // The image PCR is in the SHA-256 bank, which this quote does not cover.
-    assert!(v.claims.image.is_empty() && v.claims.plugins.is_empty());
+    assert!(v.claims.image.is_none());
+    // No event log was given: the plugins are unknown, not "none".
+    assert_eq!(v.claims.plugins, crate::claims::Plugins::NotChecked);
     assert_eq!(v.claims.nonce.as_deref(), Some(&[][..]));
 }
 
 #[test]
 fn without_pcr_values_only_signature_structure_and_nonce_are_checked() {
     let v = verify(GCP_QUOTE, GCP_SIG, None).unwrap();
-    assert!(!v.pcrs_checked);
+    assert!(!v.claims.checked.pcrs);
     assert!(v.pcrs.iter().all(|p| p.value.is_none()));
     // Unchecked extraData claims no nonce.
     let v = verify_quote(
@@ -69,7 +72,7 @@ fn without_pcr_values_only_signature_structure_and_nonce_are_checked() {
         },
     )
     .unwrap();
-    assert!(!v.extra_data_checked && v.claims.nonce.is_none());
+    assert!(!v.claims.checked.nonce && v.claims.nonce.is_none());
 }
 
 #[test]

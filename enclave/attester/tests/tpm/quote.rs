@@ -17,11 +17,16 @@ fn quote_over_two_plugins_verifies_with_both_measurements_in_the_claims() {
 
     let claims = verify(&ev, &nonce, &f.log, Some(&activated)).unwrap();
 
-    assert_eq!(claims.claims.plugins, f.plugins.to_vec());
-    assert_eq!(claims.claims.image, replay_sha256([&f.image]).to_vec());
+    assert_eq!(claims.claims.plugins.replayed(), Some(&f.plugins[..]));
+    assert_eq!(
+        claims.claims.image,
+        Some(replay_sha256([&f.image]).to_vec())
+    );
     assert_eq!(claims.claims.nonce.as_deref(), Some(&nonce[..]));
     assert_eq!(claims.claims.public_key.as_deref(), Some(PUBLIC_KEY));
-    assert!(claims.ak_activated && claims.pcrs_checked && claims.event_log_checked);
+    let checked = claims.claims.checked;
+    assert_eq!(claims.claims.trust_basis.as_str(), "activated_ak");
+    assert!(checked.nonce && checked.pcrs && checked.event_log);
     assert_eq!(claims.ak_name, f.identity.ak_name);
     // The evidence carries both PCRs, ascending, with the values the log replays to.
     let indices: Vec<u8> = ev.pcrs.iter().map(|(i, _)| *i).collect();
@@ -46,7 +51,7 @@ fn a_plugin_other_than_the_measured_one_does_not_replay() {
     assert!(matches!(err, TpmError::EventLog(_)), "{err}");
     // The honest log replays but is not the one the quote binds.
     let err = tpm_err(verify(&ev, &nonce, &f.log, None));
-    assert!(matches!(err, TpmError::Nonce { .. }), "{err}");
+    assert!(matches!(err, TpmError::QualifyingData { .. }), "{err}");
 }
 
 #[test]
@@ -58,7 +63,7 @@ fn a_stale_nonce_is_rejected() {
     assert!(verify(&ev, &old, &f.log, None).is_ok());
 
     let err = tpm_err(verify(&ev, &fresh, &f.log, None));
-    assert!(matches!(err, TpmError::Nonce { .. }), "{err}");
+    assert!(matches!(err, TpmError::QualifyingData { .. }), "{err}");
 }
 
 #[test]
@@ -148,7 +153,7 @@ fn plugins_loaded_after_a_quote_show_in_the_next_one() {
     let nonce = random::<32>();
     let ev = f.quote(&nonce, &log);
     let claims = verify(&ev, &nonce, &log, None).unwrap();
-    assert_eq!(claims.claims.plugins.len(), 3);
+    assert_eq!(claims.claims.plugins.replayed().map(<[_]>::len), Some(3));
     // The two-plugin log no longer replays.
     let ev = f.quote(&nonce, &f.log);
     assert!(matches!(
@@ -165,6 +170,9 @@ fn remeasuring_the_image_replaces_it() {
     let nonce = random::<32>();
     let ev = f.quote(&nonce, &f.log);
     let claims = verify(&ev, &nonce, &f.log, None).unwrap();
-    assert_eq!(claims.claims.image, replay_sha256([&other]).to_vec());
-    assert_ne!(claims.claims.image, replay_sha256([&f.image]).to_vec());
+    assert_eq!(claims.claims.image, Some(replay_sha256([&other]).to_vec()));
+    assert_ne!(
+        claims.claims.image,
+        Some(replay_sha256([&f.image]).to_vec())
+    );
 }

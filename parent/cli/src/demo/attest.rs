@@ -20,6 +20,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use enclet_attestation::claims::TrustBasis;
 use enclet_attestation::event_log::EventLog;
 use enclet_attestation::measurement::replay_sha256;
 use enclet_attestation::tpm::{
@@ -46,6 +47,9 @@ pub struct AttestationReport {
     pub attester: &'static str,
     /// Always true in a report: a failed check ends the demo instead.
     pub verified: bool,
+    /// Why the quote's key is trusted: `"activated_ak"` (credential activation
+    /// against the certified EK), as the demo requires.
+    pub trust_basis: &'static str,
     /// The AK was proven, by credential activation, to live in the EK's TPM.
     pub ak_activated: bool,
     /// The EK certificate chained to the simulator's CA (`"ok"`).
@@ -84,38 +88,37 @@ pub(super) async fn verify(
     let ak = trust_ak(client, swtpm).await?;
     let nonce = random::<NONCE_LEN>()?;
     let (verified, values) = quote(client, &ak, &nonce).await?;
-    let claims = verified.get();
-    if !claims.ak_activated || !claims.pcrs_checked || !claims.event_log_checked {
-        return Err("quote verified without every check (AK, PCRs, event log)".to_owned());
+    let claims = verified.into_claims();
+    let activated = matches!(claims.trust_basis, TrustBasis::ActivatedAk { .. });
+    let checked = claims.checked;
+    let plugins = claims.plugins.replayed().unwrap_or_default();
+    if !activated || !checked.nonce || !checked.pcrs || !checked.event_log {
+        return Err("quote verified without every check (AK, nonce, PCRs, event log)".to_owned());
     }
     let image = image_measurement(enclave_exe).await?;
-    if claims.claims.image != replay_sha256([&image]) {
+    if claims.image.as_deref() != Some(&replay_sha256([&image])[..]) {
         return Err(format!(
             "image PCR {IMAGE_PCR} does not measure {} (SHA-384 {image})",
             enclave_exe.display()
         ));
     }
-    if claims.claims.plugins != loaded {
+    if plugins != loaded {
         return Err(format!(
             "the event log holds {} plugins, not the {} loaded, in order",
-            claims.claims.plugins.len(),
+            plugins.len(),
             loaded.len()
         ));
     }
     Ok(AttestationReport {
         attester: "tpm",
         verified: true,
-        ak_activated: claims.ak_activated,
+        trust_basis: claims.trust_basis.as_str(),
+        ak_activated: activated,
         ek_certificate_chain: "ok",
         image: image.to_hex(),
-        plugins: claims
-            .claims
-            .plugins
-            .iter()
-            .map(Measurement::to_hex)
-            .collect(),
-        public_key: hex::encode(claims.claims.public_key.as_deref().unwrap_or_default()),
-        nonce: hex::encode(claims.claims.nonce.as_deref().unwrap_or_default()),
+        plugins: plugins.iter().map(Measurement::to_hex).collect(),
+        public_key: hex::encode(claims.public_key.as_deref().unwrap_or_default()),
+        nonce: hex::encode(claims.nonce.as_deref().unwrap_or_default()),
         pcrs: [PLUGIN_PCR, IMAGE_PCR]
             .into_iter()
             .filter_map(|i| {

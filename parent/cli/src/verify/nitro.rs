@@ -185,11 +185,12 @@ fn prepare(args: &NitroArgs) -> Result<(Vec<u8>, NitroVerifier, NitroPolicy), Us
 }
 
 /// The outcome: the time used, the decoded (unverified) fields if the
-/// document parsed, and the verified claims or the error.
+/// document parsed, and the verified claims with their trust basis (e.g.
+/// `aws_nitro_root`), or the error.
 type Outcome = (
     Option<UnixTime>,
     Option<NitroClaims>,
-    Result<NitroClaims, NitroError>,
+    Result<(NitroClaims, &'static str), NitroError>,
 );
 
 fn verify(
@@ -213,26 +214,28 @@ fn verify(
             .map_or(0, |d| d.as_secs());
         UnixTime::from_secs(secs)
     };
-    let result = verifier
-        .verify(&doc, policy, now)
-        .map(enclet_attestation::Verified::into_inner);
+    let result = verifier.verify(&doc, policy, now).map(|verified| {
+        let basis = verified.clone().into_claims().trust_basis.as_str();
+        (verified.into_inner(), basis)
+    });
     (Some(now), Some(doc.unverified_claims()), result)
 }
 
 fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
     let at_json = at.map(UnixTime::as_secs);
     match result {
-        Ok(claims) => {
+        Ok((claims, basis)) => {
             let text = if args.json {
                 let out = json!({
                     "verdict": "verified",
                     "verified_at": at_json,
+                    "trust_basis": basis,
                     "debug": claims.is_debug(),
                     "claims": claims,
                 });
                 format!("{out:#}\n")
             } else {
-                human(&claims, at_json)
+                human(&claims, basis, at_json)
             };
             print(&text);
             ExitCode::SUCCESS
@@ -265,10 +268,11 @@ fn print(text: &str) {
     }
 }
 
-fn human(claims: &NitroClaims, at: Option<u64>) -> String {
+fn human(claims: &NitroClaims, basis: &str, at: Option<u64>) -> String {
     let opt = |v: &Option<Vec<u8>>| v.as_ref().map_or_else(|| "-".to_owned(), hex::encode);
     let mut lines = vec![
         format!("verified at {}", at.unwrap_or_default()),
+        format!("trust      {basis}"),
         format!("module_id  {}", claims.module_id),
         format!("timestamp  {} ms", claims.timestamp_ms),
         format!(

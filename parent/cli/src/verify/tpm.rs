@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use enclet_attestation::claims::{Plugins, TrustBasis};
 use enclet_attestation::event_log::EventLog;
 use enclet_attestation::tpm::{
     ExpectedExtraData, PcrValues, QuoteEvidence, TpmClaims, TpmExpectations, verify_quote,
@@ -33,8 +34,13 @@ sha256:16, the plugin PCR.
 Without --pcrs only the signature, the structure and the nonce are checked: the
 output says that PCR values were not checked, and no PCR value is reported as
 verified. Without --nonce, extraData is shown but not checked (a replayed quote
-would pass). Trust in the AK itself (credential activation against a certified
-EK) is established separately.
+would pass). Without --event-log the plugins are reported as not checked.
+
+The AK is taken as given (like tpm2_checkquote -u): the output's trust basis is
+caller_pinned_ak, because a signature by a key with the restricted attribute
+does not prove a TPM made the quote. Trust in the AK itself (credential
+activation against a certified EK, basis activated_ak) is established by a
+live verifier, e.g. `enclet demo`.
 
 --pcrs file format: one PCR per line, BANK:INDEX=HEX, where BANK is sha1,
 sha256, sha384 or sha512, INDEX is 0-31 and HEX is the full value; blank lines
@@ -187,15 +193,19 @@ fn verify(args: &TpmArgs, inputs: &Inputs) -> Result<TpmClaims, enclet_attestati
 
 /// The caveats of a verified quote, as sentences.
 fn caveats(claims: &TpmClaims) -> Vec<&'static str> {
+    let checked = claims.claims.checked;
     let mut out = Vec::new();
-    if !claims.pcrs_checked {
+    if !checked.pcrs {
         out.push("PCR values were not checked (no --pcrs): only the signature, structure and nonce were verified");
     }
-    if !claims.extra_data_checked {
+    if !checked.nonce {
         out.push("extraData was not checked (no --nonce): the quote may be replayed");
     }
-    if !claims.ak_activated {
-        out.push("the AK was not proven to be in a certified TPM (no credential activation)");
+    if !checked.event_log {
+        out.push("the plugins were not checked (no --event-log)");
+    }
+    if !matches!(claims.claims.trust_basis, TrustBasis::ActivatedAk { .. }) {
+        out.push("the AK was not proven to be in a certified TPM (no credential activation): trust basis caller_pinned_ak");
     }
     out
 }
@@ -205,10 +215,13 @@ fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) 
         Ok(claims) => {
             let notes = caveats(&claims);
             let text = if args.json {
+                let checked = claims.claims.checked;
                 let out = json!({
                     "verdict": "verified",
-                    "pcrs_checked": claims.pcrs_checked,
-                    "nonce_checked": claims.extra_data_checked,
+                    "trust_basis": claims.claims.trust_basis.as_str(),
+                    "pcrs_checked": checked.pcrs,
+                    "nonce_checked": checked.nonce,
+                    "event_log_checked": checked.event_log,
                     "caveats": notes,
                     "claims": claims,
                 });
@@ -244,13 +257,14 @@ fn human(claims: &TpmClaims, notes: &[&str]) -> String {
     let checked = |yes: bool| if yes { "checked" } else { "NOT checked" };
     let clock = &claims.clock;
     let mut s = String::from("verified TPM quote\n");
+    let _ = writeln!(s, "trust_basis  {}", claims.claims.trust_basis.as_str());
     let _ = writeln!(s, "ak_name      {}", hex::encode(&claims.ak_name));
     let _ = writeln!(s, "signature    {} with the AK", claims.signature_hash);
     let _ = writeln!(
         s,
         "extra_data   {} ({})",
         hex::encode(&claims.extra_data),
-        checked(claims.extra_data_checked)
+        checked(claims.claims.checked.nonce)
     );
     let _ = writeln!(
         s,
@@ -266,8 +280,18 @@ fn human(claims: &TpmClaims, notes: &[&str]) -> String {
             .map_or_else(|| "(not checked)".to_owned(), hex::encode);
         let _ = writeln!(s, "{:<12} {value}", format!("{}:{}", p.bank, p.index));
     }
-    for m in &claims.claims.plugins {
-        let _ = writeln!(s, "plugin       {m}");
+    match &claims.claims.plugins {
+        Plugins::NotChecked => {
+            let _ = writeln!(s, "plugins      (not checked)");
+        }
+        Plugins::Replayed(plugins) if plugins.is_empty() => {
+            let _ = writeln!(s, "plugins      none (event log replayed)");
+        }
+        Plugins::Replayed(plugins) => {
+            for m in plugins {
+                let _ = writeln!(s, "plugin       {m}");
+            }
+        }
     }
     for n in notes {
         let _ = writeln!(s, "note: {n}");
