@@ -52,6 +52,7 @@ fn demo_json_reports_plugins_and_invocations() {
     assert_eq!(att["attester"], "tpm", "{report}");
     assert_eq!(att["verified"], true);
     assert_eq!(att["ak_activated"], true);
+    assert_eq!(att["trust_basis"], "activated_ak", "{report}");
     assert_eq!(att["ek_certificate_chain"], "ok");
     let measured: Vec<_> = plugins.iter().map(|p| p["measurement"].clone()).collect();
     assert_eq!(att["plugins"].as_array().unwrap(), &measured);
