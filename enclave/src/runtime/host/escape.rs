@@ -88,9 +88,15 @@ mod tests {
     fn line_breaks_and_ansi_escapes_become_visible() {
         assert_eq!(escaped("a\nb\rc\td"), "a\\nb\\rc\\td");
         assert_eq!(escaped("\u{1b}[31mred"), "\\u{1b}[31mred");
-        assert_eq!(escaped("\u{9b}31m\u{85}\u{7f}\0"), "\\u{9b}31m\\u{85}\\u{7f}\\u{0}");
+        assert_eq!(
+            escaped("\u{9b}31m\u{85}\u{7f}\0"),
+            "\\u{9b}31m\\u{85}\\u{7f}\\u{0}"
+        );
         assert_eq!(escaped("x\u{2028}y\u{202e}z"), "x\\u{2028}y\\u{202e}z");
-        assert_eq!(escaped(r#"back\slash "quoted""#), r#"back\\slash \"quoted\""#);
+        assert_eq!(
+            escaped(r#"back\slash "quoted""#),
+            r#"back\\slash \"quoted\""#
+        );
     }
 
     #[test]

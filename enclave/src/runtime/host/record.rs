@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use wasmtime::{AsContext as _, StoreContextMut};
 use wasmtime::component::{ComponentType, Lift, WasmList, WasmStr};
+use wasmtime::{AsContext as _, StoreContextMut};
 
 use super::budget::{MAX_FIELD_BYTES, MAX_FIELDS, MAX_MESSAGE_BYTES, Reader};
 use super::{HostState, escape};
@@ -83,7 +83,11 @@ fn read(
     }
     record.dropped_fields = fields.len().saturating_sub(kept);
     if record.dropped_fields > 0 {
-        let _ = write!(record.fields, " (+{} fields dropped)", record.dropped_fields);
+        let _ = write!(
+            record.fields,
+            " (+{} fields dropped)",
+            record.dropped_fields
+        );
     }
     Ok(record)
 }
