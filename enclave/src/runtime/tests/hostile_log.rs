@@ -145,7 +145,7 @@ fn amplification_in_this_process() {
     let (rss_before, peak_before) = (status_kib("VmRSS"), status_kib("VmHWM"));
     let attackers: Vec<_> = (0..PARALLEL)
         .map(|_| {
-            let (rt, hostile) = (Arc::clone(&rt), hostile.clone());
+            let rt = Arc::clone(&rt);
             std::thread::spawn(move || {
                 (0..ROUNDS)
                     .map(|_| rt.invoke_blocking(&hostile, b"log-amplify"))

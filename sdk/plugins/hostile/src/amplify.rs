@@ -71,7 +71,13 @@ fn call_log(message: &str, fields: &[RawField]) {
     // call); the host only reads it. The signature is the canonical-ABI
     // lowering of the WIT `log` function that the SDK's bindings import too.
     unsafe {
-        raw_log(INFO, message.as_ptr(), message.len(), fields.as_ptr(), fields.len());
+        raw_log(
+            INFO,
+            message.as_ptr(),
+            message.len(),
+            fields.as_ptr(),
+            fields.len(),
+        );
     }
 }
 
