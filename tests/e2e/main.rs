@@ -19,6 +19,7 @@ mod concurrency;
 mod demo;
 mod frames;
 mod harness;
+mod hostile_log;
 mod limits;
 mod load_limits;
 mod plugins;

@@ -2,28 +2,64 @@
 //!
 //! A plugin's log records go to `tracing` under the target `enclet::plugin`,
 //! with the plugin's name and measurement as fields, so an operator can tell
-//! plugins apart without trusting what they print. Records are bounded: at most
-//! [`MAX_RECORDS`] per invocation, messages truncated to [`MAX_MESSAGE_BYTES`],
-//! at most [`MAX_FIELDS`] fields of at most [`MAX_FIELD_BYTES`] each. What
-//! exceeds the bounds is dropped and counted, and the count is logged once when
-//! the invocation ends. (The guest's strings are copied out of its memory by
-//! wasmtime before these bounds apply; that copy is bounded by the plugin's
-//! memory limit and paid for with its fuel.)
+//! plugins apart without trusting what they print.
+//!
+//! # What a `log` call may cost the host
+//!
+//! The import is defined by hand ([`add_to_linker`]), not through the
+//! generated bindings: those would lift `message` and every field into host
+//! `String`s before any bound applies, so a list of 2,000 fields pointing at
+//! one 1 MiB string would make the host copy gigabytes from 1 MiB of guest
+//! memory (wasm fuel does not pay for host-side copying). Instead the
+//! parameters arrive as borrowed views into guest memory ([`WasmStr`],
+//! [`WasmList`]): lifting one only checks that it lies in bounds. The host
+//! then reads strings one at a time under [`LogBudget`]:
+//!
+//! * **records**: at most [`MAX_RECORDS`] per invocation; later calls return
+//!   at once without reading anything;
+//! * **bytes read**: every byte of a guest string the host reads (UTF-8
+//!   validation passes over the whole string) is charged, at most
+//!   [`MAX_READ_BYTES_PER_CALL`](budget::MAX_READ_BYTES_PER_CALL) per call
+//!   and [`MAX_READ_BYTES_PER_INVOCATION`] per invocation. A string is read
+//!   only while the budget is not spent, so the one string that overdraws it
+//!   costs at most one pass over memory the plugin already owns; after that
+//!   nothing more is read;
+//! * **bytes kept**: the message is cut to
+//!   [`MAX_MESSAGE_BYTES`](budget::MAX_MESSAGE_BYTES), at most [`MAX_FIELDS`]
+//!   fields are kept, keys and values are cut to
+//!   [`MAX_FIELD_BYTES`](budget::MAX_FIELD_BYTES); only what is kept is
+//!   copied.
+//!
+//! What exceeds a bound is dropped (never a trap) and counted; the counts are
+//! logged once when the invocation ends ([`HostState::finish`]). So a `log`
+//! call copies at most a few KiB whatever the plugin passes, and the host's
+//! memory stays within the plugins' own limits.
+//!
+//! # Forged lines
+//!
+//! Everything a plugin supplies — message, keys, values — is escaped
+//! ([`escape`]) before it reaches `tracing`: line breaks, other control
+//! characters (C0, DEL, C1, so ANSI escape sequences too) and invisible
+//! layout characters become visible escapes, so a plugin cannot start a line
+//! that looks like the enclave's own.
+//!
+//! [`WasmStr`]: wasmtime::component::WasmStr
+//! [`WasmList`]: wasmtime::component::WasmList
 
-use std::fmt::Write as _;
+mod budget;
+mod escape;
+mod record;
+
 use std::sync::Arc;
 
-use super::bindings::log::{self, Field, Level};
-use super::limiter::Limiter;
+use wasmtime::component::Linker;
 
-/// Log records a plugin may emit per invocation.
-pub(crate) const MAX_RECORDS: u32 = 64;
-/// Longest message kept, in bytes; longer ones are truncated.
-pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
-/// Fields kept per record.
-pub(crate) const MAX_FIELDS: usize = 16;
-/// Longest key or value kept, in bytes.
-pub(crate) const MAX_FIELD_BYTES: usize = 256;
+use super::limiter::Limiter;
+pub(crate) use budget::MAX_RECORDS;
+use budget::{LogBudget, MAX_FIELDS, MAX_READ_BYTES_PER_INVOCATION};
+
+/// The interface the `log` import belongs to (`sdk/wit/plugin.wit`).
+pub(crate) const LOG_INTERFACE: &str = "enclet:plugin/log@0.1.0";
 
 /// Who is logging: fixed at load, shared by every invocation of a plugin.
 #[derive(Debug)]
@@ -37,8 +73,7 @@ pub(crate) struct PluginLabel {
 pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     label: Arc<PluginLabel>,
-    records_left: u32,
-    dropped: u32,
+    log: LogBudget,
 }
 
 impl HostState {
@@ -46,121 +81,32 @@ impl HostState {
         Self {
             limiter,
             label,
-            records_left: MAX_RECORDS,
-            dropped: 0,
+            log: LogBudget::new(),
         }
     }
 
-    /// Reports records dropped during this invocation, if any.
+    /// Reports log output dropped during this invocation, if any.
     pub(crate) fn finish(&self) {
-        if self.dropped > 0 {
+        let log = &self.log;
+        if log.dropped_anything() {
             tracing::warn!(
                 target: "enclet::plugin",
                 plugin = %self.label.name,
                 measurement = %self.label.measurement,
-                dropped = self.dropped,
-                "plugin log records dropped: more than {MAX_RECORDS} in one invocation"
+                dropped_records = log.dropped_records(),
+                dropped_fields = log.dropped_fields(),
+                read_budget_spent = log.read_budget_spent(),
+                "plugin log output dropped: at most {MAX_RECORDS} records of \
+                 {MAX_FIELDS} fields and {MAX_READ_BYTES_PER_INVOCATION} bytes read \
+                 per invocation"
             );
         }
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary.
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut end = max;
-        while !s.is_char_boundary(end) {
-            end = end.saturating_sub(1);
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
-}
-
-/// Renders fields as `key=value` pairs (values in quotes), bounded.
-fn render_fields(fields: Vec<Field>) -> String {
-    let mut out = String::new();
-    let extra = fields.len().saturating_sub(MAX_FIELDS);
-    for field in fields.into_iter().take(MAX_FIELDS) {
-        let key = truncate(field.key, MAX_FIELD_BYTES);
-        let value = truncate(field.value, MAX_FIELD_BYTES);
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let _ = write!(out, "{key}={value:?}");
-    }
-    if extra > 0 {
-        let _ = write!(out, " (+{extra} fields dropped)");
-    }
-    out
-}
-
-impl log::Host for HostState {
-    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) {
-        let Some(left) = self.records_left.checked_sub(1) else {
-            self.dropped = self.dropped.saturating_add(1);
-            return;
-        };
-        self.records_left = left;
-        let message = truncate(message, MAX_MESSAGE_BYTES);
-        let fields = render_fields(fields);
-        let (name, measurement) = (&self.label.name, &self.label.measurement);
-        macro_rules! emit {
-            ($lvl:ident) => {
-                tracing::$lvl!(target: "enclet::plugin", plugin = %name, %measurement, %fields, "{message}")
-            };
-        }
-        match level {
-            Level::Trace => emit!(trace),
-            Level::Debug => emit!(debug),
-            Level::Info => emit!(info),
-            Level::Warn => emit!(warn),
-            Level::Error => emit!(error),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::bindings::log::Host as _;
-
-    fn state() -> HostState {
-        let label = Arc::new(PluginLabel {
-            name: "t".into(),
-            measurement: "00".into(),
-        });
-        HostState::new(Limiter::new(1 << 20, 10), label)
-    }
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("abc".into(), 3), "abc");
-        assert_eq!(truncate("abcd".into(), 3), "abc…");
-        // 'é' is two bytes: cutting at 1 must back off to 0.
-        assert_eq!(truncate("é".into(), 1), "…");
-    }
-
-    #[test]
-    fn fields_are_bounded() {
-        let many = (0..20).map(|i| Field {
-            key: format!("k{i}"),
-            value: "v".repeat(1000),
-        });
-        let out = render_fields(many.collect());
-        assert!(out.contains("(+4 fields dropped)"), "{out}");
-        assert!(!out.contains("k16="));
-        assert!(out.len() < MAX_FIELDS * (2 * MAX_FIELD_BYTES + 16) + 64);
-    }
-
-    #[test]
-    fn records_past_the_budget_are_counted_not_logged() {
-        let mut s = state();
-        for _ in 0..MAX_RECORDS + 5 {
-            s.log(Level::Debug, "x".into(), Vec::new());
-        }
-        assert_eq!(s.records_left, 0);
-        assert_eq!(s.dropped, 5);
-    }
+/// Defines the `log` import in `linker` (see the module docs).
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker
+        .instance(LOG_INTERFACE)?
+        .func_wrap("log", record::log)
 }

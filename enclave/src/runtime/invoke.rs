@@ -5,12 +5,26 @@
 //! the next call and no two calls share memory. Its fuel, epoch deadline and
 //! [`Limiter`] come from the plugin's [`Limits`](super::Limits).
 //!
-//! The output is lifted as a [`WasmList`] — a bounds-checked view into guest
-//! memory — so its length is compared with `max_output_bytes` *before* a single
-//! byte is copied to the host. An `err` string is likewise truncated in place
-//! before it is copied.
+//! # Reading the result
+//!
+//! The result is lifted as owned values (`Vec<u8>`, `String`): wasmtime copies
+//! them out of guest memory while lifting, and *then* runs the guest's
+//! post-return function, which frees the returned buffers. Borrowed views
+//! (`WasmList`/`WasmStr`) would be read only after that free, when the
+//! guest's allocator may already have written its free-list pointers into
+//! them. Copying first costs no bound: the copy is at most as large as the
+//! guest's linear memory, which the [`Limiter`] caps at `max_memory_bytes`,
+//! and it lives only until the size check below, so a plugin returning more
+//! than `max_output_bytes` is refused with [`InvokeError::OutputTooLarge`]
+//! after a transient copy of memory it was allowed to use anyway. An `err`
+//! string is cut to [`MAX_ERROR_BYTES`] the same way.
+//!
+//! wasmtime's per-call copy cap ("hostcall fuel", 128 MiB by default) is
+//! raised to the plugin's memory limit where that is larger, so every
+//! in-bounds result is lifted and a too-large output is always reported as
+//! [`InvokeError::OutputTooLarge`], never as an opaque trap. The `log` import
+//! lifts only views (see `host.rs`), which allocate nothing.
 
-use wasmtime::component::{WasmList, WasmStr};
 use wasmtime::{Engine, Store, Trap};
 
 use super::error::InvokeError;
@@ -21,8 +35,8 @@ use super::plugin::Plugin;
 /// Longest plugin error message kept, in bytes.
 pub(crate) const MAX_ERROR_BYTES: usize = 4096;
 
-/// What `handle` returns, as seen before copying out of the guest.
-type HandleResult = (Result<WasmList<u8>, WasmStr>,);
+/// What `handle` returns, copied out of the guest before post-return frees it.
+type HandleResult = (Result<Vec<u8>, String>,);
 
 /// Runs `plugin`'s `handle(input)` in a fresh store. Blocks until the guest
 /// returns, traps or hits a limit. `deadline_ticks` is in epoch ticks.
@@ -60,6 +74,7 @@ fn call(
     let handle = instance
         .get_typed_func::<(&[u8],), HandleResult>(&mut *store, &plugin.handle)
         .map_err(|e| InvokeError::Internal(format!("`handle` export: {e:#}")))?;
+    raise_hostcall_fuel(store, plugin);
     let (result,) = handle
         .call(&mut *store, (input,))
         .map_err(|e| classify(&e, store, "calling"))?;
@@ -70,14 +85,18 @@ fn call(
             if size > limit {
                 return Err(InvokeError::OutputTooLarge { size, limit });
             }
-            Ok(output.as_le_slice(&*store).to_vec())
+            Ok(output)
         }
-        Err(message) => {
-            let text = message.to_str(&*store).map_err(|e| {
-                InvokeError::GuestTrap(format!("error message is not valid: {e:#}"))
-            })?;
-            Err(InvokeError::PluginError(bounded(&text, MAX_ERROR_BYTES)))
-        }
+        Err(message) => Err(InvokeError::PluginError(bounded(&message, MAX_ERROR_BYTES))),
+    }
+}
+
+/// Lets wasmtime lift any result that fits in the plugin's memory (see the
+/// module docs).
+fn raise_hostcall_fuel(store: &mut Store<HostState>, plugin: &Plugin) {
+    let memory = usize::try_from(plugin.info.limits.max_memory_bytes).unwrap_or(usize::MAX);
+    if memory > store.hostcall_fuel() {
+        store.set_hostcall_fuel(memory);
     }
 }
 

@@ -66,11 +66,8 @@ impl std::fmt::Debug for Plugin {
 /// The linker every plugin starts from: just the host's `log` interface.
 pub(crate) fn base_linker(engine: &Engine) -> Result<Linker<HostState>, String> {
     let mut linker = Linker::new(engine);
-    super::bindings::log::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-        &mut linker,
-        |state| state,
-    )
-    .map_err(|e| format!("linking the log interface: {e:#}"))?;
+    super::host::add_to_linker(&mut linker)
+        .map_err(|e| format!("linking the log interface: {e:#}"))?;
     Ok(linker)
 }
 

@@ -335,5 +335,8 @@ fn too_many_plugins_is_rejected() {
     );
 }
 
+mod capture;
+mod freed_result;
+mod hostile_log;
 mod isolation;
 mod limits;

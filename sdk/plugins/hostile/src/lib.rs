@@ -14,6 +14,10 @@
 //! | `err`     | returns a plugin error                                 | plugin error |
 //! | `wasi`    | reads the wall clock (a WASI import the host never links) | guest trap |
 //! | `log`     | logs 100 records (more than the host keeps)           | ok |
+//! | `log-amplify` | 100 `log` calls, each with 2,000 fields pointing at one 1 MiB string (see `amplify.rs`) | ok, excess dropped |
+//! | `log-forge` | logs a message, key and value full of line breaks and ANSI escapes | ok |
+//! | `reuse-output:N` | returns N bytes (`A`..`Z` repeated) from a heap chunk that is not the newest (see `reuse.rs`) | ok, exactly those bytes |
+//! | `reuse-err:N` | the same bytes as a plugin error string                | plugin error with exactly those bytes |
 //! | `count`   | increments a static counter, returns it in decimal     | ok, always `1` |
 //! | `heap`    | checks, then fills, a heap buffer held by a static     | ok, always `fresh` |
 //! | `grow`    | grows memory by 4 MiB, checks it is all zero, dirties it | ok, always `fresh` |
@@ -24,6 +28,8 @@
 //! run in a pristine instance, so any answer other than `1` or `fresh` means
 //! memory of an earlier call — of any plugin — was visible to this one.
 
+mod amplify;
+mod reuse;
 mod state;
 
 use std::hint::black_box;
@@ -50,17 +56,43 @@ impl enclet_plugin_sdk::Plugin for Hostile {
                 }
                 Ok(b"logged".to_vec())
             }
+            "log-amplify" => Ok(amplify::run()),
+            "log-forge" => {
+                enclet_plugin_sdk::log::info(
+                    "honest\n2000-01-01T00:00:00Z  INFO enclet: forged line\r\x1b[2K\x1b[31mred",
+                    &[("key\nforged", "value\n\x1b[0m\u{9b}31m\u{85}")],
+                );
+                Ok(b"forged".to_vec())
+            }
             "count" => Ok(state::count()),
             "heap" => Ok(state::heap()),
             "grow" => state::grow(),
             "taint" => taint(),
-            other => match other.strip_prefix("output:").map(str::parse::<usize>) {
-                Some(Ok(n)) => Ok(vec![b'x'; n]),
-                Some(Err(e)) => Err(format!("bad output size: {e}")),
-                None => Ok(input),
-            },
+            other => sized(other).unwrap_or(Ok(input)),
         }
     }
+}
+
+/// The `output:N`, `reuse-output:N` and `reuse-err:N` commands; `None` for
+/// anything else.
+fn sized(command: &str) -> Option<Result<Vec<u8>, String>> {
+    let (name, size) = command.split_once(':')?;
+    if !matches!(name, "output" | "reuse-output" | "reuse-err") {
+        return None;
+    }
+    let size = match size.parse::<usize>() {
+        Ok(n) => n,
+        Err(e) => return Some(Err(format!("bad size in {name}: {e}"))),
+    };
+    Some(match name {
+        "reuse-output" => reuse::output(size),
+        // The same bytes as the error string; the layout complaint as is.
+        "reuse-err" => Err(match reuse::output(size) {
+            Ok(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| e.to_string()),
+            Err(complaint) => complaint,
+        }),
+        _ => Ok(vec![b'x'; size]),
+    })
 }
 
 /// Leaves state everywhere a state probe looks, then traps.
