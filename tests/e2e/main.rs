@@ -22,3 +22,4 @@ mod harness;
 mod limits;
 mod load_limits;
 mod plugins;
+mod saturation;
