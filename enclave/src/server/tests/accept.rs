@@ -67,13 +67,13 @@ fn flaky(failures: u32) -> (tempfile::TempDir, PathBuf, FlakyListener, Arc<Serve
 #[tokio::test]
 async fn persistent_accept_failures_end_serve_with_listen_failed() {
     let (_dir, _path, listener, server) = flaky(u32::MAX);
-    let served = tokio::time::timeout(
+    let outcome = tokio::time::timeout(
         Duration::from_mins(5),
         server.serve::<Flaky>(listener, std::future::pending()),
     )
     .await
     .expect("serve gives up instead of retrying forever");
-    let err = served.unwrap_err();
+    let err = outcome.unwrap_err();
     assert!(
         matches!(err, Error::Listen { failures, .. } if failures == ACCEPT_FAILURE_LIMIT),
         "{err:?}"
