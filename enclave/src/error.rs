@@ -34,12 +34,14 @@ pub enum Error {
     /// A request field is out of range.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The listener could not be set up.
-    #[error("cannot listen on {endpoint}: {reason}")]
+    /// Accepting connections kept failing (see
+    /// [`ACCEPT_FAILURE_LIMIT`](crate::server::ACCEPT_FAILURE_LIMIT)): the
+    /// listener is unusable and the server has stopped.
+    #[error("accepting connections failed {failures} times in a row: {reason}")]
     Listen {
-        /// The address.
-        endpoint: String,
-        /// The OS error.
+        /// Consecutive failures.
+        failures: u32,
+        /// The last OS error.
         reason: String,
     },
     /// A bug or an unexpected failure of a background task.

@@ -19,8 +19,12 @@ async fn sixty_four_invocations_in_flight_on_one_connection() {
         .unwrap()
         .info
         .measurement;
+    let slow = Limits {
+        deadline_ms: 5_000,
+        ..spinning()
+    };
     let hostile = client
-        .load("hostile", plugin("hostile"), None)
+        .load("hostile", plugin("hostile"), Some(slow))
         .await
         .unwrap()
         .info
@@ -30,6 +34,9 @@ async fn sixty_four_invocations_in_flight_on_one_connection() {
         let client = client.clone();
         tokio::spawn(async move { client.invoke(hostile, b"loop".to_vec()).await })
     };
+    // Let the slow call reach the enclave first (if it has not, the order
+    // check below checks less; it does not fail).
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let calls: Vec<_> = (0..64u32)
         .map(|i| {
             let client = client.clone();
@@ -43,6 +50,12 @@ async fn sixty_four_invocations_in_flight_on_one_connection() {
         let (input, output) = call.await.unwrap();
         assert_eq!(output.unwrap(), input);
     }
+    // Served in order, the slow call would have been answered before any
+    // fast one.
+    assert!(
+        !slow.is_finished(),
+        "every fast call was answered while the slow one still ran"
+    );
     let err = slow.await.unwrap().unwrap_err();
     assert!(
         ["deadline_exceeded", "out_of_fuel"].contains(&err.code()),
@@ -61,12 +74,8 @@ async fn sixty_four_invocations_in_flight_on_one_connection() {
 async fn sigterm_lets_in_flight_requests_finish() {
     let mut app = Appliance::start().await;
     let limits = Limits {
-        fuel: 100_000_000_000,
         deadline_ms: 1_500,
-        max_memory_bytes: 64 << 20,
-        max_table_elements: 10_000,
-        max_input_bytes: 1 << 20,
-        max_output_bytes: 1 << 20,
+        ..spinning()
     };
     let hostile = app
         .enclave_client()
@@ -116,6 +125,18 @@ async fn sigterm_lets_in_flight_requests_finish() {
         !status.1.enclave_socket().exists(),
         "socket removed on exit"
     );
+}
+
+/// Limits for a call that spins until its deadline (which the caller sets).
+fn spinning() -> Limits {
+    Limits {
+        fuel: 100_000_000_000,
+        deadline_ms: 1_000,
+        max_memory_bytes: 64 << 20,
+        max_table_elements: 10_000,
+        max_input_bytes: 1 << 20,
+        max_output_bytes: 1 << 20,
+    }
 }
 
 /// The next response on a raw connection; `None` at EOF. The timeout only

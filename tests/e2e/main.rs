@@ -23,3 +23,4 @@ mod hostile_log;
 mod limits;
 mod load_limits;
 mod plugins;
+mod saturation;

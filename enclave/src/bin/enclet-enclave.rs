@@ -5,10 +5,20 @@
 //! SIGTERM or SIGINT stop accepting connections, let in-flight requests finish
 //! (bounded by `--shutdown-grace-ms`), remove the Unix socket and exit 0.
 //!
-//! Each connection is served by lane threads that read a request and run it
-//! where they read it (see the server module). The async side — accepting,
-//! loads, attestation, flushing large answers — runs on one thread;
-//! compilation and TPM calls run on its blocking threads.
+//! Connections are served by a pool of lane threads that read a request and
+//! run it where they read it (see the server module). The async side —
+//! accepting, loads, attestation, flushing large answers, invocations waiting
+//! for a slot — runs on one thread; compilation and TPM calls run on its
+//! blocking threads.
+//!
+//! Memory and thread budgets hold across connections: `--max-connections`
+//! (default 8; the parent uses one), `--max-in-flight` per connection and
+//! `--max-in-flight-total` across them, `--max-loads` loads in progress
+//! (each up to `--max-frame-bytes` of component), and at most
+//! `--max-concurrent-invocations` + `--max-connections` + 1 lane threads,
+//! which end after `--lane-idle-timeout-ms` without work. If `accept` fails
+//! persistently (about 15 s of retries) the enclave drains its connections
+//! and exits with an error.
 //!
 //! `--attester tpm:host=H,port=P` (swtpm), `tpm:device=/dev/tpmrm0` or `none`
 //! (the default) chooses the attestation backend. With an attester, start-up
@@ -42,16 +52,24 @@ struct Args {
     #[command(flatten)]
     log: LogArgs,
     /// Largest frame accepted or sent, in bytes (must fit the largest plugin).
-    #[arg(long, default_value_t = enclet_protocol::DEFAULT_MAX_FRAME_BYTES)]
+    #[arg(long, default_value_t = defaults().frame_limits.max_frame_bytes,
+        value_parser = clap::value_parser!(u32).range(i64::from(MIN_FRAME_BYTES)..))]
     max_frame_bytes: u32,
-    /// Most requests in flight per connection.
-    #[arg(long, default_value_t = 64)]
+    /// Most requests in flight per connection (read, not yet answered).
+    #[arg(long, default_value_t = defaults().max_in_flight)]
     max_in_flight: usize,
+    /// Most requests in flight across all connections.
+    #[arg(long, default_value_t = defaults().max_in_flight_total)]
+    max_in_flight_total: usize,
+    /// Most loads in progress across all connections; a load beyond it is
+    /// refused with `overloaded`.
+    #[arg(long, default_value_t = defaults().max_loads)]
+    max_loads: usize,
     /// Invocations running at once across all connections (instance pool size).
     #[arg(long, default_value_t = 32)]
     max_concurrent_invocations: u32,
     /// Most connections served at once; further peers wait in the backlog.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = defaults().max_connections)]
     max_connections: usize,
     /// Plugin compilations running at once across all connections.
     #[arg(long, default_value_t = 2)]
@@ -61,14 +79,48 @@ struct Args {
     /// can cost more than a short plugin call; a short spin answers a busy
     /// peer sooner at the price of up to this much CPU per request. Inside an
     /// enclave, whose CPUs are dedicated to it, the spin costs nothing else.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    #[arg(long, default_value_t = millis_or_micros(defaults().busy_poll.as_micros()),
+        value_parser = clap::value_parser!(u64).range(0..=10_000))]
     busy_poll_us: u64,
+    /// Milliseconds a lane thread waits for work before it ends.
+    #[arg(long, default_value_t = millis_or_micros(defaults().lane_idle_timeout.as_millis()))]
+    lane_idle_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = millis_or_micros(defaults().shutdown_grace.as_millis()))]
     shutdown_grace_ms: u64,
     /// Attestation backend: `tpm:host=H,port=P`, `tpm:device=PATH` or `none`.
     #[arg(long, env = "ENCLET_ENCLAVE_ATTESTER", default_value = "none", value_parser = parse_attester)]
     attester: AttesterChoice,
+}
+
+/// Smallest `--max-frame-bytes`: room for any error answer.
+const MIN_FRAME_BYTES: u32 = 1024;
+
+/// The server's defaults, which the flags' defaults are taken from.
+fn defaults() -> ServerConfig {
+    ServerConfig::default()
+}
+
+fn millis_or_micros(n: u128) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The server configuration the flags ask for.
+fn server_config(args: &Args) -> ServerConfig {
+    ServerConfig {
+        frame_limits: FrameLimits {
+            max_frame_bytes: args.max_frame_bytes,
+        },
+        max_in_flight: args.max_in_flight,
+        max_in_flight_total: args.max_in_flight_total,
+        max_loads: args.max_loads,
+        max_connections: args.max_connections,
+        max_concurrent_compiles: args.max_concurrent_compiles,
+        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+        busy_poll: Duration::from_micros(args.busy_poll_us),
+        lane_idle_timeout: Duration::from_millis(args.lane_idle_timeout_ms),
+        ..defaults()
+    }
 }
 
 /// The `--attester` value: a backend or none.
@@ -91,28 +143,25 @@ fn parse_attester(s: &str) -> Result<AttesterChoice, String> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init();
-    if args.max_in_flight == 0 {
-        bail!("--max-in-flight must be at least 1");
-    }
-    if args.max_connections == 0 || args.max_concurrent_compiles == 0 {
-        bail!("--max-connections and --max-concurrent-compiles must be at least 1");
+    let counts = [
+        args.max_in_flight,
+        args.max_in_flight_total,
+        args.max_loads,
+        args.max_connections,
+        args.max_concurrent_compiles,
+    ];
+    if counts.contains(&0) {
+        bail!(
+            "--max-in-flight, --max-in-flight-total, --max-loads, --max-connections and \
+             --max-concurrent-compiles must be at least 1"
+        );
     }
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_invocations: args.max_concurrent_invocations,
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;
-    let config = ServerConfig {
-        frame_limits: FrameLimits {
-            max_frame_bytes: args.max_frame_bytes,
-        },
-        max_in_flight: args.max_in_flight,
-        max_connections: args.max_connections,
-        max_concurrent_compiles: args.max_concurrent_compiles,
-        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
-        busy_poll: Duration::from_micros(args.busy_poll_us),
-        ..ServerConfig::default()
-    };
+    let config = server_config(&args);
     let attester = open_attester(&args.attester).await?;
     let server =
         Arc::new(Server::new(Arc::new(runtime), attester, config).context("starting the server")?);

@@ -1,14 +1,12 @@
-//! One connection: lane threads that take turns reading and answer what they
-//! read (see `lanes.rs`), and the async shell that waits for them and closes
-//! the connection cleanly.
+//! One connection's async shell: sets the connection up, waits for its lanes
+//! (see `lanes.rs`) to stop reading and for every accepted request to be
+//! answered, then closes it cleanly.
 
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
+use enclet_protocol::RawSocket;
 use enclet_protocol::socket::{self, FrameWriter};
-use enclet_protocol::{
-    CONNECTION_ID, ErrorBody, FrameLimits, ProtocolError, RawSocket, Response, codec,
-};
 use tokio::sync::Semaphore;
 
 use super::Server;
@@ -48,7 +46,6 @@ pub(super) async fn run<S: RawSocket>(
         (stop, watcher),
     ));
     let mut stop_lanes = StopLanes {
-        in_flight: Arc::clone(&in_flight),
         conn: Arc::clone(&conn),
         writer: writer.clone(),
         finished: false,
@@ -71,11 +68,10 @@ pub(super) async fn run<S: RawSocket>(
 
 /// Ends the lanes' business with this connection when its task ends, also
 /// when the task is dropped (shutdown grace over): a leader parked waiting for
-/// an in-flight permit wakes with an error and ends, the watcher forgets the
+/// an in-flight permit gives up and ends, the watcher forgets the
 /// socket and, unless the connection was closed cleanly, answers not yet
 /// written are dropped and the peer sees the end of the stream.
 pub(super) struct StopLanes {
-    pub(super) in_flight: Arc<Semaphore>,
     pub(super) conn: Arc<Conn>,
     pub(super) writer: FrameWriter,
     pub(super) finished: bool,
@@ -83,31 +79,10 @@ pub(super) struct StopLanes {
 
 impl Drop for StopLanes {
     fn drop(&mut self) {
-        self.in_flight.close();
+        self.conn.cancel();
         self.conn.unwatch();
         if !self.finished {
             self.writer.abort();
         }
     }
-}
-
-/// Logs why the connection is being closed; returns the connection-level
-/// error frame to send once in-flight requests are answered.
-pub(super) fn reject(peer: &str, error: &ProtocolError) -> Vec<u8> {
-    if matches!(error, ProtocolError::Io(_)) {
-        tracing::debug!(%peer, %error, "connection read failed");
-    } else {
-        tracing::warn!(%peer, code = error.code(), reason = %error, "closing connection: {error}");
-    }
-    let body = Response::Error(ErrorBody::new(error.code(), error.to_string()));
-    codec::encode(CONNECTION_ID, &body, FrameLimits::default()).unwrap_or_default()
-}
-
-/// Encodes a response; a response too large for a frame becomes an error.
-pub(super) fn encode_response(id: u64, response: &Response, limits: FrameLimits) -> Vec<u8> {
-    codec::encode(id, response, limits).unwrap_or_else(|e| {
-        tracing::warn!(request_id = id, error = %e, "response does not fit a frame");
-        let error = Response::Error(ErrorBody::new("response_too_large", e.to_string()));
-        codec::encode(id, &error, limits).unwrap_or_default()
-    })
 }

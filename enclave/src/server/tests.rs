@@ -281,4 +281,6 @@ async fn a_long_call_does_not_hold_up_its_connection() {
     task.await.unwrap().unwrap();
 }
 
+mod accept;
 mod lanes;
+mod saturation;

@@ -8,6 +8,9 @@
 //! the leader disarms on return (another `epoll_ctl`). So a lone request costs
 //! no wake-up beyond the one that delivers it, and concurrent requests still
 //! run in parallel.
+//!
+//! The watcher knows connections only as [`Rescue`]: it depends on nothing
+//! else in the server.
 
 use std::collections::HashMap;
 use std::io::{self, Write as _};
@@ -19,7 +22,11 @@ use std::thread;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
-use super::lanes::Conn;
+/// What the watcher calls when a watched socket becomes readable.
+pub(super) trait Rescue: Send + Sync {
+    /// A frame arrived while no lane was reading: have one read it.
+    fn rescue(self: Arc<Self>);
+}
 
 /// Key of the watcher's own stop socket.
 const STOP_KEY: u64 = 0;
@@ -28,7 +35,7 @@ const STOP_KEY: u64 = 0;
 /// [`WatcherHandle`] is dropped.
 pub(super) struct Watcher {
     epoll: Epoll,
-    conns: Mutex<HashMap<u64, Weak<Conn>>>,
+    conns: Mutex<HashMap<u64, Weak<dyn Rescue>>>,
     next_key: AtomicU64,
 }
 
@@ -99,17 +106,17 @@ impl Watcher {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<Conn>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<dyn Rescue>>> {
         // Entries are inserted and removed whole.
         self.conns.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Registers a connection (disarmed); returns its key.
-    pub(super) fn register(&self, conn: &Arc<Conn>, fd: BorrowedFd<'_>) -> io::Result<u64> {
+    pub(super) fn register(&self, conn: Weak<dyn Rescue>, fd: BorrowedFd<'_>) -> io::Result<u64> {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         self.epoll
             .add(fd, EpollEvent::new(EpollFlags::EPOLLONESHOT, key))?;
-        self.lock().insert(key, Arc::downgrade(conn));
+        self.lock().insert(key, conn);
         Ok(key)
     }
 

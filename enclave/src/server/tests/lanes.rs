@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::super::connection::StopLanes;
 use super::super::lanes::{Conn, start};
-use super::super::watch::WatcherHandle;
+use super::super::watch::{Rescue as _, WatcherHandle};
 use super::super::{Server, ServerConfig};
 use super::LIMITS;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -42,7 +42,7 @@ async fn a_rescue_before_start_adds_no_lane() {
     let watcher = WatcherHandle::start().unwrap();
     let in_flight = Arc::new(Semaphore::new(4));
     let (conn, _peer, _trigger) = conn(&watcher, &in_flight);
-    conn.rescue();
+    Arc::clone(&conn).rescue();
     start(&conn);
     std::thread::sleep(Duration::from_millis(300));
     let threads = Arc::strong_count(&conn) - 1;
@@ -60,7 +60,6 @@ async fn a_parked_leader_ends_when_the_connection_task_is_dropped() {
     let taken = Arc::clone(&in_flight).try_acquire_owned().unwrap();
     let (conn, mut peer, _trigger) = conn(&watcher, &in_flight);
     let guard = StopLanes {
-        in_flight: Arc::clone(&in_flight),
         conn: Arc::clone(&conn),
         writer: conn.writer_for_tests(),
         finished: false,
