@@ -24,7 +24,7 @@
 //!   be answered, then closes. Other connections are unaffected.
 //! * **Bounded work.** At most [`ServerConfig::max_connections`] connections
 //!   are served (the listener is not polled beyond that) and at most
-//!   [`ServerConfig::max_concurrent_compiles`] plugins compile at once. Each
+//!   the runtime's `max_concurrent_compiles` plugins compile at once. Each
 //!   connection has at most
 //!   [`ServerConfig::max_in_flight`] requests admitted (from read until their
 //!   answer is written); the leader stops reading (backpressure) until one
@@ -62,15 +62,12 @@ use std::time::{Duration, Instant};
 use enclet_attestation::event_log::EventLog;
 use enclet_attester::Attester;
 use enclet_protocol::{FrameLimits, Transport};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use crate::Error;
 use crate::key::EnclaveKey;
 use crate::runtime::Runtime;
-
-/// Upper bound on [`ServerConfig::max_concurrent_compiles`].
-const MAX_CONCURRENT_COMPILES: usize = 1024;
 
 /// Tunables of the server loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +80,6 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
-    /// Most plugin compilations running at once, across all connections
-    /// (at least 1). Further loads wait for one to finish.
-    pub max_concurrent_compiles: usize,
     /// Most connections served at once (at least 1). At the bound the server
     /// stops accepting until a connection ends; new peers wait in the
     /// listener's backlog.
@@ -104,7 +98,6 @@ impl Default for ServerConfig {
             max_in_flight: 64,
             body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
-            max_concurrent_compiles: 2,
             max_connections: 256,
             busy_poll: Duration::ZERO,
         }
@@ -116,7 +109,6 @@ pub struct Server {
     runtime: Arc<Runtime>,
     attester: Option<Arc<dyn Attester>>,
     event_log: Mutex<EventLog>,
-    compiles: Arc<Semaphore>,
     key: EnclaveKey,
     config: ServerConfig,
     started: Instant,
@@ -150,11 +142,6 @@ impl Server {
             runtime,
             attester,
             event_log: Mutex::new(EventLog::new()),
-            compiles: Arc::new(Semaphore::new(
-                config
-                    .max_concurrent_compiles
-                    .clamp(1, MAX_CONCURRENT_COMPILES),
-            )),
             key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),

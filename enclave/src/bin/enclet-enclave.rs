@@ -7,8 +7,10 @@
 //!
 //! Each connection is served by lane threads that read a request and run it
 //! where they read it (see the server module). The async side — accepting,
-//! loads, attestation, flushing large answers — runs on one thread;
-//! compilation and TPM calls run on its blocking threads.
+//! loads, attestation, flushing large answers — runs on one thread; TPM
+//! calls run on its blocking threads, and each compilation on a thread of its
+//! own (at most `--max-concurrent-compiles`, each within
+//! `--compile-timeout-ms`).
 //!
 //! `--attester tpm:host=H,port=P` (swtpm), `tpm:device=/dev/tpmrm0` or `none`
 //! (the default) chooses the attestation backend. With an attester, start-up
@@ -55,9 +57,16 @@ struct Args {
     /// Most connections served at once; further peers wait in the backlog.
     #[arg(long, default_value_t = 256)]
     max_connections: usize,
-    /// Plugin compilations running at once across all connections.
-    #[arg(long, default_value_t = 2)]
-    max_concurrent_compiles: usize,
+    /// Plugin compilations running at once across all connections; each uses
+    /// one core, so this is the most cores loads can take.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_concurrent_compiles: u32,
+    /// Longest one plugin compilation may take, in milliseconds; a slower load
+    /// fails with `compile_timeout`. Compilation cannot be interrupted: it
+    /// finishes in the background, still counted against
+    /// --max-concurrent-compiles, and its result is discarded.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    compile_timeout_ms: u64,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -102,11 +111,13 @@ async fn main() -> anyhow::Result<()> {
     if args.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
-    if args.max_connections == 0 || args.max_concurrent_compiles == 0 {
-        bail!("--max-connections and --max-concurrent-compiles must be at least 1");
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
     }
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_invocations: args.max_concurrent_invocations,
+        max_concurrent_compiles: args.max_concurrent_compiles,
+        compile_timeout: Duration::from_millis(args.compile_timeout_ms),
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;
@@ -116,7 +127,6 @@ async fn main() -> anyhow::Result<()> {
         },
         max_in_flight: args.max_in_flight,
         max_connections: args.max_connections,
-        max_concurrent_compiles: args.max_concurrent_compiles,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         busy_poll: Duration::from_micros(args.busy_poll_us),
         ..ServerConfig::default()

@@ -335,5 +335,6 @@ fn too_many_plugins_is_rejected() {
     );
 }
 
+mod compile;
 mod isolation;
 mod limits;
