@@ -5,10 +5,12 @@
 //!    │ size ≤ max_component_bytes                   │ input ≤ max_input_bytes
 //!    │ measurement = SHA-384(bytes)                 │ wait for a pool slot
 //!    │ already loaded? ─▶ same PluginInfo           │ spawn_blocking:
-//!    │ compile (Component::new, never deserialize)  │   fresh Store (fuel, epoch deadline,
-//!    │ link: log + every other import traps         │   memory/table limiter)
-//!    │ type-check `handle`, trial instantiate       │   instantiate from PluginPre
-//!    ▼ cache PluginPre                              ▼   call handle, check output size
+//!    │ compile permit, compile thread (timeout):    │   fresh Store (fuel, epoch deadline,
+//!    │   Component::new, never deserialize;         │   memory/table limiter)
+//!    │   link: log + every other import traps;      │   instantiate from PluginPre
+//!    │   type-check `handle`                        │   call handle, check output size
+//!    │ trial instantiate under the start bound      ▼
+//!    ▼ cache PluginPre
 //! ```
 //!
 //! * **One engine** (see `engine.rs`) with the pooling allocator, fuel and epoch
@@ -29,12 +31,18 @@
 //! * **Compile, then commit.** `load` is [`Runtime::compile`] (no registration)
 //!   followed by [`Runtime::commit`]; a caller that must measure a plugin
 //!   before it becomes invocable does its measuring between the two.
+//! * **Bounded compilation** (see `compile.rs`): at most
+//!   `max_concurrent_compiles` compilations at once, each on one thread and
+//!   within `compile_timeout`; a new plugin's start code gets a short bound
+//!   of its own at load.
 //!
-//! `compile` runs synchronously (tens to hundreds of milliseconds): async
-//! callers should run it on a blocking thread. `invoke` never blocks the async
-//! executor.
+//! `compile` blocks the calling thread (tens to hundreds of milliseconds):
+//! async callers take a permit with [`Runtime::compile_permit`] and run
+//! [`Runtime::compile_with_permit`] on a blocking thread. `invoke` never
+//! blocks the async executor.
 
 mod bindings;
+mod compile;
 mod config;
 mod engine;
 mod error;
@@ -53,6 +61,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
+pub use compile::{CompilePermit, START_DEADLINE, START_FUEL};
 pub use config::RuntimeConfig;
 pub use error::{InvokeError, LoadError, RuntimeError};
 pub use limits::{HardMaxima, Limits};
@@ -113,6 +122,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     registry: Registry,
     slots: Arc<Semaphore>,
+    compiler: compile::Compiler,
     config: RuntimeConfig,
     _ticker: engine::EpochTicker,
 }
@@ -140,11 +150,14 @@ impl Runtime {
         let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
         let permits = usize::try_from(config.max_concurrent_invocations)
             .map_err(|_| RuntimeError::InvalidConfig("max_concurrent_invocations".to_owned()))?;
+        let compiles = usize::try_from(config.max_concurrent_compiles)
+            .map_err(|_| RuntimeError::InvalidConfig("max_concurrent_compiles".to_owned()))?;
         Ok(Self {
             engine,
             linker,
             registry: Registry::new(config.max_plugins),
             slots: Arc::new(Semaphore::new(permits)),
+            compiler: compile::Compiler::new(compiles, config.compile_timeout),
             config,
             _ticker: ticker,
         })
@@ -172,65 +185,6 @@ impl Runtime {
             }),
             Compiled::New(prepared) => self.commit(prepared),
         }
-    }
-
-    /// Compiles and validates a component without registering it: nothing
-    /// becomes invocable until [`commit`](Self::commit). Runs on the calling
-    /// thread (tens to hundreds of milliseconds).
-    ///
-    /// `limits` defaults to the runtime's `default_limits`. Bytes that are
-    /// already registered are not compiled again: their info is returned as
-    /// [`Compiled::Existing`] (first name and limits win).
-    ///
-    /// # Errors
-    ///
-    /// * [`LoadError::TooLarge`] before anything else if the bytes exceed
-    ///   `max_component_bytes`;
-    /// * [`LoadError::InvalidName`] if `name` is not 1–64 characters of
-    ///   `[A-Za-z0-9._-]`;
-    /// * [`LoadError::InvalidLimits`] if `limits` exceed the hard maxima;
-    /// * [`LoadError::InvalidComponent`] if the bytes are not a component, do not
-    ///   match the `enclet:plugin` world, or cannot be instantiated within limits;
-    /// * [`LoadError::TooManyPlugins`] if `max_plugins` are already loaded;
-    /// * [`LoadError::Internal`] on a runtime bug.
-    pub fn compile(
-        &self,
-        name: &str,
-        component: &[u8],
-        limits: Option<Limits>,
-    ) -> Result<Compiled, LoadError> {
-        let size = u64::try_from(component.len()).unwrap_or(u64::MAX);
-        let limit = self.config.max_component_bytes;
-        if size > limit {
-            return Err(LoadError::TooLarge { size, limit });
-        }
-        plugin::check_name(name)?;
-        let limits = limits.unwrap_or(self.config.default_limits);
-        limits.validate(&self.config.hard_maxima)?;
-        let measurement = Measurement::of_plugin(component);
-        if let Some(existing) = self.registry.get(&measurement) {
-            return Ok(Compiled::Existing(existing.info.clone()));
-        }
-        self.registry.ensure_room()?;
-
-        let info = PluginInfo {
-            name: name.to_owned(),
-            measurement,
-            limits,
-            size_bytes: size,
-        };
-        let plugin = plugin::compile(&self.engine, &self.linker, info, component)?;
-        // The trial instantiation takes a pool slot like any invocation.
-        let _slot = self
-            .acquire_slot_blocking()
-            .map_err(|e| LoadError::Internal(e.to_string()))?;
-        invoke::check_instantiates(&self.engine, &plugin, self.deadline_ticks(&limits)).map_err(
-            |e| match e {
-                InvokeError::Internal(reason) => LoadError::Internal(reason),
-                other => LoadError::InvalidComponent(format!("cannot be instantiated: {other}")),
-            },
-        )?;
-        Ok(Compiled::New(Prepared { plugin }))
     }
 
     /// Whether `prepared` can be committed now: `Ok(Some(info))` if the same
@@ -321,7 +275,7 @@ impl Runtime {
         if size > limit {
             return Err(InvokeError::InputTooLarge { size, limit });
         }
-        let ticks = self.deadline_ticks(&plugin.info.limits);
+        let ticks = self.ticks(plugin.info.limits.deadline_ms);
         Ok((plugin, ticks))
     }
 
@@ -346,14 +300,13 @@ impl Runtime {
         self.config.max_concurrent_invocations
     }
 
-    /// Epoch ticks for a deadline: rounded up, plus one because the first tick
-    /// may come at any point of the current period.
-    fn deadline_ticks(&self, limits: &Limits) -> u64 {
+    /// Epoch ticks for a deadline of `deadline_ms`: rounded up, plus one
+    /// because the first tick may come at any point of the current period.
+    fn ticks(&self, deadline_ms: u64) -> u64 {
         let tick_us = u64::try_from(self.config.epoch_tick.as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
-        limits
-            .deadline_ms
+        deadline_ms
             .saturating_mul(1000)
             .div_ceil(tick_us)
             .saturating_add(1)

@@ -42,7 +42,7 @@
 //!   every permit taken the leader stops reading (backpressure). Loads in
 //!   progress, each holding up to a frame of component bytes, are bounded by
 //!   [`ServerConfig::max_loads`] (beyond it a load is refused with
-//!   `overloaded`), and at most [`ServerConfig::max_concurrent_compiles`]
+//!   `overloaded`), and at most the runtime's `max_concurrent_compiles`
 //!   compile at once. Lanes are bounded by the invocation slots plus
 //!   `max_connections` plus one, and end after
 //!   [`ServerConfig::lane_idle_timeout`] without work. A frame whose body
@@ -93,9 +93,6 @@ use crate::Error;
 use crate::key::EnclaveKey;
 use crate::runtime::Runtime;
 
-/// Upper bound on [`ServerConfig::max_concurrent_compiles`].
-const MAX_CONCURRENT_COMPILES: usize = 1024;
-
 /// Upper bound on [`ServerConfig::max_in_flight_total`] and [`ServerConfig::max_loads`].
 const MAX_PERMITS: usize = 1 << 20;
 
@@ -123,9 +120,6 @@ pub struct ServerConfig {
     pub body_timeout: Duration,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
-    /// Most plugin compilations running at once, across all connections
-    /// (at least 1). Further loads wait for one to finish.
-    pub max_concurrent_compiles: usize,
     /// Most connections served at once (at least 1). At the bound the server
     /// stops accepting until a connection ends; new peers wait in the
     /// listener's backlog. The parent uses one.
@@ -148,7 +142,6 @@ impl Default for ServerConfig {
             max_loads: 8,
             body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
-            max_concurrent_compiles: 2,
             max_connections: 8,
             busy_poll: Duration::from_micros(100),
             lane_idle_timeout: Duration::from_secs(5),
@@ -161,7 +154,6 @@ pub struct Server {
     runtime: Arc<Runtime>,
     attester: Option<Arc<dyn Attester>>,
     event_log: Mutex<EventLog>,
-    compiles: Arc<Semaphore>,
     /// As many as the runtime's instance pool: a lane runs an invocation only
     /// while holding one (see `dispatch.rs`).
     slots: Arc<Semaphore>,
@@ -220,11 +212,6 @@ impl Server {
             runtime,
             attester,
             event_log: Mutex::new(EventLog::new()),
-            compiles: Arc::new(Semaphore::new(
-                config
-                    .max_concurrent_compiles
-                    .clamp(1, MAX_CONCURRENT_COMPILES),
-            )),
             key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),

@@ -8,8 +8,9 @@
 //! Connections are served by a pool of lane threads that read a request and
 //! run it where they read it (see the server module). The async side —
 //! accepting, loads, attestation, flushing large answers, invocations waiting
-//! for a slot — runs on one thread; compilation and TPM calls run on its
-//! blocking threads.
+//! for a slot — runs on one thread; TPM calls run on its
+//! blocking threads, each compilation on a thread of its own (at most
+//! `--max-concurrent-compiles`, each within `--compile-timeout-ms`).
 //!
 //! Memory and thread budgets hold across connections: `--max-connections`
 //! (default 8; the parent uses one), `--max-in-flight` per connection and
@@ -71,9 +72,16 @@ struct Args {
     /// Most connections served at once; further peers wait in the backlog.
     #[arg(long, default_value_t = defaults().max_connections)]
     max_connections: usize,
-    /// Plugin compilations running at once across all connections.
-    #[arg(long, default_value_t = 2)]
-    max_concurrent_compiles: usize,
+    /// Plugin compilations running at once across all connections; each uses
+    /// one core, so this is the most cores loads can take.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_concurrent_compiles: u32,
+    /// Longest one plugin compilation may take, in milliseconds; a slower load
+    /// fails with `compile_timeout`. Compilation cannot be interrupted: it
+    /// finishes in the background, still counted against
+    /// --max-concurrent-compiles, and its result is discarded.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    compile_timeout_ms: u64,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -115,7 +123,6 @@ fn server_config(args: &Args) -> ServerConfig {
         max_in_flight_total: args.max_in_flight_total,
         max_loads: args.max_loads,
         max_connections: args.max_connections,
-        max_concurrent_compiles: args.max_concurrent_compiles,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         busy_poll: Duration::from_micros(args.busy_poll_us),
         lane_idle_timeout: Duration::from_millis(args.lane_idle_timeout_ms),
@@ -148,16 +155,16 @@ async fn main() -> anyhow::Result<()> {
         args.max_in_flight_total,
         args.max_loads,
         args.max_connections,
-        args.max_concurrent_compiles,
     ];
     if counts.contains(&0) {
         bail!(
-            "--max-in-flight, --max-in-flight-total, --max-loads, --max-connections and \
-             --max-concurrent-compiles must be at least 1"
+            "--max-in-flight, --max-in-flight-total, --max-loads and --max-connections must be at least 1"
         );
     }
     let runtime = Runtime::new(RuntimeConfig {
         max_concurrent_invocations: args.max_concurrent_invocations,
+        max_concurrent_compiles: args.max_concurrent_compiles,
+        compile_timeout: Duration::from_millis(args.compile_timeout_ms),
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;

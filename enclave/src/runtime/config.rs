@@ -1,4 +1,5 @@
-//! [`RuntimeConfig`]: pool size, epoch tick, default limits, hard maxima.
+//! [`RuntimeConfig`]: pool size, epoch tick, compile bounds, default limits,
+//! hard maxima.
 
 use std::time::Duration;
 
@@ -28,6 +29,14 @@ pub struct RuntimeConfig {
     pub max_plugins: usize,
     /// Wasm stack per invocation in bytes; deeper recursion traps.
     pub max_wasm_stack_bytes: usize,
+    /// Compilations running at once (1..=64); each uses one thread, so this
+    /// bounds the cores compiling. Further loads wait for a permit.
+    pub max_concurrent_compiles: u32,
+    /// Longest one compilation may take (1 ms ..= 1 h); a load that compiles
+    /// longer fails with `compile_timeout`. The compilation itself cannot be
+    /// interrupted: it runs on to its end, keeping its permit, and its result
+    /// is discarded (see `compile.rs`).
+    pub compile_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +49,8 @@ impl Default for RuntimeConfig {
             max_component_bytes: 32 * MIB,
             max_plugins: 256,
             max_wasm_stack_bytes: 512 * 1024,
+            max_concurrent_compiles: 2,
+            compile_timeout: Duration::from_mins(1),
         }
     }
 }
@@ -85,6 +96,20 @@ impl RuntimeConfig {
             return bad(format!(
                 "max_wasm_stack_bytes is {}, must be 64 KiB..=8 MiB",
                 self.max_wasm_stack_bytes
+            ));
+        }
+        if !(1..=64).contains(&self.max_concurrent_compiles) {
+            return bad(format!(
+                "max_concurrent_compiles is {}, must be 1..=64",
+                self.max_concurrent_compiles
+            ));
+        }
+        if self.compile_timeout < Duration::from_millis(1)
+            || self.compile_timeout > Duration::from_hours(1)
+        {
+            return bad(format!(
+                "compile_timeout is {:?}, must be 1ms..=1h",
+                self.compile_timeout
             ));
         }
         self.default_limits

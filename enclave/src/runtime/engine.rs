@@ -6,7 +6,11 @@
 //! * the **pooling instance allocator**, sized from [`RuntimeConfig`] and the
 //!   hard maxima, so instantiation is a few microseconds and a plugin can never
 //!   reserve more than a pool slot;
-//! * a bounded wasm stack, so deep recursion traps instead of exhausting the host.
+//! * a bounded wasm stack, so deep recursion traps instead of exhausting the host;
+//! * **no parallel compilation**: wasmtime would otherwise spread one
+//!   compilation over a thread pool as large as the machine, whatever
+//!   `max_concurrent_compiles` says. Each compilation runs on the thread that
+//!   started it (see `compile.rs`), so N compile permits are at most N cores.
 //!
 //! The [`EpochTicker`] increments the engine's epoch every `epoch_tick` on its
 //! own thread; it stops and is joined when the runtime is dropped.
@@ -63,6 +67,7 @@ pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     let mut wasm = Config::new();
     wasm.consume_fuel(true)
         .epoch_interruption(true)
+        .parallel_compilation(false)
         .max_wasm_stack(config.max_wasm_stack_bytes)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&wasm).map_err(|e| RuntimeError::Internal(format!("engine: {e:#}")))

@@ -34,6 +34,15 @@ pub enum LoadError {
     /// A bug or resource failure inside the runtime, not the plugin's fault.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Compiling the component took longer than the runtime's `compile_timeout`.
+    #[error("compilation took longer than {timeout_ms} ms")]
+    CompileTimeout {
+        /// The runtime's compile timeout in milliseconds.
+        timeout_ms: u64,
+    },
+    /// The component's start code ran past the load-time start bound.
+    #[error("start code exceeds the load-time bound: {0}")]
+    StartLimit(String),
 }
 
 impl LoadError {
@@ -47,6 +56,8 @@ impl LoadError {
             Self::InvalidLimits(_) => "invalid_limits",
             Self::TooManyPlugins { .. } => "too_many_plugins",
             Self::Internal(_) => "internal",
+            Self::CompileTimeout { .. } => "compile_timeout",
+            Self::StartLimit(_) => "start_limit",
         }
     }
 }

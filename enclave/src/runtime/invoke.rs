@@ -151,15 +151,21 @@ fn bounded(s: &str, max: usize) -> String {
     s.get(..end).unwrap_or_default().to_owned()
 }
 
-/// Instantiates `plugin` once under its own limits without calling it, so a
-/// component that can never start (initial memory above its limit, more
-/// instances or tables than a pool slot holds) is rejected at load.
+/// Instantiates `plugin` once without calling it, so a component that can
+/// never start (initial memory above its limit, more instances or tables than
+/// a pool slot holds) is rejected at load. Its start code runs under
+/// `deadline_ticks` and `fuel`: the load-time start bound, not the
+/// invocation's limits (see `compile.rs`).
 pub(crate) fn check_instantiates(
     engine: &Engine,
     plugin: &Plugin,
     deadline_ticks: u64,
+    fuel: u64,
 ) -> Result<(), InvokeError> {
     let mut store = new_store(engine, plugin, deadline_ticks)?;
+    store
+        .set_fuel(fuel)
+        .map_err(|e| InvokeError::Internal(format!("setting fuel: {e:#}")))?;
     plugin
         .pre
         .instance_pre()

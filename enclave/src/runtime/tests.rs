@@ -336,6 +336,7 @@ fn too_many_plugins_is_rejected() {
 }
 
 mod capture;
+mod compile;
 mod freed_result;
 mod hostile_log;
 mod isolation;

@@ -63,15 +63,12 @@ async fn load(
 ) -> Result<Response, Error> {
     let runtime = Arc::clone(&server.runtime);
     // Compilation takes tens of milliseconds or more and much memory: keep it
-    // off the executor, a bounded number at a time. The permit travels with
-    // the blocking task, so it is held exactly while compiling.
-    let permit = Arc::clone(&server.compiles)
-        .acquire_owned()
-        .await
-        .map_err(|_| Error::Internal("compile permits closed".to_owned()))?;
+    // off the executor, a bounded number at a time. Wait for the runtime's
+    // compile permit here, without a thread; the runtime holds it for exactly
+    // as long as the compilation runs, even past its timeout.
+    let permit = runtime.compile_permit().await?;
     let compiled = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        runtime.compile(&name, &component, limits)
+        runtime.compile_with_permit(permit, &name, &component, limits)
     })
     .await
     .map_err(|e| Error::Internal(format!("compile task: {e}")))??;

@@ -175,36 +175,48 @@ async fn beyond_max_connections_a_peer_waits_until_one_ends() {
     assert!(matches!(resp, Response::Health(_)), "{resp:?}");
 }
 
+/// Loads beyond the compile bound wait for a permit: with one permit, at
+/// most one compilation runs at any moment, and every load completes.
 #[tokio::test]
 async fn loads_beyond_the_compile_bound_wait_and_complete() {
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
-    let config = ServerConfig {
-        max_concurrent_compiles: 1,
-        ..config()
-    };
-    let server = Arc::new(Server::new(runtime, None, config).unwrap());
-    assert_eq!(server.compiles.available_permits(), 1);
+    let runtime = Arc::new(
+        Runtime::new(RuntimeConfig {
+            max_concurrent_compiles: 1,
+            ..RuntimeConfig::default()
+        })
+        .unwrap(),
+    );
+    let server = Arc::new(Server::new(runtime, None, config()).unwrap());
+    assert_eq!(server.runtime.compile_permits_available(), 1);
     let load = |name: &str| Request::Load {
         name: name.into(),
         component: plugin_bytes(name),
         limits: None,
     };
-    let (a, b, c) = tokio::time::timeout(Duration::from_mins(2), async {
+    let answers = tokio::time::timeout(Duration::from_mins(2), async {
         tokio::join!(
             handle(&server, load("echo")),
             handle(&server, load("payout")),
+            handle(&server, load("hostile")),
             handle(&server, load("echo"))
         )
     })
     .await
     .unwrap();
-    for r in [&a, &b, &c] {
+    let (a, b, c, d) = answers;
+    for r in [&a, &b, &c, &d] {
         assert!(matches!(r, Response::Loaded(_)), "{r:?}");
     }
+    // Four loads arrived at once; with one permit they compiled one by one.
+    assert_eq!(
+        server.runtime.peak_concurrent_compiles(),
+        1,
+        "more compilations ran at once than there are permits"
+    );
     // Each compile returned its permit, and the two echo loads are one plugin.
-    assert_eq!(server.compiles.available_permits(), 1);
-    assert_eq!(server.runtime.plugins().len(), 2);
-    assert_eq!(server.event_log().await.plugins().len(), 2);
+    assert_eq!(server.runtime.compile_permits_available(), 1);
+    assert_eq!(server.runtime.plugins().len(), 3);
+    assert_eq!(server.event_log().await.plugins().len(), 3);
 }
 
 /// A call that runs long holds up neither later calls nor other requests on

@@ -208,10 +208,10 @@ async fn loads_beyond_the_bound_are_refused_with_overloaded() {
         },
     );
     // Nothing compiles until the test lets it: the first load stays queued.
-    let held = Arc::clone(&s.server.compiles)
-        .acquire_many_owned(u32::try_from(s.server.config.max_concurrent_compiles).unwrap())
-        .await
-        .unwrap();
+    let mut held = Vec::new();
+    while s.server.runtime.compile_permits_available() > 0 {
+        held.push(s.server.runtime.compile_permit().await.unwrap());
+    }
     let (read, mut write) = UnixStream::connect(&s.path).await.unwrap().into_split();
     let mut read = BufReader::new(read);
     let load = |name: &str| Request::Load {
