@@ -1,6 +1,11 @@
 //! Host bindings generated from the plugin world, `sdk/wit/plugin.wit`
 //! (`enclet:plugin@0.1.0`). The WIT file is the single source of truth for
 //! both the host (here) and the guest SDK.
+//!
+//! Only the export side (`PluginPre`, the `handle` signature) and the `level`
+//! type are used from here. The `log` import is defined by hand in `host.rs`,
+//! over borrowed views of guest memory: the generated host trait would copy
+//! every string into the host before any bound could apply.
 #![allow(
     missing_docs,
     unreachable_pub,

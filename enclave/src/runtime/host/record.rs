@@ -83,11 +83,9 @@ fn read(
     }
     record.dropped_fields = fields.len().saturating_sub(kept);
     if record.dropped_fields > 0 {
-        let _ = write!(
-            record.fields,
-            " (+{} fields dropped)",
-            record.dropped_fields
-        );
+        let sep = if record.fields.is_empty() { "" } else { " " };
+        let dropped = record.dropped_fields;
+        let _ = write!(record.fields, "{sep}(+{dropped} fields dropped)");
     }
     Ok(record)
 }
