@@ -47,7 +47,8 @@
 //! every test) and [`VsockTransport`] (production, inside a Nitro Enclave).
 //! [`Endpoint`] parses the operator-facing addresses `unix:PATH`,
 //! `vsock:CID:PORT` and `vsock:PORT`.
-// One `unsafe` block: registering owned sockets with the reactor (socket.rs).
+// `unsafe` code lives in one place: registering owned descriptors with the
+// reactor (socket/registered.rs).
 #![deny(unsafe_code)]
 
 mod bytes;
