@@ -46,7 +46,7 @@ pub use blocking::{BlockingFrameReader, Next};
 pub use reader::FrameReader;
 pub use registered::Registered;
 pub(crate) use registered::register;
-pub use writer::FrameWriter;
+pub use writer::{FrameWriter, Sent, Ticket};
 
 /// A connected stream socket that can be read and written without blocking.
 ///

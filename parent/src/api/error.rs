@@ -73,7 +73,7 @@ pub fn status_for(code: &str) -> StatusCode {
         | "plugin_error"
         | "response_too_large"
         | "credential_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
-        "enclave_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "enclave_unavailable" | "enclave_busy" => StatusCode::SERVICE_UNAVAILABLE,
         "enclave_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "no_attester" | "unsupported" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,6 +106,7 @@ mod tests {
             ("guest_trap", 422),
             ("plugin_error", 422),
             ("enclave_unavailable", 503),
+            ("enclave_busy", 503),
             ("enclave_timeout", 504),
             ("no_attester", 501),
             ("unsupported", 501),
