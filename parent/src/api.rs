@@ -25,10 +25,21 @@
 //! `component_too_large`/`input_too_large`, 422 when the plugin or component
 //! is at fault (`invalid_component`, `out_of_fuel`, `deadline_exceeded`,
 //! `memory_limit`, `output_too_large`, `guest_trap`, `plugin_error`, …),
-//! 503 `enclave_unavailable`, 504 `enclave_timeout` (no answer within the
-//! parent's `--request-timeout-secs`), 501 `no_attester` / `unsupported`, 422
-//! `credential_rejected`, 500 otherwise. The codes are the enclave's
-//! own, so operators see exactly why a call failed.
+//! 503 `enclave_unavailable`, 503 `enclave_busy` (the queue of requests
+//! waiting to be written to the enclave is full, `--write-queue-bytes`;
+//! nothing was sent, retry later), 504 `enclave_timeout` (no answer within the
+//! parent's `--request-timeout-secs`; the message says whether the request
+//! was never sent — it will not run — or was sent and may still complete, so
+//! a load that timed out may still appear in the plugin list), 501
+//! `no_attester` / `unsupported`, 422 `credential_rejected`, 500 otherwise.
+//! The codes are the enclave's own, so operators see exactly why a call
+//! failed.
+//!
+//! Bodies (components and inputs) are accepted up to `--max-body-bytes`,
+//! which defaults to and cannot exceed [`MAX_BODY_BYTES`] (32 MiB): the
+//! largest body the enclave's default frame carries and its default component
+//! limit. Within it, the enclave judges each body against the plugin's own
+//! limits.
 
 pub mod attest;
 mod error;
@@ -39,13 +50,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use enclet_protocol::MAX_BODY_BYTES;
 
 pub use error::{ApiError, status_for};
 
 use crate::client::Reconnecting;
-
-/// Default bound on request bodies (components and inputs): 16 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Shared state of the API handlers.
 #[derive(Debug)]
@@ -54,8 +63,11 @@ pub struct ApiState {
     pub enclave: Reconnecting,
 }
 
-/// Builds the operator API router.
-pub fn router(state: Arc<ApiState>, max_body_bytes: usize) -> Router {
+/// Builds the operator API router. Bodies over `max_body_bytes` are refused
+/// with 413 `body_too_large`; the bound is capped at [`MAX_BODY_BYTES`], so
+/// every accepted body fits a frame the enclave reads.
+pub fn router(state: Arc<ApiState>, max_body_bytes: u32) -> Router {
+    let max_body_bytes = usize::try_from(max_body_bytes.min(MAX_BODY_BYTES)).unwrap_or(usize::MAX);
     Router::new()
         .route("/v1/plugins", post(routes::load).get(routes::list))
         .route("/v1/plugins/{measurement}/invoke", post(routes::invoke))

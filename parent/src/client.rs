@@ -2,9 +2,9 @@
 //! connection.
 //!
 //! ```text
-//!  request(req) ─ id = next_id ─▶ pending[id] = oneshot ─▶ FrameWriter::send ══▶ enclave
-//!        ▲                                                                        │
-//!        └──────── oneshot ◀── pending.remove(id) ◀── reader task ◀═══════════════┘
+//!  request(req) ─ id = next_id ─▶ pending[id] = oneshot ─▶ FrameWriter::send_tracked ══▶ enclave
+//!        ▲                                                                                │
+//!        └──────── oneshot ◀── pending.remove(id) ◀── reader task ◀═══════════════════════┘
 //! ```
 //!
 //! A request is written by the task that makes it (the socket is non-blocking;
@@ -17,13 +17,31 @@
 //! carrying the reason, and later requests fail immediately. [`Reconnecting`]
 //! wraps a client and dials again when the connection is gone.
 //!
-//! Every request waits at most the client's request timeout
-//! ([`DEFAULT_REQUEST_TIMEOUT`] unless set with
-//! [`EnclaveClient::with_request_timeout`]) and then fails with
-//! [`Error::Timeout`], so a stuck enclave cannot hold an operator request (or
-//! the dialling lock) forever. The connection stays open: a late answer is
-//! dropped.
+//! ## Bounds
+//!
+//! * **Write queue.** What the socket does not take at once waits in the
+//!   writer's backlog, which the client bounds in bytes
+//!   ([`DEFAULT_WRITE_QUEUE_BYTES`] unless set with
+//!   [`EnclaveClient::with_write_queue_bytes`]). A request that would take it
+//!   beyond the bound fails at once with [`Error::Busy`] (503 `enclave_busy`,
+//!   nothing sent) rather than waiting: a waiting request would still hold
+//!   its body, so backpressure would not bound memory. A request that finds
+//!   no backlog is always accepted, so one request of any size can be sent.
+//! * **Time.** Every request waits at most the client's request timeout
+//!   ([`DEFAULT_REQUEST_TIMEOUT`] unless set with
+//!   [`EnclaveClient::with_request_timeout`]) and then fails with
+//!   [`Error::Timeout`], so a stuck enclave cannot hold an operator request
+//!   (or the dialling lock) forever. The connection stays open.
+//!
+//! A request that times out (or whose caller goes away) while its frame is
+//! still queued, none of it written, is taken back from the queue: the
+//! enclave never sees it, and the timeout says so ([`Delivery::NotSent`]).
+//! Once any byte of it is written the enclave will get it whole and may still
+//! carry it out — a load may still complete, an invocation still run — and
+//! the timeout says that instead ([`Delivery::MaybeApplied`]); its late answer
+//! is dropped.
 
+mod calls;
 mod reconnect;
 
 use std::collections::HashMap;
@@ -31,17 +49,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use enclet_attestation::Measurement;
-use enclet_protocol::socket::{self, FrameReader, FrameWriter};
+use enclet_protocol::socket::{self, FrameReader, FrameWriter, Sent, Ticket};
 use enclet_protocol::{
-    AttesterIdentity, CONNECTION_ID, Endpoint, Evidence, FrameLimits, Health, Limits, LoadResult,
-    PluginInfo, RawSocket, Request, Response, Transport, UnixTransport, VsockTransport, codec,
+    CONNECTION_ID, Endpoint, FrameLimits, RawSocket, Request, Response, Transport, UnixTransport,
+    VsockTransport, codec,
 };
 use tokio::sync::oneshot;
 
+pub use calls::Attestation;
 pub use reconnect::Reconnecting;
 
 use crate::Error;
+pub use crate::error::Delivery;
+
+/// How many request bytes may wait to be written to the enclave by default:
+/// two of the largest loads.
+pub const DEFAULT_WRITE_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long a request waits for the enclave by default: above the largest
 /// plugin deadline the enclave accepts (60 s) plus compile time for a load.
@@ -97,6 +120,7 @@ pub struct EnclaveClient {
     shared: Arc<Shared>,
     request_timeout: Duration,
     busy_wait: Duration,
+    write_queue_bytes: usize,
 }
 
 impl std::fmt::Debug for EnclaveClient {
@@ -150,6 +174,7 @@ impl EnclaveClient {
             shared,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             busy_wait: DEFAULT_BUSY_WAIT,
+            write_queue_bytes: DEFAULT_WRITE_QUEUE_BYTES,
         })
     }
 
@@ -169,6 +194,14 @@ impl EnclaveClient {
         self
     }
 
+    /// The same connection with a different bound on request bytes waiting to
+    /// be written ([`DEFAULT_WRITE_QUEUE_BYTES`] unless set).
+    #[must_use]
+    pub fn with_write_queue_bytes(mut self, bytes: usize) -> Self {
+        self.write_queue_bytes = bytes;
+        self
+    }
+
     /// True once the connection has ended; every request will fail.
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -179,8 +212,10 @@ impl EnclaveClient {
     ///
     /// # Errors
     /// [`Error::Protocol`] if the request does not fit a frame;
+    /// [`Error::Busy`] if the write queue is full (nothing was sent);
     /// [`Error::Disconnected`] if the connection is or becomes closed;
-    /// [`Error::Timeout`] if no answer arrives within the request timeout.
+    /// [`Error::Timeout`] if no answer arrives within the request timeout,
+    /// saying whether the request was sent.
     /// An enclave-side failure is returned as `Ok(Response::Error(..))`.
     pub async fn request(&self, request: &Request) -> Result<Response, Error> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -193,27 +228,47 @@ impl EnclaveClient {
             }
             p.waiting.insert(id, tx);
         }
-        let guard = Forget {
+        let mut guard = Forget {
             shared: &self.shared,
             id,
+            queued: None,
         };
-        if let Err(e) = self.shared.writer.send(frame, None) {
-            return Err(Error::Disconnected(format!("write failed: {e}")));
+        match self
+            .shared
+            .writer
+            .send_tracked(frame, self.write_queue_bytes)
+        {
+            Ok(Sent::Written) => {}
+            Ok(Sent::Queued(ticket)) => guard.queued = Some(ticket),
+            Ok(Sent::BacklogFull) => {
+                return Err(Error::Busy {
+                    queued: self.shared.writer.backlog_bytes(),
+                    limit: self.write_queue_bytes,
+                });
+            }
+            Err(e) => return Err(Error::Disconnected(format!("write failed: {e}"))),
         }
         let mut rx = rx;
         if let Some(early) = self.busy_wait_for(&mut rx).await {
-            std::mem::forget(guard);
+            guard.answered();
             return early;
         }
-        let result = tokio::time::timeout(self.request_timeout, rx)
-            .await
-            .map_err(|_| Error::Timeout {
-                waiting_for: "an answer",
-                after: self.request_timeout,
-            })?
-            .map_err(|_| Error::Disconnected("reply dropped".to_owned()))?;
-        std::mem::forget(guard);
-        result
+        if let Ok(answer) = tokio::time::timeout(self.request_timeout, rx).await {
+            guard.answered();
+            return answer.map_err(|_| Error::Disconnected("reply dropped".to_owned()))?;
+        }
+        let delivery = if guard.withdraw() {
+            Delivery::NotSent
+        } else {
+            Delivery::MaybeApplied
+        };
+        tracing::warn!(id, ?delivery, after = ?self.request_timeout,
+            "no answer from the enclave in time");
+        Err(Error::Timeout {
+            waiting_for: "an answer",
+            after: self.request_timeout,
+            delivery,
+        })
     }
 
     /// Keeps yielding (so the runtime polls the socket without sleeping) for
@@ -237,147 +292,39 @@ impl EnclaveClient {
             tokio::task::yield_now().await;
         }
     }
-
-    /// Loads a plugin component.
-    ///
-    /// # Errors
-    /// [`Error::Enclave`] with the enclave's reason (e.g. `invalid_component`),
-    /// or a connection error.
-    pub async fn load(
-        &self,
-        name: &str,
-        component: Vec<u8>,
-        limits: Option<Limits>,
-    ) -> Result<LoadResult, Error> {
-        let request = Request::Load {
-            name: name.to_owned(),
-            component,
-            limits: limits.map(Into::into),
-        };
-        match self.request(&request).await? {
-            Response::Loaded(r) => Ok(r),
-            other => unexpected("loaded", other),
-        }
-    }
-
-    /// Invokes a loaded plugin.
-    ///
-    /// # Errors
-    /// [`Error::Enclave`] with the reason the invocation failed (e.g.
-    /// `out_of_fuel`, `unknown_plugin`), or a connection error.
-    pub async fn invoke(&self, plugin: Measurement, input: Vec<u8>) -> Result<Vec<u8>, Error> {
-        match self.request(&Request::Invoke { plugin, input }).await? {
-            Response::Output(out) => Ok(out),
-            other => unexpected("output", other),
-        }
-    }
-
-    /// Lists loaded plugins.
-    ///
-    /// # Errors
-    /// A connection error.
-    pub async fn plugins(&self) -> Result<Vec<PluginInfo>, Error> {
-        match self.request(&Request::ListPlugins).await? {
-            Response::Plugins(p) => Ok(p),
-            other => unexpected("plugins", other),
-        }
-    }
-
-    /// Asks the enclave for its health summary.
-    ///
-    /// # Errors
-    /// A connection error.
-    pub async fn health(&self) -> Result<Health, Error> {
-        match self.request(&Request::Health).await? {
-            Response::Health(h) => Ok(h),
-            other => unexpected("health", other),
-        }
-    }
 }
 
-/// An enclave's answer to an attestation request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attestation {
-    /// The attester's evidence.
-    pub evidence: Evidence,
-    /// The canonical plugin event log the evidence binds.
-    pub event_log: Vec<u8>,
-    /// The enclave's public key the evidence binds.
-    pub public_key: Vec<u8>,
-}
-
-impl EnclaveClient {
-    /// Asks for the attester's identity (the keys a verifier trusts first).
-    ///
-    /// # Errors
-    /// [`Error::Enclave`] with `no_attester` or `unsupported`, or a connection error.
-    pub async fn identity(&self) -> Result<AttesterIdentity, Error> {
-        match self.request(&Request::Identity).await? {
-            Response::Identity(i) => Ok(i),
-            other => unexpected("identity", other),
-        }
-    }
-
-    /// Asks the attester to release the secret of a credential.
-    ///
-    /// # Errors
-    /// [`Error::Enclave`] with `credential_rejected`, `invalid_request`,
-    /// `no_attester` or `unsupported`, or a connection error.
-    pub async fn activate_credential(
-        &self,
-        id_object: Vec<u8>,
-        encrypted_secret: Vec<u8>,
-    ) -> Result<Vec<u8>, Error> {
-        let request = Request::ActivateCredential {
-            id_object,
-            encrypted_secret,
-        };
-        match self.request(&request).await? {
-            Response::CredentialActivated { secret } => Ok(secret),
-            other => unexpected("credential activated", other),
-        }
-    }
-
-    /// Asks for evidence bound to `nonce`.
-    ///
-    /// # Errors
-    /// [`Error::Enclave`] with `no_attester` or `invalid_request` (nonce
-    /// length), or a connection error.
-    pub async fn attest(&self, nonce: Vec<u8>) -> Result<Attestation, Error> {
-        match self.request(&Request::Attest { nonce }).await? {
-            Response::Attestation {
-                evidence,
-                event_log,
-                public_key,
-            } => Ok(Attestation {
-                evidence,
-                event_log,
-                public_key,
-            }),
-            other => unexpected("attestation", other),
-        }
-    }
-}
-
-/// Removes a pending entry if its request future is dropped before the reply.
+/// Ends a request that gets no answer (timed out, or its future dropped):
+/// removes its pending entry and takes its frame back if none of it has been
+/// written. Harmless after an answer (the reader removed the entry, and an
+/// answered frame was written).
 struct Forget<'a> {
     shared: &'a Shared,
     id: u64,
+    /// The frame's place in the writer's queue, if it was queued.
+    queued: Option<Ticket>,
+}
+
+impl Forget<'_> {
+    /// The request has its answer (or failed for good): the reader removed
+    /// the entry and the frame was written, nothing to undo.
+    fn answered(self) {
+        std::mem::forget(self);
+    }
+
+    /// Takes the frame back if none of it has been written: true when the
+    /// enclave will never see the request.
+    fn withdraw(&mut self) -> bool {
+        self.queued
+            .take()
+            .is_some_and(|ticket| self.shared.writer.withdraw(ticket))
+    }
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
         self.shared.pending().waiting.remove(&self.id);
-    }
-}
-
-fn unexpected<T>(expected: &'static str, got: Response) -> Result<T, Error> {
-    match got {
-        Response::Error(body) => Err(Error::Enclave(body)),
-        other => Err(Error::UnexpectedResponse {
-            expected,
-            got: format!("{other:?}").chars().take(80).collect(),
-        }),
+        self.withdraw();
     }
 }
 

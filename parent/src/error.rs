@@ -23,12 +23,26 @@ pub enum Error {
     #[error("enclave connection closed: {0}")]
     Disconnected(String),
     /// The enclave did not answer (or accept the connection) in time.
-    #[error("the enclave did not send {waiting_for} within {after:?}")]
+    #[error("the enclave did not send {waiting_for} within {after:?}; {delivery}")]
     Timeout {
         /// What was awaited.
         waiting_for: &'static str,
         /// The configured bound.
         after: Duration,
+        /// Whether the enclave got the request.
+        delivery: Delivery,
+    },
+    /// Too many request bytes already wait to be written to the enclave; this
+    /// request was not sent.
+    #[error(
+        "the enclave is not taking requests fast enough: {queued} bytes already wait to be \
+         sent (limit {limit}); this request was not sent, retry later"
+    )]
+    Busy {
+        /// Bytes waiting to be written.
+        queued: usize,
+        /// The configured bound.
+        limit: usize,
     },
     /// A frame could not be encoded or decoded.
     #[error(transparent)]
@@ -50,9 +64,31 @@ impl Error {
         match self {
             Self::Enclave(body) => &body.code,
             Self::Connect { .. } | Self::Disconnected(_) => "enclave_unavailable",
+            Self::Busy { .. } => "enclave_busy",
             Self::Timeout { .. } => "enclave_timeout",
             Self::Protocol(e) => e.code(),
             Self::UnexpectedResponse { .. } => "unexpected_response",
         }
+    }
+}
+
+/// Whether a request that got no answer in time reached the enclave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Never sent (still queued, or no connection): it will not run.
+    NotSent,
+    /// Sent, wholly or partly: the enclave may still carry it out.
+    MaybeApplied,
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NotSent => "the request was never sent to the enclave and will not run",
+            Self::MaybeApplied => {
+                "the request was sent and may still complete: a plugin load may still \
+                 appear (check `enclet plugin list`), an invocation may still run"
+            }
+        })
     }
 }

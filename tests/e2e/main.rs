@@ -15,6 +15,7 @@
 
 mod api;
 mod attest;
+mod body_limit;
 mod concurrency;
 mod demo;
 mod frames;

@@ -19,8 +19,19 @@ pub const HEADER_LEN: usize = 2 + 8;
 /// Request id reserved for connection-level errors sent before a close.
 pub const CONNECTION_ID: u64 = 0;
 
-/// Default bound on a frame body: fits a plugin component or output of up to 32 MiB.
-pub const DEFAULT_MAX_FRAME_BYTES: u32 = 32 * 1024 * 1024;
+/// The largest body an operator request carries to the enclave — a plugin
+/// component or an invocation input — 32 MiB. The parent accepts bodies up to
+/// this size at most, the enclave's default frame limit fits one in a message,
+/// and the enclave's default component limit is the same size.
+pub const MAX_BODY_BYTES: u32 = 32 * 1024 * 1024;
+
+/// Room a frame keeps beside a [`MAX_BODY_BYTES`] body for everything else in
+/// the message: the header, CBOR framing, a plugin name and its limits.
+pub const FRAME_OVERHEAD_BYTES: u32 = 64 * 1024;
+
+/// Default bound on a frame body: one [`MAX_BODY_BYTES`] body and its
+/// message ([`FRAME_OVERHEAD_BYTES`]).
+pub const DEFAULT_MAX_FRAME_BYTES: u32 = MAX_BODY_BYTES + FRAME_OVERHEAD_BYTES;
 
 /// Bounds applied to every frame on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

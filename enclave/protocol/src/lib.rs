@@ -25,10 +25,14 @@
 //!   anything is allocated for the body, and the body is read incrementally, so
 //!   a peer that announces a large frame and sends nothing costs nothing.
 //! * One bound applies to every frame; it must fit the largest `Load` (a
-//!   compiled plugin component) and the largest invocation output. The default
-//!   is [`DEFAULT_MAX_FRAME_BYTES`] (32 MiB); both processes take a flag to
-//!   change it. Per-message limits (component size, input and output size) are
-//!   enforced by the enclave runtime after decoding.
+//!   plugin component) and the largest invocation output. Both derive from
+//!   one constant: [`MAX_BODY_BYTES`] (32 MiB) is the largest component or
+//!   input the parent relays (its `--max-body-bytes` cannot exceed it), and
+//!   the default frame bound [`DEFAULT_MAX_FRAME_BYTES`] is that plus
+//!   [`FRAME_OVERHEAD_BYTES`] for the rest of the message. The enclave takes
+//!   `--max-frame-bytes` to change its bound. Per-message limits (component
+//!   size, input and output size) are enforced by the enclave runtime after
+//!   decoding.
 //! * The version is in every frame, so a peer speaking another version is
 //!   detected on its first frame ([`ProtocolError::UnsupportedVersion`]).
 //! * Request ids are chosen by the client and echoed in the response, so any
@@ -47,7 +51,8 @@
 //! every test) and [`VsockTransport`] (production, inside a Nitro Enclave).
 //! [`Endpoint`] parses the operator-facing addresses `unix:PATH`,
 //! `vsock:CID:PORT` and `vsock:PORT`.
-// One `unsafe` block: registering owned sockets with the reactor (socket.rs).
+// `unsafe` code lives in one place: registering owned descriptors with the
+// reactor (socket/registered.rs).
 #![deny(unsafe_code)]
 
 mod bytes;
@@ -61,7 +66,8 @@ pub mod transport;
 pub use codec::{decode, encode, read_frame, write_frame};
 pub use error::ProtocolError;
 pub use frame::{
-    CONNECTION_ID, DEFAULT_MAX_FRAME_BYTES, FrameLimits, HEADER_LEN, Header, PROTOCOL_VERSION,
+    CONNECTION_ID, DEFAULT_MAX_FRAME_BYTES, FRAME_OVERHEAD_BYTES, FrameLimits, HEADER_LEN, Header,
+    MAX_BODY_BYTES, PROTOCOL_VERSION,
 };
 pub use message::{
     AttesterIdentity, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult, PcrValue,

@@ -34,25 +34,26 @@
 
 mod blocking;
 mod reader;
+mod registered;
 mod writer;
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
-
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 pub use blocking::{BlockingFrameReader, Next};
 pub use reader::FrameReader;
-pub use writer::FrameWriter;
+pub use registered::Registered;
+pub(crate) use registered::register;
+pub use writer::{FrameWriter, Sent, Ticket};
 
 /// A connected stream socket that can be read and written without blocking.
 ///
 /// Sealed: implemented for `std::os::unix::net::UnixStream` and
 /// `vsock::VsockStream`, types that own their descriptor for their whole life
-/// (which the reactor registration relies on).
+/// and never change it through `&self` (which the reactor registration in
+/// [`Registered`] relies on).
 pub trait RawSocket: sealed::Sealed + AsFd + Send + Sync + 'static {
     /// Puts the socket in non-blocking mode.
     ///
@@ -104,24 +105,6 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for std::os::unix::net::UnixStream {}
     impl Sealed for vsock::VsockStream {}
-}
-
-/// Something whose raw descriptor is valid, owned and unchanging for as long
-/// as it lives: safe to hand to the reactor.
-pub(crate) trait OwnsFd: AsRawFd {}
-impl OwnsFd for OwnedFd {}
-impl OwnsFd for vsock::VsockListener {}
-
-/// Registers `owner`'s descriptor with the current reactor for `interest`.
-///
-/// # Errors
-/// The OS error from the registration.
-#[allow(unsafe_code, reason = "the reactor's registration API is unsafe")]
-pub(crate) fn register<T: OwnsFd>(owner: T, interest: Interest) -> io::Result<AsyncFd<T>> {
-    // SAFETY: `OwnsFd` is implemented only for types that own their
-    // descriptor and never replace it, so it stays open and refers to the same
-    // file description for as long as the `AsyncFd` (which owns `owner`) lives.
-    unsafe { AsyncFd::register_with_interest(owner, interest) }.map_err(io::Error::from)
 }
 
 /// Splits a connected socket into its frame reader and writer. Must be called

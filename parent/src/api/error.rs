@@ -72,8 +72,10 @@ pub fn status_for(code: &str) -> StatusCode {
         | "guest_trap"
         | "plugin_error"
         | "response_too_large"
-        | "credential_rejected" => StatusCode::UNPROCESSABLE_ENTITY,
-        "enclave_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        | "credential_rejected"
+        | "compile_timeout"
+        | "start_limit" => StatusCode::UNPROCESSABLE_ENTITY,
+        "enclave_unavailable" | "enclave_busy" | "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
         "enclave_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "no_attester" | "unsupported" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -106,10 +108,14 @@ mod tests {
             ("guest_trap", 422),
             ("plugin_error", 422),
             ("enclave_unavailable", 503),
+            ("enclave_busy", 503),
             ("enclave_timeout", 504),
             ("no_attester", 501),
             ("unsupported", 501),
             ("credential_rejected", 422),
+            ("compile_timeout", 422),
+            ("start_limit", 422),
+            ("overloaded", 503),
             ("internal", 500),
             ("something_new", 500),
         ] {

@@ -5,7 +5,10 @@
 //! `--listen unix:PATH|tcp:127.0.0.1:PORT`. SIGTERM/SIGINT stop accepting,
 //! finish requests in flight, remove the Unix socket and exit 0.
 //! A request the enclave does not answer within `--request-timeout-secs`
-//! (default 120) fails with 504 `enclave_timeout`.
+//! (default 120) fails with 504 `enclave_timeout`; one that finds
+//! `--write-queue-bytes` already waiting to be written fails at once with 503
+//! `enclave_busy`. Bodies are accepted up to `--max-body-bytes`, at most (and
+//! by default) the 32 MiB the enclave accepts.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -16,8 +19,10 @@ use clap::Parser;
 use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
 use enclet_parent::OperatorAddr;
 use enclet_parent::api::{self, ApiState};
-use enclet_parent::client::{DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, Reconnecting};
-use enclet_protocol::{Endpoint, FrameLimits};
+use enclet_parent::client::{
+    DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_QUEUE_BYTES, Reconnecting,
+};
+use enclet_protocol::{Endpoint, FrameLimits, MAX_BODY_BYTES};
 
 /// The enclet parent: operator API in front of the enclave.
 #[derive(Debug, Parser)]
@@ -31,12 +36,19 @@ struct Args {
     listen: OperatorAddr,
     #[command(flatten)]
     log: LogArgs,
-    /// Largest frame exchanged with the enclave, in bytes.
-    #[arg(long, default_value_t = enclet_protocol::DEFAULT_MAX_FRAME_BYTES)]
-    max_frame_bytes: u32,
-    /// Largest operator request body (component or input), in bytes.
-    #[arg(long, default_value_t = api::DEFAULT_MAX_BODY_BYTES)]
-    max_body_bytes: usize,
+    /// Largest operator request body (component or input), in bytes; at most
+    /// what the enclave accepts by default (32 MiB), to which frames to and
+    /// from the enclave are sized.
+    #[arg(long, default_value_t = MAX_BODY_BYTES,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BODY_BYTES)))]
+    max_body_bytes: u32,
+    /// Most request bytes waiting to be written to the enclave (when it reads
+    /// more slowly than requests come); a request beyond it fails at once with
+    /// 503 `enclave_busy` and is not sent. One request is always accepted
+    /// when nothing waits.
+    #[arg(long, default_value_t = u64::try_from(DEFAULT_WRITE_QUEUE_BYTES).unwrap_or(u64::MAX),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    write_queue_bytes: u64,
     /// How long to wait for the enclave's answer (or its connection) before
     /// failing the operator request with 504 `enclave_timeout`, in seconds.
     #[arg(long, default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs(),
@@ -58,13 +70,14 @@ async fn main() -> anyhow::Result<()> {
     if let Endpoint::Vsock { cid: None, .. } = args.enclave {
         bail!("--enclave vsock needs a CID: vsock:CID:PORT");
     }
-    let limits = FrameLimits {
-        max_frame_bytes: args.max_frame_bytes,
-    };
+    // Frames the enclave reads and sends by default: they fit the largest
+    // body and any answer.
+    let limits = FrameLimits::default();
     let state = Arc::new(ApiState {
         enclave: Reconnecting::new(args.enclave.clone(), limits)
             .with_request_timeout(Duration::from_secs(args.request_timeout_secs))
-            .with_busy_wait(Duration::from_micros(args.busy_wait_us)),
+            .with_busy_wait(Duration::from_micros(args.busy_wait_us))
+            .with_write_queue_bytes(usize::try_from(args.write_queue_bytes).unwrap_or(usize::MAX)),
     });
     let app = api::router(state, args.max_body_bytes);
     tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");

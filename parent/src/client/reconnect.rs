@@ -5,7 +5,9 @@ use std::time::Duration;
 use enclet_protocol::{Endpoint, FrameLimits};
 use tokio::sync::Mutex;
 
-use super::{DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, EnclaveClient};
+use super::{
+    DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_QUEUE_BYTES, Delivery, EnclaveClient,
+};
 use crate::Error;
 
 /// Holds at most one live [`EnclaveClient`] and replaces it when it closes.
@@ -20,6 +22,7 @@ pub struct Reconnecting {
     limits: FrameLimits,
     request_timeout: Duration,
     busy_wait: Duration,
+    write_queue_bytes: usize,
     current: Mutex<Option<EnclaveClient>>,
 }
 
@@ -32,6 +35,7 @@ impl Reconnecting {
             limits,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             busy_wait: DEFAULT_BUSY_WAIT,
+            write_queue_bytes: DEFAULT_WRITE_QUEUE_BYTES,
             current: Mutex::new(None),
         }
     }
@@ -49,6 +53,15 @@ impl Reconnecting {
     #[must_use]
     pub fn with_busy_wait(mut self, budget: Duration) -> Self {
         self.busy_wait = budget;
+        self
+    }
+
+    /// Bounds each connection's queue of request bytes waiting to be written
+    /// (default [`DEFAULT_WRITE_QUEUE_BYTES`]; see
+    /// [`EnclaveClient::with_write_queue_bytes`]).
+    #[must_use]
+    pub fn with_write_queue_bytes(mut self, bytes: usize) -> Self {
+        self.write_queue_bytes = bytes;
         self
     }
 
@@ -76,9 +89,11 @@ impl Reconnecting {
         .map_err(|_| Error::Timeout {
             waiting_for: "a connection",
             after: self.request_timeout,
+            delivery: Delivery::NotSent,
         })??
         .with_request_timeout(self.request_timeout)
-        .with_busy_wait(self.busy_wait);
+        .with_busy_wait(self.busy_wait)
+        .with_write_queue_bytes(self.write_queue_bytes);
         tracing::info!(endpoint = %self.endpoint, "connected to the enclave");
         *current = Some(client.clone());
         Ok(client)

@@ -139,4 +139,5 @@ async fn peer_closing_fails_pending_requests() {
 }
 
 mod attest;
+mod queue;
 mod timeout;

@@ -1,16 +1,15 @@
 //! The read side: readable-only registration, a buffer, whole frames out.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncBufRead, AsyncRead, BufReader, Interest, ReadBuf};
 
 use super::RawSocket;
+use super::registered::{Registered, SocketFd};
 use crate::frame::{self, PREFIX_LEN};
 use crate::{FrameLimits, ProtocolError, codec};
 
@@ -32,7 +31,7 @@ impl std::fmt::Debug for FrameReader {
 
 impl FrameReader {
     pub(super) fn new(socket: Arc<dyn RawSocket>) -> io::Result<Self> {
-        let fd = super::register(Fd(socket), Interest::READABLE)?;
+        let fd = super::register(SocketFd(socket), Interest::READABLE)?;
         Ok(Self {
             inner: BufReader::with_capacity(BUFFER_BYTES, SocketRead { fd }),
         })
@@ -71,21 +70,9 @@ impl FrameReader {
     }
 }
 
-/// The socket as a file descriptor the reactor can watch.
-struct Fd(Arc<dyn RawSocket>);
-
-// A `RawSocket` (sealed) owns its descriptor, and the `Arc` keeps it alive.
-impl super::OwnsFd for Fd {}
-
-impl AsRawFd for Fd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
-
 /// `AsyncRead` over the readable-only registration.
 struct SocketRead {
-    fd: AsyncFd<Fd>,
+    fd: Registered<SocketFd>,
 }
 
 impl AsyncRead for SocketRead {

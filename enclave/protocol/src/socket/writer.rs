@@ -4,6 +4,11 @@
 //! task runs (`flushing`). So a frame that finds no backlog may go straight to
 //! the socket, and one that finds a backlog is queued behind it: frames are
 //! written whole and in the order `send` was called.
+//!
+//! A frame sent with [`FrameWriter::send_tracked`] that had to be queued can
+//! be [withdrawn](FrameWriter::withdraw) while none of its bytes has been
+//! written: the peer then never sees it. Once its first byte is out it is
+//! written whole, so the stream stays well-formed.
 
 use std::collections::VecDeque;
 use std::io;
@@ -29,6 +34,7 @@ impl std::fmt::Debug for FrameWriter {
         let state = self.inner.state();
         f.debug_struct("FrameWriter")
             .field("backlog", &state.backlog.len())
+            .field("backlog_bytes", &state.backlog_bytes)
             .field("failed", &state.failed)
             .finish_non_exhaustive()
     }
@@ -47,6 +53,10 @@ struct Inner {
 #[derive(Default)]
 struct State {
     backlog: VecDeque<Queued>,
+    /// Bytes in the backlog not yet written.
+    backlog_bytes: usize,
+    /// The ticket the next queued frame gets.
+    next_ticket: u64,
     flushing: bool,
     /// Why writing failed; every later `send` fails with it.
     failed: Option<(io::ErrorKind, String)>,
@@ -59,6 +69,7 @@ impl State {
         self.failed.get_or_insert_with(|| (e.kind(), e.to_string()));
         // Dropping the queued frames releases their holds.
         self.backlog.clear();
+        self.backlog_bytes = 0;
     }
 
     fn closed_error(&self) -> Option<io::Error> {
@@ -70,21 +81,42 @@ impl State {
     }
 }
 
+/// Identifies a queued frame for [`FrameWriter::withdraw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// What [`FrameWriter::send_tracked`] did with a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Written whole to the socket.
+    Written,
+    /// Queued behind a backlog (or partly written); withdrawable with the
+    /// ticket until its first byte is written.
+    Queued(Ticket),
+    /// Refused: the backlog is full. Nothing was written.
+    BacklogFull,
+}
+
 /// A frame not yet completely written, with what it holds until then.
 struct Queued {
     frame: Vec<u8>,
     written: usize,
+    ticket: u64,
     _hold: Option<OwnedSemaphorePermit>,
 }
 
 impl Queued {
     /// Writes as much as the socket takes: `Ok(true)` once the whole frame is
-    /// out, `Ok(false)` when the socket would block.
-    fn write_to(&mut self, socket: &dyn RawSocket) -> io::Result<bool> {
+    /// out, `Ok(false)` when the socket would block. Bytes written are taken
+    /// off `unsent`.
+    fn write_to(&mut self, socket: &dyn RawSocket, unsent: &mut usize) -> io::Result<bool> {
         while let Some(rest) = self.frame.get(self.written..).filter(|r| !r.is_empty()) {
             match socket.write_now(rest) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.written = self.written.saturating_add(n),
+                Ok(n) => {
+                    self.written = self.written.saturating_add(n);
+                    *unsent = unsent.saturating_sub(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -123,18 +155,47 @@ impl FrameWriter {
     /// The error that made an earlier write fail (the peer is gone), or
     /// `BrokenPipe` after [`finish`](Self::finish). The frame is dropped.
     pub fn send(&self, frame: Vec<u8>, hold: Option<OwnedSemaphorePermit>) -> io::Result<()> {
-        let mut state = self.inner.state();
+        self.enqueue(frame, hold, usize::MAX).map(drop)
+    }
+
+    /// Like [`send`](Self::send), with a bound on the backlog and a way to
+    /// take the frame back. Refused ([`Sent::BacklogFull`], nothing written)
+    /// when a backlog exists and this frame would take it beyond
+    /// `max_backlog` bytes. A frame that finds no backlog is always accepted,
+    /// so the backlog never exceeds the larger of `max_backlog` and one frame.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_tracked(&self, frame: Vec<u8>, max_backlog: usize) -> io::Result<Sent> {
+        self.enqueue(frame, None, max_backlog)
+    }
+
+    fn enqueue(
+        &self,
+        frame: Vec<u8>,
+        hold: Option<OwnedSemaphorePermit>,
+        max_backlog: usize,
+    ) -> io::Result<Sent> {
+        let mut guard = self.inner.state();
+        let state = &mut *guard;
         if let Some(e) = state.closed_error() {
             return Err(e);
         }
+        let room = max_backlog.saturating_sub(state.backlog_bytes);
+        if !state.backlog.is_empty() && frame.len() > room {
+            return Ok(Sent::BacklogFull);
+        }
+        let ticket = state.next_ticket;
+        state.next_ticket = ticket.wrapping_add(1);
         let mut queued = Queued {
             frame,
             written: 0,
+            ticket,
             _hold: hold,
         };
         if state.backlog.is_empty() {
-            match queued.write_to(&*self.inner.socket) {
-                Ok(true) => return Ok(()),
+            match queued.write_to(&*self.inner.socket, &mut 0) {
+                Ok(true) => return Ok(Sent::Written),
                 Ok(false) => {}
                 Err(e) => {
                     state.fail(&e);
@@ -142,12 +203,41 @@ impl FrameWriter {
                 }
             }
         }
+        let unsent = queued.frame.len().saturating_sub(queued.written);
+        state.backlog_bytes = state.backlog_bytes.saturating_add(unsent);
         state.backlog.push_back(queued);
         if !state.flushing {
             state.flushing = true;
             self.inner.runtime.spawn(flush(Arc::clone(&self.inner)));
         }
-        Ok(())
+        Ok(Sent::Queued(Ticket(ticket)))
+    }
+
+    /// Takes a queued frame back if none of its bytes has been written yet
+    /// (releasing its hold): the peer will never see it. `false` when it is
+    /// already partly or wholly written (it will arrive whole, unless the
+    /// connection fails) or was dropped because writing failed.
+    #[must_use]
+    pub fn withdraw(&self, ticket: Ticket) -> bool {
+        let mut guard = self.inner.state();
+        let state = &mut *guard;
+        let Some(at) = state
+            .backlog
+            .iter()
+            .position(|q| q.ticket == ticket.0 && q.written == 0)
+        else {
+            return false;
+        };
+        if let Some(removed) = state.backlog.remove(at) {
+            state.backlog_bytes = state.backlog_bytes.saturating_sub(removed.frame.len());
+        }
+        true
+    }
+
+    /// Bytes sent but not yet written to the socket.
+    #[must_use]
+    pub fn backlog_bytes(&self) -> usize {
+        self.inner.state().backlog_bytes
     }
 
     /// Gives up: drops everything not yet written (releasing its holds),
@@ -224,9 +314,10 @@ async fn flush_backlog(inner: &Inner) -> io::Result<()> {
             }
         };
         {
-            let mut state = inner.state();
+            let mut guard = inner.state();
+            let state = &mut *guard;
             while let Some(front) = state.backlog.front_mut() {
-                if !front.write_to(&*inner.socket)? {
+                if !front.write_to(&*inner.socket, &mut state.backlog_bytes)? {
                     break;
                 }
                 state.backlog.pop_front();

@@ -3,16 +3,17 @@
 //! Built and unit-tested only on development machines; never dialled there.
 //!
 //! The listener is registered with the reactor for readability (incoming
-//! connections); accepted streams are plain non-blocking sockets that
-//! [`socket::split`](crate::socket::split) registers itself.
+//! connections) and handed out as a [`Registered`] listener, which offers no
+//! way to replace its descriptor; accepted streams are plain non-blocking
+//! sockets that [`socket::split`](crate::socket::split) registers itself.
 
 use std::io;
 
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use vsock::{VMADDR_CID_ANY, VsockAddr, VsockListener, VsockStream};
 
 use super::Transport;
+use crate::socket::Registered;
 
 /// A vsock address: `cid` (`None` = any, for listening) and `port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,7 @@ impl VsockTransport {
 
 impl Transport for VsockTransport {
     type Stream = VsockStream;
-    type Listener = AsyncFd<VsockListener>;
+    type Listener = Registered<VsockListener>;
 
     async fn connect(&self) -> io::Result<VsockStream> {
         let addr = self.connect_addr()?;
@@ -62,13 +63,13 @@ impl Transport for VsockTransport {
             .map_err(io::Error::other)?
     }
 
-    fn bind(&self) -> io::Result<AsyncFd<VsockListener>> {
+    fn bind(&self) -> io::Result<Registered<VsockListener>> {
         let listener = VsockListener::bind(&self.listen_addr())?;
         listener.set_nonblocking(true)?;
         crate::socket::register(listener, Interest::READABLE)
     }
 
-    async fn accept(listener: &AsyncFd<VsockListener>) -> io::Result<(VsockStream, String)> {
+    async fn accept(listener: &Registered<VsockListener>) -> io::Result<(VsockStream, String)> {
         let (stream, addr) = listener
             .async_io(Interest::READABLE, VsockListener::accept)
             .await?;

@@ -164,3 +164,34 @@ fn null_unknown_repeated_or_non_integer_limits_are_malformed() {
         assert!(err.contains(want), "{shown}: {err}");
     }
 }
+
+/// The largest body the parent relays fits the default frame with the rest of
+/// its message, as a load (longest name, every limit at its widest) and as an
+/// invocation input: the parent's body limit and the enclave's frame limit
+/// come from one constant and agree.
+#[test]
+fn a_largest_body_fits_the_default_frame() {
+    let body_bytes = usize::try_from(crate::MAX_BODY_BYTES).unwrap();
+    let widest = Some(u64::MAX);
+    let load = Request::Load {
+        name: "n".repeat(64),
+        component: vec![0xa5; body_bytes],
+        limits: Some(LimitsRequest {
+            fuel: widest,
+            deadline_ms: widest,
+            max_memory_bytes: widest,
+            max_table_elements: widest,
+            max_input_bytes: widest,
+            max_output_bytes: widest,
+        }),
+    };
+    let invoke = Request::Invoke {
+        plugin: enclet_attestation::Measurement::of_plugin(b"p"),
+        input: vec![0x5a; body_bytes],
+    };
+    for request in [load, invoke] {
+        let frame = encode(u64::MAX, &request, crate::FrameLimits::default()).unwrap();
+        let (_, decoded) = decode::<Request>(body(&frame)).unwrap();
+        assert_eq!(decoded, request);
+    }
+}
