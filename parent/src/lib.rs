@@ -9,7 +9,8 @@
 //!   curl)                 (axum)             (one connection, many requests in flight)
 //! ```
 //!
-//! * [`client`]: the enclave client: a writer task, a reader task and a map of
+//! * [`client`]: the enclave client: requests written by the task that makes
+//!   them (bounded backlog), a reader task and a map of
 //!   pending requests by id, so any number of requests share one connection;
 //!   [`client::Reconnecting`] dials again after the enclave restarts.
 //! * [`api`]: the operator API (load, invoke, list, health, and the attester's

@@ -60,7 +60,7 @@ async fn bad_requests_get_specific_errors() {
 async fn input_over_the_plugin_limit_is_refused() {
     let app = Appliance::start().await;
     let echo = app.load("echo").await;
-    // Default plugin input limit is 1 MiB; the parent accepts up to 16 MiB.
+    // Default plugin input limit is 1 MiB; the parent accepts bodies up to 32 MiB.
     let (status, code, _) = api_error(
         app.invoke(&echo, &vec![1; (1 << 20) + 1])
             .await

@@ -24,6 +24,8 @@ pub struct RuntimeConfig {
     /// Upper bounds for any plugin's limits.
     pub hard_maxima: HardMaxima,
     /// Largest component accepted by `load`, in bytes (checked before hashing).
+    /// Defaults to [`enclet_protocol::MAX_BODY_BYTES`], the largest body the
+    /// parent accepts and the default frame fits.
     pub max_component_bytes: u64,
     /// Most plugins loaded at once (at most the event log's `MAX_EVENTS`).
     pub max_plugins: usize,
@@ -46,7 +48,7 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(5),
             default_limits: Limits::default(),
             hard_maxima: HardMaxima::DEFAULT,
-            max_component_bytes: 32 * MIB,
+            max_component_bytes: u64::from(enclet_protocol::MAX_BODY_BYTES),
             max_plugins: 256,
             max_wasm_stack_bytes: 512 * 1024,
             max_concurrent_compiles: 2,
