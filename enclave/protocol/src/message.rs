@@ -54,6 +54,15 @@ pub enum Request {
         #[serde(with = "serde_bytes")]
         encrypted_secret: Vec<u8>,
     },
+    /// Install the secrets the control plane sealed to the enclave key (an
+    /// `enclet-sealed` bundle, opaque to the parent). The enclave opens all
+    /// of it or none; on success it replaces the secrets of the previous
+    /// release.
+    Release {
+        /// The sealed bundle (CBOR).
+        #[serde(with = "serde_bytes")]
+        bundle: Vec<u8>,
+    },
 }
 
 /// Enclave → parent.
@@ -85,6 +94,9 @@ pub enum Response {
         #[serde(with = "serde_bytes")]
         secret: Vec<u8>,
     },
+    /// Answer to [`Request::Release`]: which loaded plugins now hold which
+    /// secrets (names only).
+    Released(Released),
     /// Answer to [`Request::Health`].
     Health(Health),
     /// The request failed (or, on id 0, the connection is being closed).
@@ -277,6 +289,25 @@ pub struct PcrValue {
     /// Digest value.
     #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
+}
+
+/// What a release installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// When the secrets expire (Unix seconds); the enclave stops serving them then.
+    pub expires_at: u64,
+    /// Per plugin that received secrets, the names (never values).
+    pub plugins: Vec<ReleasedPlugin>,
+}
+
+/// The secrets one plugin holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedPlugin {
+    /// The plugin's measurement.
+    #[serde(with = "crate::bytes::measurement")]
+    pub measurement: Measurement,
+    /// Secret names, sorted.
+    pub secrets: Vec<String>,
 }
 
 /// Enclave health summary.

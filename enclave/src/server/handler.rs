@@ -38,6 +38,9 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             encrypted_secret,
         } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
+        Request::Release { .. } => Err(Error::InvalidRequest(
+            "secret release is not built into this enclave yet".to_owned(),
+        )),
     };
     result.unwrap_or_else(|e| failed(&e))
 }
