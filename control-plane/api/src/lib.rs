@@ -18,8 +18,13 @@
 //! | `PUT` | `/v1/admin/secrets/{name}` | raw value bytes | [`SecretInfo`] |
 //! | `GET` | [`ADMIN_SECRETS`] | — | [`SecretList`] |
 //! | `DELETE` | `/v1/admin/secrets/{name}` | — | [`SecretInfo`] |
+//!
+//! With the `client` feature, `client::ControlPlaneClient` calls these over
+//! HTTPS, trusting only a pinned CA.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "client")]
+pub mod client;
 mod hex_bytes;
 
 pub use hex_bytes::Hex;
