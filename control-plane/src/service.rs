@@ -1,1 +1,3 @@
-//! Placeholder: filled in by the service work.
+//! Start-up: state directory, listener, shutdown.
+
+pub(crate) mod files;
