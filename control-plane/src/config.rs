@@ -200,8 +200,7 @@ impl Config {
     /// # Errors
     /// As [`Config::load`]; [`ConfigError::Io`] if the file cannot be made.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), ConfigError> {
-        let created = match crate::service::files::write_new(path, DEFAULT_TOML.as_bytes(), 0o600)
-        {
+        let created = match crate::service::files::write_new(path, DEFAULT_TOML.as_bytes(), 0o600) {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
             Err(e) => return Err(io_error(path, &e)),
@@ -259,7 +258,10 @@ impl Config {
             return invalid("max_sessions", "must be 1..=10000000");
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
-            return invalid("tls.key", "tls.cert and tls.key are set together or not at all");
+            return invalid(
+                "tls.key",
+                "tls.cert and tls.key are set together or not at all",
+            );
         }
         Ok(())
     }

@@ -8,10 +8,10 @@
 pub enum Error {
     /// The configuration file or a setting is invalid.
     #[error("configuration: {0}")]
-    Config(String),
+    Config(#[from] crate::config::ConfigError),
     /// TLS set-up failed (certificates, keys).
     #[error("TLS: {0}")]
-    Tls(String),
+    Tls(#[from] crate::tls::TlsError),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),

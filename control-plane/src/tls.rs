@@ -91,9 +91,10 @@ pub struct ServerTls {
 /// # Errors
 /// [`TlsError`] naming the file or setting at fault.
 pub fn server_tls(config: &Config, state_dir: &Path) -> Result<ServerTls, TlsError> {
-    let (chain, key, dev_ca, dev_ca_created) = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => (read_certs(cert)?, read_key(key)?, None, false),
-        _ => {
+    let (chain, key, dev_ca, dev_ca_created) =
+        if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
+            (read_certs(cert)?, read_key(key)?, None, false)
+        } else {
             let (files, created) = devca::ensure(state_dir)?;
             (
                 read_certs(&files.server_cert)?,
@@ -101,8 +102,7 @@ pub fn server_tls(config: &Config, state_dir: &Path) -> Result<ServerTls, TlsErr
                 Some(files.ca_cert),
                 created,
             )
-        }
-    };
+        };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

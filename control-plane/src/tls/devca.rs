@@ -49,7 +49,12 @@ impl DevCaFiles {
     }
 
     fn all(&self) -> [&PathBuf; 4] {
-        [&self.ca_cert, &self.ca_key, &self.server_cert, &self.server_key]
+        [
+            &self.ca_cert,
+            &self.ca_key,
+            &self.server_cert,
+            &self.server_key,
+        ]
     }
 }
 
@@ -112,7 +117,9 @@ fn generate() -> Result<Generated, TlsError> {
     let ca_key_pem = zeroize::Zeroizing::new(ca_key.serialize_pem());
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(gen_err)?;
 
-    let names = ["localhost", "127.0.0.1", "::1"].map(str::to_owned).to_vec();
+    let names = ["localhost", "127.0.0.1", "::1"]
+        .map(str::to_owned)
+        .to_vec();
     let mut params = CertificateParams::new(names).map_err(gen_err)?;
     params
         .distinguished_name

@@ -23,7 +23,11 @@ fn dev_ca_is_made_once_with_private_keys_0600_then_reused() {
     let ca = std::fs::read(&files.ca_cert).unwrap();
     let (_, created) = ensure(dir.path()).unwrap();
     assert!(!created);
-    assert_eq!(std::fs::read(&files.ca_cert).unwrap(), ca, "reused, not remade");
+    assert_eq!(
+        std::fs::read(&files.ca_cert).unwrap(),
+        ca,
+        "reused, not remade"
+    );
     // The server certificate names the loopback host names.
     let der = read_certs(&files.server_cert).unwrap();
     let (_, cert) = x509_parser::parse_x509_certificate(der[0].as_ref()).unwrap();
@@ -86,13 +90,19 @@ fn server_config_from_dev_ca_or_configured_files() {
 fn unusable_pem_files_are_named_without_their_contents() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("key.pem");
-    std::fs::write(&path, "-----BEGIN NOTHING-----\nc2VjcmV0\n-----END NOTHING-----\n").unwrap();
+    std::fs::write(
+        &path,
+        "-----BEGIN NOTHING-----\nc2VjcmV0\n-----END NOTHING-----\n",
+    )
+    .unwrap();
     let err = read_key(&path).unwrap_err();
     assert!(matches!(err, TlsError::Pem { .. }));
     assert!(err.to_string().contains("key.pem") && !err.to_string().contains("c2VjcmV0"));
     assert_eq!(read_certs(&path).unwrap_err().code(), "tls_pem");
     assert_eq!(
-        read_certs(&dir.path().join("absent.pem")).unwrap_err().code(),
+        read_certs(&dir.path().join("absent.pem"))
+            .unwrap_err()
+            .code(),
         "tls_io"
     );
 }
@@ -103,15 +113,22 @@ fn peer_is_the_certificate_fingerprint_and_subject_else_the_address() {
     assert_eq!(peer_identity(None, remote), "127.0.0.1:5000");
     assert_eq!(peer_identity(Some(&[]), remote), "127.0.0.1:5000");
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "parent-1");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "parent-1");
     let cert = params.self_signed(&KeyPair::generate().unwrap()).unwrap();
     let peer = peer_identity(Some(std::slice::from_ref(cert.der())), remote);
     let fp = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cert.der().as_ref()));
     assert_eq!(peer, format!("cert sha256:{fp} CN=parent-1"));
     // A long multi-byte subject is cut at a character boundary.
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "é".repeat(100));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "é".repeat(100));
     let cert = params.self_signed(&KeyPair::generate().unwrap()).unwrap();
     let peer = peer_identity(Some(std::slice::from_ref(cert.der())), remote);
-    assert!(peer.len() <= "cert sha256: ".len() + 64 + MAX_SUBJECT_BYTES, "{peer}");
+    assert!(
+        peer.len() <= "cert sha256: ".len() + 64 + MAX_SUBJECT_BYTES,
+        "{peer}"
+    );
 }

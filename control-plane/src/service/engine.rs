@@ -1,0 +1,126 @@
+//! [`Engine`]: the verifier and the policy in force, loaded from the
+//! configuration as a unit, so a reload replaces both or neither.
+
+use std::path::{Path, PathBuf};
+
+use enclet_attestation::UnixTime;
+use enclet_attestation::nitro::NitroRoot;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+
+use crate::config::Config;
+use crate::policy::{Policy, PolicyError};
+use crate::reference::{ReferenceError, ReferenceValues};
+use crate::verify::{TpmTrust, Verifier};
+
+/// The policy used when none is configured: it denies every enclave, so
+/// nothing is released until the operator configures one.
+pub const DENY_ALL_REGO: &str = r#"package enclet
+
+decision := {
+    "enclave": {"allow": false, "rule": "no_policy_configured"},
+    "plugins": {},
+}
+"#;
+/// Largest certificate file read for the TPM trust anchors, in bytes.
+const MAX_CA_BYTES: u64 = 1024 * 1024;
+
+/// Why the verifier or the policy could not be loaded.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The policy does not load (a syntax error names the file, line and column).
+    #[error("policy: {0}")]
+    Policy(#[from] PolicyError),
+    /// The reference values do not load.
+    #[error("reference values: {0}")]
+    Reference(#[from] ReferenceError),
+    /// A TPM CA file is unusable.
+    #[error("TPM CA {path}: {reason}")]
+    TpmCa {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl EngineError {
+    /// Stable `snake_case` code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Policy(e) => e.code(),
+            Self::Reference(_) => "reference_values",
+            Self::TpmCa { .. } => "tpm_ca",
+        }
+    }
+}
+
+/// The verifier and the policy.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) verifier: Verifier,
+    pub(crate) policy: Policy,
+}
+
+impl Engine {
+    /// Loads the reference values, TPM trust anchors and policy that
+    /// `config` names (absolute paths).
+    ///
+    /// # Errors
+    /// [`EngineError`] naming the file at fault.
+    pub fn load(config: &Config) -> Result<Self, EngineError> {
+        let reference = match &config.reference_values {
+            Some(path) => ReferenceValues::load(path)?,
+            None => ReferenceValues::from_toml("")?,
+        };
+        let tpm = match &config.tpm.ek_ca {
+            None => None,
+            Some(root) => Some(TpmTrust {
+                root: read_der(root)?,
+                intermediates: config
+                    .tpm
+                    .ek_intermediates
+                    .iter()
+                    .map(|p| read_der(p))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        let mut verifier = Verifier::new(reference, tpm, NitroRoot::aws_g1());
+        if let Some(secs) = config.insecure_fixed_nitro_time_for_tests {
+            tracing::warn!(
+                time = secs,
+                "DANGER: Nitro documents are verified at a fixed time \
+                 (insecure_fixed_nitro_time_for_tests); never use this in production"
+            );
+            verifier = verifier.insecure_fixed_nitro_time_for_tests(UnixTime::from_secs(secs));
+        }
+        let policy = if let Some(rego) = &config.policy.rego {
+            Policy::from_files(rego, config.policy.data.as_deref())?
+        } else {
+            tracing::warn!("no policy configured: every enclave is denied");
+            Policy::from_source("builtin:deny-all", DENY_ALL_REGO, None)?
+        };
+        Ok(Self { verifier, policy })
+    }
+}
+
+/// A certificate file as DER: PEM (first certificate) or raw DER.
+fn read_der(path: &Path) -> Result<Vec<u8>, EngineError> {
+    let bad = |reason: String| EngineError::TpmCa {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes =
+        crate::service::files::read_bounded(path, MAX_CA_BYTES).map_err(|e| bad(e.to_string()))?;
+    if bytes.starts_with(b"-----BEGIN") {
+        return CertificateDer::from_pem_slice(&bytes)
+            .map(|c| c.as_ref().to_vec())
+            .map_err(|e| bad(format!("no PEM certificate: {e}")));
+    }
+    if bytes.first() != Some(&0x30) {
+        return Err(bad("neither PEM nor a DER certificate".to_owned()));
+    }
+    Ok(bytes)
+}
