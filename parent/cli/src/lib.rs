@@ -27,6 +27,7 @@ use clap::{Parser, Subcommand};
 pub mod client;
 pub mod demo;
 pub mod plugin;
+pub mod secret;
 pub mod verify;
 
 use enclet_parent::OperatorAddr;
@@ -61,6 +62,8 @@ pub enum Command {
     /// Run the appliance locally end to end: start the enclave and the parent,
     /// load and invoke the example plugins, stop them.
     Demo(demo::DemoArgs),
+    /// Manage the control plane's secrets (admin API): put, list, rm.
+    Secret(secret::SecretArgs),
 }
 
 impl Cli {
@@ -71,6 +74,7 @@ impl Cli {
             Command::Verify(cmd) => cmd.run(),
             Command::Plugin(cmd) => plugin::run(cmd, self.parent),
             Command::Demo(args) => demo::run(&args),
+            Command::Secret(args) => secret::run(args),
         }
     }
 }
