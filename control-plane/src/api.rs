@@ -186,3 +186,6 @@ fn authorize(state: &ServiceState, headers: &HeaderMap) -> Result<(), ApiError> 
         .admin
         .check(headers.get(axum::http::header::AUTHORIZATION))
 }
+
+#[cfg(test)]
+mod tests;
