@@ -13,13 +13,15 @@ use crate::policy::{Policy, PolicyError};
 use crate::reference::{ReferenceError, ReferenceValues};
 use crate::verify::{TpmTrust, Verifier};
 
-/// The policy used when none is configured: it denies every enclave, so
-/// nothing is released until the operator configures one.
+/// The policy used when none is configured: it denies the enclave and every
+/// attested plugin (an entry per plugin, so the decision is well-formed), so
+/// nothing is released until the operator configures a policy.
 pub const DENY_ALL_REGO: &str = r#"package enclet
 
 decision := {
     "enclave": {"allow": false, "rule": "no_policy_configured"},
-    "plugins": {},
+    "plugins": {m: {"allow": false, "rule": "no_policy_configured", "secrets": []} |
+        m := input.plugins.measurements[_]},
 }
 "#;
 /// Largest certificate file read for the TPM trust anchors, in bytes.
@@ -123,4 +125,20 @@ fn read_der(path: &Path) -> Result<Vec<u8>, EngineError> {
         return Err(bad("neither PEM nor a DER certificate".to_owned()));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DENY_ALL_REGO, Engine};
+    use crate::config::Config;
+    use crate::policy::Policy;
+
+    #[test]
+    fn the_built_in_policy_loads_and_the_default_config_makes_an_engine() {
+        assert!(Policy::from_source("builtin:deny-all", DENY_ALL_REGO, None).is_ok());
+        assert!(Engine::load(&Config::default()).is_ok());
+        let mut config = Config::default();
+        config.tpm.ek_ca = Some("/nonexistent/ca.pem".into());
+        assert_eq!(Engine::load(&config).unwrap_err().code(), "tpm_ca");
+    }
 }
