@@ -8,7 +8,10 @@
 //!   `tls_handshake_timeout_ms`, each request's headers within
 //!   `header_read_timeout_ms` (this also closes idle keep-alive
 //!   connections), and each request (body included) within
-//!   `request_timeout_ms`, else 408 `request_timeout`.
+//!   `request_timeout_ms`, else 408 `request_timeout`. Work already handed
+//!   to the blocking pool still finishes (a store commit is never torn), so
+//!   a timed-out evidence request may have consumed its nonce and written
+//!   its audit entries; the parent fetches a new nonce and submits again.
 //! * The client's [`Peer`] identity (certificate or address) is put in every
 //!   request's extensions.
 //! * Shutdown: stop accepting, let connections finish their current request
