@@ -280,24 +280,29 @@ impl Reloader {
         Ok(())
     }
 
-    /// Reloads on every SIGHUP until the task is dropped; failures are
-    /// logged and leave the old policy in force.
-    pub async fn on_sighup(self) {
+    /// Installs the SIGHUP handler now (so a SIGHUP right after start-up
+    /// reloads instead of killing the process) and returns the future that
+    /// reloads on every SIGHUP; failures are logged and leave the old policy
+    /// in force. Call inside the runtime.
+    pub fn on_sighup(self) -> impl Future<Output = ()> + Send {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot install the SIGHUP handler; reload by restarting");
-            return;
-        };
-        while hup.recv().await.is_some() {
-            let this = self.clone();
-            match tokio::task::spawn_blocking(move || this.reload()).await {
-                Ok(Ok(())) => tracing::info!("reloaded the policy and reference values"),
-                Ok(Err(e)) => tracing::error!(
-                    error = %e,
-                    code = e.code(),
-                    "reload failed; the previous policy stays in force"
-                ),
-                Err(e) => tracing::error!(error = %e, "reload task failed"),
+        let hup = signal(SignalKind::hangup());
+        async move {
+            let Ok(mut hup) = hup else {
+                tracing::warn!("cannot install the SIGHUP handler; reload by restarting");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let this = self.clone();
+                match tokio::task::spawn_blocking(move || this.reload()).await {
+                    Ok(Ok(())) => tracing::info!("reloaded the policy and reference values"),
+                    Ok(Err(e)) => tracing::error!(
+                        error = %e,
+                        code = e.code(),
+                        "reload failed; the previous policy stays in force"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "reload task failed"),
+                }
             }
         }
     }

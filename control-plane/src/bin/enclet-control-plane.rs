@@ -117,8 +117,8 @@ fn serve(options: StartOptions) -> ExitCode {
         {
             println!("made a development CA: {} (clients pin it)", ca.display());
         }
-        println!("{}", service.startup_line());
         let reload = tokio::spawn(service.reloader().on_sighup());
+        println!("{}", service.startup_line());
         service.run(enclet_daemon::shutdown_signal()).await;
         reload.abort();
         tracing::info!("shut down");

@@ -226,3 +226,67 @@ fn help_documents_the_exit_codes() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_policy_and_a_failed_reload_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.rego");
+    std::fs::write(&policy, enclet_control_plane::service::DENY_ALL_REGO).unwrap();
+    std::fs::write(
+        dir.path().join("control-plane.toml"),
+        "[policy]\nrego = \"policy.rego\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let url = loop {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0);
+        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("https://")) {
+            break url.to_owned();
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |needle: &str| loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no log line with {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
+
+    std::fs::write(&policy, BAD_POLICY).unwrap();
+    kill(pid, Signal::SIGHUP).unwrap();
+    let line = wait_for("reload failed");
+    assert!(line.contains("policy.rego:3:"), "{line}");
+    let c = client(dir.path(), &url);
+    let health: Health = c
+        .call_json::<(), _>(Method::GET, HEALTH, None, None)
+        .await
+        .unwrap();
+    assert_eq!(health.status, "ok");
+
+    std::fs::write(&policy, enclet_control_plane::service::DENY_ALL_REGO).unwrap();
+    kill(pid, Signal::SIGHUP).unwrap();
+    wait_for("reloaded the policy");
+    kill(pid, Signal::SIGTERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
