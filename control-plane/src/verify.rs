@@ -79,10 +79,7 @@ impl Verifier {
             code: "ek_certificate_rejected",
             message: m,
         };
-        let trust = self
-            .tpm
-            .as_ref()
-            .ok_or_else(|| refuse("no TPM CA".to_owned()))?;
+        let trust = self.tpm.as_ref().ok_or_else(|| refuse("no TPM CA".to_owned()))?;
         let inter: Vec<&[u8]> = trust.intermediates.iter().map(Vec::as_slice).collect();
         enclet_attestation::tpm::verify_ek_certificate(
             ek_certificate,
