@@ -14,7 +14,7 @@ pub enum Error {
     Tls(#[from] crate::tls::TlsError),
     /// The store failed.
     #[error("store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(String),
     /// The policy failed to load or evaluate.
     #[error("policy: {0}")]
     Policy(String),
