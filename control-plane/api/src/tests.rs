@@ -20,7 +20,10 @@ fn evidence_round_trips_with_hex_fields() {
     let text = serde_json::to_string(&body).unwrap();
     assert!(text.contains(r#""kind":"tpm""#), "{text}");
     assert!(text.contains(r#""nonce":"0102""#), "{text}");
-    assert_eq!(serde_json::from_str::<EvidenceSubmission>(&text).unwrap(), body);
+    assert_eq!(
+        serde_json::from_str::<EvidenceSubmission>(&text).unwrap(),
+        body
+    );
 }
 
 #[test]
