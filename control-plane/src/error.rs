@@ -17,7 +17,7 @@ pub enum Error {
     Store(String),
     /// The policy failed to load or evaluate.
     #[error("policy: {0}")]
-    Policy(String),
+    Policy(#[from] crate::policy::PolicyError),
     /// An I/O failure outside the store (state directory, listener).
     #[error("{0}")]
     Io(String),
