@@ -118,17 +118,20 @@ impl Relay {
         }
     }
 
-    /// Runs a round (the next one to start; coalesced with other triggers)
-    /// and answers its outcome: the status after it, or why it failed.
-    /// `None` without a control plane.
-    pub async fn run_now(&self) -> Option<Result<ReleaseStatus, RoundError>> {
-        let shared = self.shared.as_ref()?;
-        let rx = shared.wait_for_round();
-        Some(
-            rx.await.unwrap_or_else(|_| {
+    /// Asks for a round now and returns a future of its outcome: the status
+    /// after the next round to start (one already running does not count;
+    /// the request is coalesced with other triggers), or why it failed.
+    /// The request is registered when this is called, not when the future is
+    /// first polled. Resolves to `None` without a control plane.
+    pub fn run_now(
+        &self,
+    ) -> impl Future<Output = Option<Result<ReleaseStatus, RoundError>>> + Send + 'static {
+        let rx = self.shared.as_ref().map(|s| s.wait_for_round());
+        async move {
+            Some(rx?.await.unwrap_or_else(|_| {
                 Err(RoundError::Internal("the relay worker stopped".to_owned()))
-            }),
-        )
+            }))
+        }
     }
 
     /// The current status.
