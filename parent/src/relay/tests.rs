@@ -22,8 +22,8 @@ use crate::client::Reconnecting;
 
 /// Failed rounds are not retried within a test.
 const NO_RETRY: Backoff = Backoff {
-    initial: Duration::from_secs(3_600),
-    max: Duration::from_secs(3_600),
+    initial: Duration::from_hours(1),
+    max: Duration::from_hours(1),
 };
 
 fn reconnecting(path: &Path) -> Arc<Reconnecting> {

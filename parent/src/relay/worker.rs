@@ -162,8 +162,8 @@ mod tests {
         assert_eq!(refresh_delay(&c, None, 1_150), Duration::from_secs(50));
         assert_eq!(refresh_delay(&c, None, 1_250), Duration::ZERO);
         // A set margin, capped at half the lifetime.
-        let m = Some(Duration::from_secs(60));
-        assert_eq!(refresh_delay(&c, m, 1_000), Duration::from_secs(240));
+        let m = Some(Duration::from_mins(1));
+        assert_eq!(refresh_delay(&c, m, 1_000), Duration::from_mins(4));
         let m = Some(Duration::from_secs(1_000));
         assert_eq!(refresh_delay(&c, m, 1_000), Duration::from_secs(150));
         // The earlier of the enclave's and the control plane's expiry counts.
