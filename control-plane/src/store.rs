@@ -127,8 +127,11 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::InvalidSecret`] for a bad name; a failed commit.
-    fn remove_secret(&self, name: &str, audit: AuditEvent)
-    -> Result<Option<SecretInfo>, StoreError>;
+    fn remove_secret(
+        &self,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<Option<SecretInfo>, StoreError>;
 
     /// Every secret, by name.
     ///

@@ -123,7 +123,12 @@ impl ChainVerifier {
     /// The break this entry makes (the verifier should not be used after).
     pub fn push(&mut self, entry: &AuditEntry) -> Result<(), ChainBreak> {
         let expected = self.last_seq.saturating_add(1);
-        let broken = |kind| Err(ChainBreak { seq: entry.seq, kind });
+        let broken = |kind| {
+            Err(ChainBreak {
+                seq: entry.seq,
+                kind,
+            })
+        };
         if entry.seq < expected {
             return broken(BreakKind::OutOfOrder {
                 after: self.last_seq,

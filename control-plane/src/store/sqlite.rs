@@ -95,7 +95,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a read connection from the pool.
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let pooled = self
             .readers
             .lock()
@@ -254,9 +257,8 @@ impl Store for SqliteStore {
             now_ms,
         };
         let cipher = Arc::clone(&self.cipher);
-        self.writer.submit(move |conn, head| {
-            ops::put_secret(conn, head, &cipher, &secret, audit)
-        })
+        self.writer
+            .submit(move |conn, head| ops::put_secret(conn, head, &cipher, &secret, audit))
     }
 
     fn remove_secret(
@@ -280,12 +282,9 @@ impl Store for SqliteStore {
         let Some(stored) = self.read(|conn| rows::sealed_secret(conn, name))? else {
             return Ok(None);
         };
-        let value = self.cipher.open(
-            name,
-            stored.info.version,
-            &stored.nonce,
-            &stored.ciphertext,
-        )?;
+        let value =
+            self.cipher
+                .open(name, stored.info.version, &stored.nonce, &stored.ciphertext)?;
         Ok(Some((stored.info, value)))
     }
 

@@ -108,7 +108,9 @@ pub(super) fn consume_nonce(
     let row: Option<(Vec<u8>, i64, i64)> = conn
         .prepare_cached("SELECT session, expires_ms, used FROM nonces WHERE nonce = ?1")
         .map_err(db)?
-        .query_row(params![&nonce[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(params![&nonce[..]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .map_err(db)?;
     let Some((owner, expires_ms, used)) = row else {
@@ -133,7 +135,10 @@ pub(super) fn consume_nonce(
 /// Sets `detail.version` when `detail` is an object.
 fn stamp_version(event: &mut AuditEvent, version: Option<u64>) {
     if let Value::Object(map) = &mut event.detail {
-        map.insert("version".to_owned(), version.map_or(Value::Null, Value::from));
+        map.insert(
+            "version".to_owned(),
+            version.map_or(Value::Null, Value::from),
+        );
     }
 }
 

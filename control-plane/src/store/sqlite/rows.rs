@@ -8,8 +8,7 @@ use crate::store::error::db;
 use crate::store::{SecretInfo, SessionId, SessionRecord, StoreError};
 
 /// The audit columns, in [`decode_entry`]'s order.
-pub(super) const AUDIT_COLUMNS: &str =
-    "seq, time_ms, kind, session, peer, detail, prev_hash, hash";
+pub(super) const AUDIT_COLUMNS: &str = "seq, time_ms, kind, session, peer, detail, prev_hash, hash";
 
 /// A `u64` for an `INTEGER` column (`SQLite` integers are signed).
 pub(super) fn to_sql(value: u64, what: &str) -> Result<i64, StoreError> {
@@ -50,7 +49,9 @@ pub(super) fn decode_entry(row: &Row<'_>) -> Result<AuditEntry, BadRow> {
     Ok(AuditEntry {
         seq,
         time_ms: u64::try_from(time_ms).map_err(|_| bad("time_ms is negative".to_owned()))?,
-        kind: kind.parse().map_err(|e: crate::audit::UnknownAuditKind| bad(e.to_string()))?,
+        kind: kind
+            .parse()
+            .map_err(|e: crate::audit::UnknownAuditKind| bad(e.to_string()))?,
         session,
         peer,
         detail: serde_json::from_str(&detail)

@@ -16,9 +16,9 @@
 //! restored (or reloaded from the database) whenever work is rolled back. The
 //! loop has no panicking path; a caller that went away is simply not answered.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OptionalExtension as _};
@@ -154,7 +154,11 @@ impl Writer {
             result: None,
             reply,
         });
-        self.tx.as_ref().ok_or_else(gone)?.send(op).map_err(|_| gone())?;
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(op)
+            .map_err(|_| gone())?;
         #[cfg(test)]
         self.shared.hooks.queued.fetch_add(1, Ordering::SeqCst);
         answer.recv().map_err(|_| gone())?
@@ -181,12 +185,7 @@ impl Drop for Writer {
 }
 
 /// The writer loop: until every handle is gone.
-fn run(
-    conn: &Connection,
-    rx: &Receiver<Box<dyn Operation>>,
-    shared: &Shared,
-    mut head: ChainHead,
-) {
+fn run(conn: &Connection, rx: &Receiver<Box<dyn Operation>>, shared: &Shared, mut head: ChainHead) {
     while let Ok(first) = rx.recv() {
         #[cfg(test)]
         let gate_guard = shared.hooks.gate();
