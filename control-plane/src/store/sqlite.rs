@@ -34,6 +34,10 @@ use super::{
 };
 use crate::audit::{AuditEntry, AuditEvent};
 
+/// Attempts at the state directory's lock, [`LOCK_RETRY`] apart.
+const LOCK_ATTEMPTS: u32 = 20;
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Idle read connections kept for reuse.
 const MAX_IDLE_READERS: usize = 4;
 
@@ -132,13 +136,19 @@ fn lock(path: &Path) -> Result<File, StoreError> {
         .mode(0o600)
         .open(path)
         .map_err(|e| StoreError::io(path, &e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: path.to_owned(),
-        }),
-        Err(TryLockError::Error(e)) => Err(StoreError::io(path, &e)),
+    // A lock briefly outlives its holder when another thread of that process
+    // forks while the lock file is open (the child shares the descriptor until
+    // it execs): retry a little before calling the directory taken.
+    for _ in 0..LOCK_ATTEMPTS {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => std::thread::sleep(LOCK_RETRY),
+            Err(TryLockError::Error(e)) => return Err(StoreError::io(path, &e)),
+        }
     }
+    Err(StoreError::Locked {
+        path: path.to_owned(),
+    })
 }
 
 /// Loads (or on first open creates) the at-rest key and checks it against the
