@@ -14,7 +14,7 @@ pub enum Error {
     Tls(String),
     /// The store failed.
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] crate::store::StoreError),
     /// The policy failed to load or evaluate.
     #[error("policy: {0}")]
     Policy(#[from] crate::policy::PolicyError),

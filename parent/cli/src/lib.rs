@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod client;
 pub mod demo;
 pub mod plugin;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Run the appliance locally end to end: start the enclave and the parent,
     /// load and invoke the example plugins, stop them.
     Demo(demo::DemoArgs),
+    /// Check and read the control plane's audit log (`verify`, `tail`).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 impl Cli {
@@ -71,6 +75,7 @@ impl Cli {
             Command::Verify(cmd) => cmd.run(),
             Command::Plugin(cmd) => plugin::run(cmd, self.parent),
             Command::Demo(args) => demo::run(&args),
+            Command::Audit(cmd) => cmd.run(),
         }
     }
 }
