@@ -26,6 +26,7 @@
 //! address.
 #![deny(unsafe_code)]
 
+pub mod clock;
 pub mod error;
 pub mod key;
 mod park;
