@@ -339,5 +339,6 @@ pub(crate) mod capture;
 mod compile;
 mod freed_result;
 mod hostile_log;
+mod imports;
 mod isolation;
 mod limits;

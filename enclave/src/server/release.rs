@@ -33,8 +33,8 @@ async fn install(server: &Arc<Server>, bundle: &[u8]) -> Result<Response, Error>
     // Step 1: parse.
     let sealed = SealedBundle::from_bytes(bundle)?;
     // Step 2: open, all or nothing.
-    let opener = Arc::clone(server);
-    let opened = tokio::task::spawn_blocking(move || opener.key.open(&sealed))
+    let held = Arc::clone(server);
+    let opened = tokio::task::spawn_blocking(move || held.key.open(&sealed))
         .await
         .map_err(|e| Error::Internal(format!("open task: {e}")))??;
     let session = hex::encode(opened.session);
