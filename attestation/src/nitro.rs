@@ -26,7 +26,11 @@
 //!   [`NitroRoot::aws_g1`], which ships with this crate.
 //! * [`CertCache`] (owned by the caller) skips re-verifying CA certificates
 //!   that an earlier document already proved; validity is still re-checked.
-//! * Policy is fail-closed: see [`NitroPolicy`].
+//! * Policy is fail-closed: see [`NitroPolicy`]. A policy can also be applied
+//!   to claims verified earlier ([`NitroPolicy::check_verified`]), so a
+//!   relying party can order its own checks between chain and nonce.
+//! * The plugin event log is replayed against [`PLUGIN_PCR`] and `user_data`
+//!   by `Verified<NitroClaims>::into_claims_with_event_log`.
 //!
 //! ```no_run
 //! use enclet_attestation::UnixTime;
@@ -64,3 +68,10 @@ pub use error::{CertPosition, CertRef, ChainError, NitroError, PcrMismatch, Poli
 pub use policy::NitroPolicy;
 pub use root::NitroRoot;
 pub use verifier::{NitroVerifier, verify};
+
+/// The PCR (SHA-384, as every NSM PCR) into which the enclave extends each
+/// newly loaded plugin's measurement with NSM `ExtendPCR`, in event-log order:
+/// `pcr = SHA-384(pcr || measurement)` from zero, as
+/// [`crate::measurement::replay_sha384`] recomputes. See
+/// [`Verified::<NitroClaims>::into_claims_with_event_log`](crate::Verified).
+pub const PLUGIN_PCR: u8 = 16;

@@ -14,10 +14,10 @@ pub enum Error {
     Tls(#[from] crate::tls::TlsError),
     /// The store failed.
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] crate::store::StoreError),
     /// The policy failed to load or evaluate.
     #[error("policy: {0}")]
-    Policy(String),
+    Policy(#[from] crate::policy::PolicyError),
     /// An I/O failure outside the store (state directory, listener).
     #[error("{0}")]
     Io(String),

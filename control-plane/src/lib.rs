@@ -14,7 +14,7 @@
 //! * [`store`] — the [`store::Store`] trait (sessions, nonces, secrets, audit
 //!   entries) and its embedded `SQLite` implementation with group commit.
 //! * [`audit`] — audit entries, the hash chain and its verification.
-//! * [`reference`] — reference values for enclave images.
+//! * [`reference`](mod@reference) — reference values for enclave images.
 //! * [`verify`] — evidence to `Verified<Claims>` through the library's verifiers.
 //! * [`policy`] — the Rego policy and its decisions.
 //! * [`session`] — sessions, TPM activation state, nonces.

@@ -4,7 +4,7 @@ use enclet_attestation::event_log::EventLogError;
 use enclet_attester::AttesterError;
 use enclet_protocol::ProtocolError;
 
-use crate::runtime::{InvokeError, LoadError, RuntimeError};
+use crate::runtime::{InvokeError, LoadError, ReleaseError, RuntimeError};
 
 /// Everything that can go wrong in the enclave, with a stable [`code`](Error::code).
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,14 @@ pub enum Error {
     /// The attester failed.
     #[error("attester: {0}")]
     Attester(#[from] AttesterError),
+    /// A release bundle could not be parsed or opened: `bundle_malformed`,
+    /// `bundle_too_large` or `bundle_tampered`. The message names the entry,
+    /// never a value.
+    #[error("release bundle refused: {0}")]
+    Bundle(#[from] enclet_sealed::Error),
+    /// An opened release was refused: `bundle_expired` or `unknown_plugin`.
+    #[error("release refused: {0}")]
+    Release(#[from] ReleaseError),
     /// The plugin event log refused an entry.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
@@ -58,6 +66,10 @@ impl Error {
             Self::Invoke(e) => e.code(),
             Self::Runtime(e) => e.code(),
             Self::Protocol(e) => e.code(),
+            // A bad name in a parsed bundle is a malformed bundle.
+            Self::Bundle(enclet_sealed::Error::InvalidName(_)) => "bundle_malformed",
+            Self::Bundle(e) => e.code(),
+            Self::Release(e) => e.code(),
             Self::Attester(AttesterError::Unsupported { .. }) => "unsupported",
             Self::Attester(AttesterError::CredentialRejected(_)) => "credential_rejected",
             Self::InvalidRequest(_) | Self::Attester(AttesterError::Input(_)) => "invalid_request",

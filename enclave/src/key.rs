@@ -7,56 +7,58 @@
 //! `public_key`), so a verifier that accepts the evidence knows that only this
 //! enclave instance, running the attested code, holds the private key.
 //!
-//! Secret release to the enclave (HPKE to this public key) arrives in a later
-//! issue; until then the private key is held but not used.
+//! The control plane seals released secrets to that public key (HPKE, see
+//! `enclet-sealed`); [`EnclaveKey::open`] is the only place they are opened.
 
-use aws_lc_rs::agreement::{self, X25519};
+use enclet_sealed::{OpenedBundle, RecipientKey, SealedBundle};
 
 use crate::Error;
 
 /// An X25519 key pair whose private half never leaves the enclave.
 pub struct EnclaveKey {
-    #[allow(
-        dead_code,
-        reason = "held for HPKE secret release, which a later issue adds"
-    )]
-    private: agreement::PrivateKey,
-    public: Vec<u8>,
+    key: RecipientKey,
 }
 
 impl EnclaveKey {
     /// Generates a fresh key pair.
     ///
     /// # Errors
-    /// [`Error::Internal`] if the CSPRNG or key generation fails.
+    /// [`Error::Internal`] if key generation fails.
     pub fn generate() -> Result<Self, Error> {
-        let private = agreement::PrivateKey::generate(&X25519)
-            .map_err(|_| Error::Internal("enclave key generation failed".to_owned()))?;
-        let public = private
-            .compute_public_key()
-            .map_err(|_| Error::Internal("enclave public key computation failed".to_owned()))?
-            .as_ref()
-            .to_vec();
-        Ok(Self { private, public })
+        let key = RecipientKey::generate()
+            .map_err(|e| Error::Internal(format!("enclave key generation failed: {e}")))?;
+        Ok(Self { key })
     }
 
     /// The raw 32-byte X25519 public key.
     #[must_use]
     pub fn public_key(&self) -> &[u8] {
-        &self.public
+        self.key.public_key()
+    }
+
+    /// Opens every secret of `bundle`, or none.
+    ///
+    /// # Errors
+    /// [`Error::Bundle`]: an entry does not open (`bundle_tampered`: sealed to
+    /// another key, or changed) or appears twice (`bundle_malformed`).
+    pub fn open(&self, bundle: &SealedBundle) -> Result<OpenedBundle, Error> {
+        Ok(self.key.open(bundle)?)
     }
 }
 
 impl std::fmt::Debug for EnclaveKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EnclaveKey")
-            .field("public", &hex::encode(&self.public))
+            .field("public", &hex::encode(self.public_key()))
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use enclet_attestation::Measurement;
+    use enclet_sealed::{SealedBundle, seal};
+
     use super::EnclaveKey;
 
     #[test]
@@ -74,5 +76,19 @@ mod tests {
         let shown = format!("{k:?}");
         assert!(shown.contains(&hex::encode(k.public_key())), "{shown}");
         assert!(!shown.contains("private"), "{shown}");
+    }
+
+    /// What is sealed to this key's public half opens with it, and only with it.
+    #[test]
+    fn opens_what_is_sealed_to_its_public_key_only() {
+        let key = EnclaveKey::generate().unwrap();
+        let other = EnclaveKey::generate().unwrap();
+        let plugin = Measurement::of_plugin(b"p");
+        let sealed = seal(key.public_key(), &[1; 16], 9, &plugin, "n", b"v").unwrap();
+        let bundle = SealedBundle::new([1; 16], 9, vec![sealed]).unwrap();
+        let opened = key.open(&bundle).unwrap();
+        assert_eq!(opened.secrets[&plugin]["n"].expose(), b"v");
+        let err = other.open(&bundle).unwrap_err();
+        assert_eq!(err.code(), "bundle_tampered");
     }
 }

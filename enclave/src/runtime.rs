@@ -4,13 +4,13 @@
 //!  load(name, bytes, limits)                      invoke(measurement, input)
 //!    │ size ≤ max_component_bytes                   │ input ≤ max_input_bytes
 //!    │ measurement = SHA-384(bytes)                 │ wait for a pool slot
-//!    │ already loaded? ─▶ same PluginInfo           │ spawn_blocking:
-//!    │ compile permit, compile thread (timeout):    │   fresh Store (fuel, epoch deadline,
-//!    │   Component::new, never deserialize;         │   memory/table limiter)
-//!    │   link: log + every other import traps;      │   instantiate from PluginPre
-//!    │   type-check `handle`                        │   call handle, check output size
-//!    │ trial instantiate under the start bound      ▼
-//!    ▼ cache PluginPre
+//!    │ already loaded? ─▶ same PluginInfo           │ snapshot of its secrets
+//!    │ compile permit, compile thread (timeout):    │ spawn_blocking:
+//!    │   Component::new, never deserialize;         │   fresh Store (fuel, epoch deadline,
+//!    │   link: log, secrets; other imports trap;    │   memory/table limiter, secrets)
+//!    │   type-check `handle`                        │   instantiate from PluginPre
+//!    │ trial instantiate under the start bound      │   call handle, check output size
+//!    ▼ cache PluginPre                              ▼
 //! ```
 //!
 //! * **One engine** (see `engine.rs`) with the pooling allocator, fuel and epoch
@@ -19,11 +19,16 @@
 //! * **Content addressing.** A plugin is its [`Measurement`]; loading the same
 //!   bytes again returns the existing plugin (`newly_loaded == false`) and keeps
 //!   its first name and limits.
-//! * **No ambient authority.** WASI is not linked. The only host import is
-//!   `enclet:plugin/log@0.1.0`; every other import a component declares is
-//!   defined as a function that fails the invocation when called (reported as a
-//!   guest trap naming the import). Plugins therefore have no filesystem,
+//! * **No ambient authority.** WASI is not linked. The only host imports are
+//!   `enclet:plugin/log@0.1.0` and `enclet:plugin/secrets@0.1.0`; every other
+//!   import a component declares is defined as a function that fails the
+//!   invocation when called (reported as a guest trap naming the import). Plugins therefore have no filesystem,
 //!   network, environment or clock.
+//! * **Secrets** (see `secrets.rs`): [`Runtime::install_secrets`] replaces
+//!   the whole secret table with an opened release (all plugins loaded, not
+//!   expired); an invocation reads a snapshot of its own plugin's row through
+//!   the `enclet:plugin/secrets@0.1.0` import, bounded in `host/secrets.rs`.
+//!   Expiry is judged by the runtime's [`Clock`] ([`Runtime::with_clock`]).
 //! * **Failures stay in their invocation.** Traps, limit hits and guest panics
 //!   become an [`InvokeError`] for that call only; the store is dropped and the
 //!   plugin and runtime stay usable.
@@ -52,6 +57,7 @@ mod limiter;
 mod limits;
 mod plugin;
 mod registry;
+mod secrets;
 
 use std::sync::Arc;
 
@@ -65,10 +71,17 @@ pub use compile::{CompilePermit, START_DEADLINE, START_FUEL};
 pub use config::RuntimeConfig;
 pub use error::{InvokeError, LoadError, RuntimeError};
 pub use limits::{HardMaxima, Limits};
+pub use secrets::{
+    Grant, Installed, LookupError, MAX_NAME_BYTES as MAX_SECRET_NAME_BYTES,
+    MAX_VALUE_BYTES as MAX_SECRET_VALUE_BYTES, ReleaseError,
+};
 
+use crate::clock::{Clock, SystemClock};
+use enclet_sealed::OpenedBundle;
 use host::HostState;
 use plugin::Plugin;
 use registry::Registry;
+use secrets::Secrets;
 
 /// What the runtime knows about a loaded plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -121,6 +134,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     registry: Registry,
+    secrets: Secrets,
     slots: Arc<Semaphore>,
     compiler: compile::Compiler,
     config: RuntimeConfig,
@@ -144,6 +158,16 @@ impl Runtime {
     /// [`RuntimeError::Internal`] if wasmtime cannot reserve the pool or the
     /// ticker thread cannot start.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        Self::with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// Like [`new`](Self::new), judging the expiry of released secrets by
+    /// `clock` instead of the system clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_clock(config: RuntimeConfig, clock: Arc<dyn Clock>) -> Result<Self, RuntimeError> {
         config.validate()?;
         let engine = engine::build(&config)?;
         let linker = plugin::base_linker(&engine).map_err(RuntimeError::Internal)?;
@@ -156,6 +180,7 @@ impl Runtime {
             engine,
             linker,
             registry: Registry::new(config.max_plugins),
+            secrets: Secrets::new(clock),
             slots: Arc::new(Semaphore::new(permits)),
             compiler: compile::Compiler::new(compiles, config.compile_timeout),
             config,
@@ -231,9 +256,10 @@ impl Runtime {
             .await
             .map_err(|_| slots_closed())?;
         let engine = self.engine.clone();
+        let secrets = self.secrets.view(plugin.info.measurement);
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            invoke::run(&engine, &plugin, ticks, &input)
+            invoke::run(&engine, &plugin, ticks, &input, secrets)
         })
         .await
         .map_err(|e| InvokeError::Internal(format!("invocation task: {e}")))?
@@ -252,7 +278,22 @@ impl Runtime {
     ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, input)?;
         let _slot = self.acquire_slot_blocking()?;
-        invoke::run(&self.engine, &plugin, ticks, input)
+        let secrets = self.secrets.view(plugin.info.measurement);
+        invoke::run(&self.engine, &plugin, ticks, input, secrets)
+    }
+
+    /// Replaces the whole secret table with an opened release: from now on
+    /// each plugin reads exactly the secrets `opened` holds for it, until
+    /// `opened.expires_at`. Secrets of an earlier release are gone.
+    /// Invocations already running keep the table they started with.
+    ///
+    /// # Errors
+    ///
+    /// [`ReleaseError::Expired`] if `expires_at` is not after the clock's now;
+    /// [`ReleaseError::UnknownPlugin`] if `opened` names a plugin that is not
+    /// loaded. Either way the previous table stays in force.
+    pub fn install_secrets(&self, opened: OpenedBundle) -> Result<Installed, ReleaseError> {
+        self.secrets.install(opened, &self.registry.infos())
     }
 
     /// Every loaded plugin, in load order.

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Modules depend one way: `connection` → `lanes` → `dispatch` → `handler`
-//! (→ `attest`); `lanes` also uses `pool`, `watch` and `answer`, none of
+//! (→ `attest`, `release`); `lanes` also uses `pool`, `watch` and `answer`, none of
 //! which knows about connections.
 //!
 //! * **Short paths.** A request is read, run and answered by one thread: no
@@ -67,6 +67,10 @@
 //!   nonce and the event-log digest into the evidence. `Identity` and
 //!   `ActivateCredential` let a verifier trust the attester's signing key
 //!   first (see `attest.rs`).
+//! * **Secret release.** `Release` opens a bundle sealed to that key, all or
+//!   nothing, and replaces the runtime's secret table if it has not expired
+//!   and names only loaded plugins (see `release.rs`); each plugin then reads
+//!   only its own secrets. A refused bundle changes nothing.
 
 mod answer;
 mod attest;
@@ -75,6 +79,7 @@ mod dispatch;
 mod handler;
 mod lanes;
 mod pool;
+mod release;
 mod watch;
 
 use std::io::Write as _;

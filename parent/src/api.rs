@@ -9,11 +9,14 @@
 //! | `GET` | `/v1/attester/identity` | — | JSON `{attester, ek_public, ek_certificate, ak_public, ak_name}` (hex) |
 //! | `POST` | `/v1/attester/activate` | JSON `{id_object, encrypted_secret}` (hex) | JSON `{secret}` (hex) |
 //! | `POST` | `/v1/attest` | JSON `{nonce}` (hex) | JSON `{evidence: {kind, …}, event_log, public_key}` (hex); see [`attest`] |
+//! | `GET` | `/v1/release` | — | JSON `{configured, last_round: {ok, at, code?, message?}, expires_at?, plugins: [{measurement, name, secrets}]}`; see [`release`] |
+//! | `POST` | `/v1/release` | none or `{}` | the same, after a round (502 with the round's code if it failed) |
 //!
 //! The optional limits of a load are `fuel`, `deadline_ms`, `max_memory_bytes`,
 //! `max_table_elements`, `max_input_bytes` and `max_output_bytes`; each one
 //! left out takes the enclave's default, and `limits` in the answer are those
-//! in effect.
+//! in effect. A load of new bytes (`newly_loaded`) also triggers a release
+//! round in the background (see [`crate::relay`]); its answer does not wait.
 //!
 //! Every failure is JSON `{code, message}` with a status that fits it: 400 for
 //! a malformed request (`invalid_measurement`, `invalid_name`,
@@ -43,6 +46,7 @@
 
 pub mod attest;
 mod error;
+pub mod release;
 mod routes;
 
 use std::sync::Arc;
@@ -55,12 +59,15 @@ use enclet_protocol::MAX_BODY_BYTES;
 pub use error::{ApiError, status_for};
 
 use crate::client::Reconnecting;
+use crate::relay::Relay;
 
 /// Shared state of the API handlers.
 #[derive(Debug)]
 pub struct ApiState {
-    /// The connection to the enclave.
-    pub enclave: Reconnecting,
+    /// The connection to the enclave (shared with the relay).
+    pub enclave: Arc<Reconnecting>,
+    /// The control-plane relay ([`Relay::disabled`] without a control plane).
+    pub relay: Relay,
 }
 
 /// Builds the operator API router. Bodies over `max_body_bytes` are refused
@@ -75,6 +82,12 @@ pub fn router(state: Arc<ApiState>, max_body_bytes: u32) -> Router {
         .route("/v1/attester/identity", get(attest::identity))
         .route("/v1/attester/activate", post(attest::activate))
         .route("/v1/attest", post(attest::attest))
+        .route(
+            "/v1/release",
+            get(release::status)
+                .post(release::run)
+                .layer(DefaultBodyLimit::max(release::MAX_BODY)),
+        )
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

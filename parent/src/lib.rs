@@ -14,8 +14,12 @@
 //!   pending requests by id, so any number of requests share one connection;
 //!   [`client::Reconnecting`] dials again after the enclave restarts.
 //! * [`api`]: the operator API (load, invoke, list, health, and the attester's
-//!   identity, credential activation and attestation) as HTTP/1.1 over a
-//!   Unix socket or loopback TCP ([`OperatorAddr`]).
+//!   identity, credential activation and attestation, the release status) as
+//!   HTTP/1.1 over a Unix socket or loopback TCP ([`OperatorAddr`]).
+//! * [`relay`]: with a control plane configured, attestation rounds that
+//!   carry the enclave's evidence to it and its sealed secrets back (opaque
+//!   to the parent), triggered by new plugin loads, on demand and by a
+//!   refresh timer.
 //!
 //! The parent is trusted for availability only: it relays bytes and can see
 //! plugin inputs and outputs, but it cannot change what the enclave measures
@@ -26,6 +30,7 @@ pub mod addr;
 pub mod api;
 pub mod client;
 mod error;
+pub mod relay;
 
 pub use addr::OperatorAddr;
 pub use error::Error;

@@ -2,7 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use super::PLUGIN_PCR;
+use super::error::{NitroError, PolicyError};
 use crate::claims::{Claims, EvidenceKind, Plugins, TrustBasis};
+use crate::event_log::EventLog;
+use crate::measurement::replay_sha384;
 use crate::verified::Verified;
 
 /// The contents of a verified attestation document.
@@ -67,26 +71,77 @@ impl NitroClaims {
 impl Verified<NitroClaims> {
     /// The backend-neutral claims, still marked as verified: image = PCR0, the
     /// trust basis is the pinned root, and plugins are [`Plugins::NotChecked`]
-    /// (Nitro documents carry no event log; the caller replays one against
-    /// `user_data`).
+    /// (Nitro documents carry no event log; see
+    /// [`Self::into_claims_with_event_log`]).
     #[must_use]
     pub fn into_claims(self) -> Verified<Claims> {
-        self.map(|c| {
-            let basis = TrustBasis::nitro_root(&c.root_sha256);
-            Claims {
-                image: c.pcrs.get(&0).cloned(),
-                public_key: c.public_key,
-                nonce: c.nonce,
-                user_data: c.user_data,
-                ..Claims::new(
-                    EvidenceKind::Nitro,
-                    basis,
-                    c.nonce_checked,
-                    true,
-                    Plugins::NotChecked,
-                )
+        self.map(|c| c.into_common(Plugins::NotChecked))
+    }
+
+    /// The backend-neutral claims with the plugins of `log`, after checking
+    /// that the document binds that log:
+    ///
+    /// 1. `user_data` is the log's digest ([`EventLog::digest`]), else
+    ///    [`PolicyError::UserData`];
+    /// 2. the document's [`PLUGIN_PCR`] (SHA-384 bank) equals the log replayed
+    ///    from zero ([`replay_sha384`]), else [`NitroError::EventLog`] (also
+    ///    when the document has no such PCR).
+    ///
+    /// On success `plugins` is [`Plugins::Replayed`] and `checked.event_log`
+    /// is true.
+    ///
+    /// # Errors
+    /// As listed in the steps above.
+    pub fn into_claims_with_event_log(
+        self,
+        log: &EventLog,
+    ) -> Result<Verified<Claims>, NitroError> {
+        // Step 1: the document binds this log.
+        let digest = log.digest();
+        if self.user_data.as_deref() != Some(digest.as_slice()) {
+            return Err(PolicyError::UserData {
+                expected: digest.to_vec(),
+                actual: self.user_data.clone(),
             }
-        })
+            .into());
+        }
+        // Step 2: the log replays to the plugin PCR.
+        let expected = replay_sha384(log.plugins());
+        match self.pcr(PLUGIN_PCR) {
+            Some(quoted) if quoted == expected.as_slice() => {}
+            Some(_) => {
+                return Err(NitroError::EventLog(format!(
+                    "{} measurement(s) do not replay to PCR{PLUGIN_PCR}",
+                    log.plugins().len()
+                )));
+            }
+            None => {
+                return Err(NitroError::EventLog(format!(
+                    "the document has no PCR{PLUGIN_PCR} to replay the log against"
+                )));
+            }
+        }
+        let plugins = Plugins::Replayed(log.plugins().to_vec());
+        Ok(self.map(|c| c.into_common(plugins)))
+    }
+}
+
+impl NitroClaims {
+    fn into_common(self, plugins: Plugins) -> Claims {
+        let basis = TrustBasis::nitro_root(&self.root_sha256);
+        Claims {
+            image: self.pcrs.get(&0).cloned(),
+            public_key: self.public_key,
+            nonce: self.nonce,
+            user_data: self.user_data,
+            ..Claims::new(
+                EvidenceKind::Nitro,
+                basis,
+                self.nonce_checked,
+                true,
+                plugins,
+            )
+        }
     }
 }
 

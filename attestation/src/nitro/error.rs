@@ -67,6 +67,10 @@ pub enum NitroError {
     /// The verified document does not meet the caller's policy.
     #[error("policy: {0}")]
     Policy(#[from] PolicyError),
+    /// The plugin event log does not replay to the document's plugin PCR
+    /// (see [`super::PLUGIN_PCR`]), or the document lacks that PCR.
+    #[error("event log: {0}")]
+    EventLog(String),
 }
 
 impl NitroError {
@@ -83,6 +87,7 @@ impl NitroError {
             Self::Chain { kind, .. } => kind.code(),
             Self::FromTheFuture { .. } => "nitro.timestamp.future",
             Self::Policy(p) => p.code(),
+            Self::EventLog(_) => "nitro.event_log",
         }
     }
 

@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use super::claims::NitroClaims;
-use super::error::{PcrMismatch, PolicyError};
+use super::error::{NitroError, PcrMismatch, PolicyError};
 use crate::time::UnixTime;
+use crate::verified::Verified;
 
 /// Requirements on a verified document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +105,25 @@ impl NitroPolicy {
     /// Whether the policy compares the document's nonce with an expected one.
     pub(crate) fn checks_nonce(&self) -> bool {
         self.nonce.is_some()
+    }
+
+    /// Applies this policy to claims a verifier already produced (typically
+    /// under [`Self::insecure_any_image`] with debug allowed), so that a
+    /// relying party can make its own checks — image allow-lists, debug —
+    /// between the chain and the nonce. The checks are those of
+    /// [`super::NitroVerifier::verify`]'s step 4; when this policy expects a
+    /// nonce, the returned claims record that it was compared.
+    ///
+    /// # Errors
+    /// [`NitroError::Policy`] as for [`super::NitroVerifier::verify`].
+    pub fn check_verified(
+        &self,
+        claims: Verified<NitroClaims>,
+        now: UnixTime,
+    ) -> Result<Verified<NitroClaims>, NitroError> {
+        self.check(&claims, now)?;
+        let nonce_checked = claims.nonce_checked || self.checks_nonce();
+        Ok(claims.map(|c| NitroClaims { nonce_checked, ..c }))
     }
 
     /// Checks verified claims against the policy at time `now`.

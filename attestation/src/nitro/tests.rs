@@ -3,6 +3,7 @@
 use super::*;
 use crate::time::UnixTime;
 
+mod event_log;
 mod limits;
 mod vectors;
 

@@ -2,10 +2,11 @@
 //! (`enclet:plugin@0.1.0`). The WIT file is the single source of truth for
 //! both the host (here) and the guest SDK.
 //!
-//! Only the export side (`PluginPre`, the `handle` signature) and the `level`
-//! type are used from here. The `log` import is defined by hand in `host.rs`,
-//! over borrowed views of guest memory: the generated host trait would copy
-//! every string into the host before any bound could apply.
+//! Only the export side (`PluginPre`, the `handle` signature), the log
+//! `level` and the secrets `error` types are used from here. The imports are
+//! defined by hand in `host.rs`, over borrowed views of guest memory: the
+//! generated host traits would copy every string into the host before any
+//! bound could apply.
 #![allow(
     missing_docs,
     unreachable_pub,
@@ -18,4 +19,4 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub(crate) use enclet::plugin::log;
+pub(crate) use enclet::plugin::{log, secrets};

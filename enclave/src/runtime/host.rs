@@ -1,4 +1,5 @@
-//! Host state of one invocation and the host side of the `log` import.
+//! Host state of one invocation and the host side of the `log` and `secrets`
+//! imports (the latter in `secrets.rs`).
 //!
 //! A plugin's log records go to `tracing` under the target `enclet::plugin`,
 //! with the plugin's name and measurement as fields, so an operator can tell
@@ -49,17 +50,22 @@
 mod budget;
 mod escape;
 mod record;
+mod secrets;
 
 use std::sync::Arc;
 
 use wasmtime::component::Linker;
 
 use super::limiter::Limiter;
+use super::secrets::SecretsView;
 pub(crate) use budget::MAX_RECORDS;
 use budget::{LogBudget, MAX_FIELDS, MAX_READ_BYTES_PER_INVOCATION};
+use secrets::SecretsBudget;
 
 /// The interface the `log` import belongs to (`sdk/wit/plugin.wit`).
 pub(crate) const LOG_INTERFACE: &str = "enclet:plugin/log@0.1.0";
+/// The interface the `secrets` import belongs to (`sdk/wit/plugin.wit`).
+pub(crate) const SECRETS_INTERFACE: &str = "enclet:plugin/secrets@0.1.0";
 
 /// Who is logging: fixed at load, shared by every invocation of a plugin.
 #[derive(Debug)]
@@ -74,14 +80,18 @@ pub(crate) struct HostState {
     pub(crate) limiter: Limiter,
     label: Arc<PluginLabel>,
     log: LogBudget,
+    secrets: SecretsView,
+    secrets_budget: SecretsBudget,
 }
 
 impl HostState {
-    pub(crate) fn new(limiter: Limiter, label: Arc<PluginLabel>) -> Self {
+    pub(crate) fn new(limiter: Limiter, label: Arc<PluginLabel>, secrets: SecretsView) -> Self {
         Self {
             limiter,
             label,
             log: LogBudget::new(),
+            secrets,
+            secrets_budget: SecretsBudget::default(),
         }
     }
 
@@ -104,9 +114,14 @@ impl HostState {
     }
 }
 
-/// Defines the `log` import in `linker` (see the module docs).
+/// Defines the `log` and `secrets` imports in `linker` (see the module
+/// docs). A component that imports neither still links: a definition nobody
+/// imports is ignored.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker
         .instance(LOG_INTERFACE)?
-        .func_wrap("log", record::log)
+        .func_wrap("log", record::log)?;
+    linker
+        .instance(SECRETS_INTERFACE)?
+        .func_wrap("get", secrets::get)
 }

@@ -31,6 +31,7 @@ use super::error::InvokeError;
 use super::host::HostState;
 use super::limiter::{LimitHit, Limiter};
 use super::plugin::Plugin;
+use super::secrets::SecretsView;
 
 /// Longest plugin error message kept, in bytes.
 pub(crate) const MAX_ERROR_BYTES: usize = 4096;
@@ -39,15 +40,17 @@ pub(crate) const MAX_ERROR_BYTES: usize = 4096;
 type HandleResult = (Result<Vec<u8>, String>,);
 
 /// Runs `plugin`'s `handle(input)` in a fresh store. Blocks until the guest
-/// returns, traps or hits a limit. `deadline_ticks` is in epoch ticks.
+/// returns, traps or hits a limit. `deadline_ticks` is in epoch ticks;
+/// `secrets` is what the plugin's `secrets.get` may read.
 pub(crate) fn run(
     engine: &Engine,
     plugin: &Plugin,
     deadline_ticks: u64,
     input: &[u8],
+    secrets: SecretsView,
 ) -> Result<Vec<u8>, InvokeError> {
     let limits = &plugin.info.limits;
-    let mut store = new_store(engine, plugin, deadline_ticks)?;
+    let mut store = new_store(engine, plugin, deadline_ticks, secrets)?;
 
     let result = call(&mut store, plugin, input);
     store.data().finish();
@@ -105,10 +108,14 @@ fn new_store(
     engine: &Engine,
     plugin: &Plugin,
     deadline_ticks: u64,
+    secrets: SecretsView,
 ) -> Result<Store<HostState>, InvokeError> {
     let limits = &plugin.info.limits;
     let limiter = Limiter::new(limits.max_memory_bytes, limits.max_table_elements);
-    let mut store = Store::new(engine, HostState::new(limiter, plugin.label.clone()));
+    let mut store = Store::new(
+        engine,
+        HostState::new(limiter, plugin.label.clone(), secrets),
+    );
     store.limiter(|state| &mut state.limiter);
     store
         .set_fuel(limits.fuel)
@@ -162,7 +169,7 @@ pub(crate) fn check_instantiates(
     deadline_ticks: u64,
     fuel: u64,
 ) -> Result<(), InvokeError> {
-    let mut store = new_store(engine, plugin, deadline_ticks)?;
+    let mut store = new_store(engine, plugin, deadline_ticks, SecretsView::none())?;
     store
         .set_fuel(fuel)
         .map_err(|e| InvokeError::Internal(format!("setting fuel: {e:#}")))?;

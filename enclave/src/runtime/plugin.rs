@@ -3,8 +3,10 @@
 //! Loading follows these steps:
 //! 1. compile the component from its bytes with the shared engine (never
 //!    `deserialize`: only code compiled here, from measured bytes, runs);
-//! 2. link it: the `log` import from the host, and every other import — WASI
-//!    included — defined as a function that traps when called. Plugins thus get
+//! 2. link it: the `log` and `secrets` imports from the host (a plugin that
+//!    imports neither, such as one built before `secrets` existed, links
+//!    too), and every other import — WASI included — defined as a function
+//!    that traps when called. Plugins thus get
 //!    no filesystem, network, environment or clock, yet a Rust `std` plugin
 //!    that merely *imports* WASI still loads;
 //! 3. check the exports against the `plugin` world (`handle` with the exact
@@ -63,11 +65,12 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-/// The linker every plugin starts from: just the host's `log` interface.
+/// The linker every plugin starts from: the host's `log` and `secrets`
+/// interfaces.
 pub(crate) fn base_linker(engine: &Engine) -> Result<Linker<HostState>, String> {
     let mut linker = Linker::new(engine);
     super::host::add_to_linker(&mut linker)
-        .map_err(|e| format!("linking the log interface: {e:#}"))?;
+        .map_err(|e| format!("linking the host interfaces: {e:#}"))?;
     Ok(linker)
 }
 
@@ -90,7 +93,7 @@ pub(crate) fn compile(
         .map_err(|e| invalid("unsupported imports", e))?;
     let pre = linker
         .instantiate_pre(&component)
-        .map_err(|e| invalid("imports do not match enclet:plugin/log@0.1.0", e))?;
+        .map_err(|e| invalid("imports do not match enclet:plugin/{log,secrets}@0.1.0", e))?;
     // Step 3: the exports must be the plugin world's.
     let pre = PluginPre::new(pre).map_err(|e| {
         invalid(

@@ -335,9 +335,10 @@ fn too_many_plugins_is_rejected() {
     );
 }
 
-mod capture;
+pub(crate) mod capture;
 mod compile;
 mod freed_result;
 mod hostile_log;
+mod imports;
 mod isolation;
 mod limits;

@@ -7,7 +7,7 @@ use enclet_protocol::{
     ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
-use super::{Server, attest};
+use super::{Server, attest, release};
 use crate::Error;
 use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded, Prepared};
 
@@ -38,9 +38,7 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             encrypted_secret,
         } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
-        Request::Release { .. } => Err(Error::InvalidRequest(
-            "secret release is not built into this enclave yet".to_owned(),
-        )),
+        Request::Release { bundle } => release::release(server, bundle).await,
     };
     result.unwrap_or_else(|e| failed(&e))
 }

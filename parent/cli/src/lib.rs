@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod audit;
 pub mod client;
 pub mod demo;
 pub mod plugin;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Run the appliance locally end to end: start the enclave and the parent,
     /// load and invoke the example plugins, stop them.
     Demo(demo::DemoArgs),
+    /// Check and read the control plane's audit log (`verify`, `tail`).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Manage the control plane's secrets (admin API): put, list, rm.
     Secret(secret::SecretArgs),
 }
@@ -74,6 +78,7 @@ impl Cli {
             Command::Verify(cmd) => cmd.run(),
             Command::Plugin(cmd) => plugin::run(cmd, self.parent),
             Command::Demo(args) => demo::run(&args),
+            Command::Audit(cmd) => cmd.run(),
             Command::Secret(args) => secret::run(args),
         }
     }

@@ -218,7 +218,7 @@ pub(super) async fn attest(
 }
 
 /// Parses a bounded JSON body.
-fn parse<T: serde::de::DeserializeOwned>(
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let body = super::routes::body_bytes(body)?;

@@ -85,6 +85,10 @@ pub(super) async fn load(
         requested_limits = limits.is_some(),
         "plugin load"
     );
+    if loaded.newly_loaded {
+        // New code in the event log: re-attest, without delaying this answer.
+        state.relay.trigger();
+    }
     Ok(Json(Loaded {
         name: loaded.info.name,
         measurement: loaded.info.measurement.to_hex(),

@@ -9,19 +9,28 @@
 //! `--write-queue-bytes` already waiting to be written fails at once with 503
 //! `enclave_busy`. Bodies are accepted up to `--max-body-bytes`, at most (and
 //! by default) the 32 MiB the enclave accepts.
+//!
+//! With `--control-plane https://HOST:PORT` (and `--control-plane-ca FILE`,
+//! the only trust anchor) the parent relays attestation rounds to the
+//! control plane and delivers its sealed secrets to the enclave: after each
+//! new plugin load, on `POST /v1/release`, and before the release expires.
+//! Without it nothing changes and `GET /v1/release` says `configured: false`.
 #![forbid(unsafe_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use enclet_control_plane_api::client::{ClientIdentity, ControlPlaneClient};
 use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
 use enclet_parent::OperatorAddr;
 use enclet_parent::api::{self, ApiState};
 use enclet_parent::client::{
     DEFAULT_BUSY_WAIT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_QUEUE_BYTES, Reconnecting,
 };
+use enclet_parent::relay::{Relay, RelayConfig};
 use enclet_protocol::{Endpoint, FrameLimits, MAX_BODY_BYTES};
 
 /// The enclet parent: operator API in front of the enclave.
@@ -61,6 +70,71 @@ struct Args {
     #[arg(long, default_value_t = u64::try_from(DEFAULT_BUSY_WAIT.as_micros()).unwrap_or(0),
           value_parser = clap::value_parser!(u64).range(0..=10_000))]
     busy_wait_us: u64,
+    #[command(flatten)]
+    control_plane: ControlPlaneArgs,
+}
+
+/// The control plane the parent relays attestation to.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Control plane")]
+struct ControlPlaneArgs {
+    /// The control plane, `https://HOST:PORT`. The parent then carries the
+    /// enclave's attestation to it and its sealed secrets (which the parent
+    /// cannot read) back: after each new plugin load, on `POST /v1/release`,
+    /// and before the release expires. Without it, no rounds run.
+    #[arg(long = "control-plane", value_name = "URL", requires = "ca")]
+    url: Option<String>,
+    /// PEM file of the CA the control plane's certificate must chain to: the
+    /// only trust anchor (system roots are never used). Required with
+    /// `--control-plane`.
+    #[arg(long = "control-plane-ca", value_name = "FILE", requires = "url")]
+    ca: Option<PathBuf>,
+    /// PEM certificate chain to present to the control plane (mutual TLS);
+    /// needs `--control-plane-client-key`.
+    #[arg(long = "control-plane-client-cert", value_name = "FILE",
+          requires_all = ["url", "client_key"])]
+    client_cert: Option<PathBuf>,
+    /// PEM private key of `--control-plane-client-cert`.
+    #[arg(long = "control-plane-client-key", value_name = "FILE",
+          requires_all = ["url", "client_cert"])]
+    client_key: Option<PathBuf>,
+    /// Re-attest this many seconds before the release expires (default: a
+    /// third of its lifetime; at most half of it is used).
+    #[arg(long, value_name = "N", requires = "url",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    release_margin_secs: Option<u64>,
+}
+
+impl ControlPlaneArgs {
+    /// The relay's configuration, if a control plane is set. A file that
+    /// cannot be read or used is a usage error (exit 2).
+    fn config(&self) -> Option<RelayConfig> {
+        let (url, ca) = (self.url.as_deref()?, self.ca.as_deref()?);
+        let identity = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => Some(ClientIdentity {
+                cert_pem: read(cert, "--control-plane-client-cert"),
+                key_pem: read(key, "--control-plane-client-key"),
+            }),
+            _ => None,
+        };
+        let client =
+            ControlPlaneClient::new(url, &read(ca, "--control-plane-ca"), identity.as_ref())
+                .unwrap_or_else(|e| usage(&e.to_string()));
+        let mut config = RelayConfig::new(client);
+        config.margin = self.release_margin_secs.map(Duration::from_secs);
+        Some(config)
+    }
+}
+
+fn read(path: &Path, flag: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| usage(&format!("{flag} {}: {e}", path.display())))
+}
+
+/// Exits 2 with clap's usage error format.
+fn usage(message: &str) -> ! {
+    Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }
 
 #[tokio::main]
@@ -73,12 +147,21 @@ async fn main() -> anyhow::Result<()> {
     // Frames the enclave reads and sends by default: they fit the largest
     // body and any answer.
     let limits = FrameLimits::default();
-    let state = Arc::new(ApiState {
-        enclave: Reconnecting::new(args.enclave.clone(), limits)
+    let relay_config = args.control_plane.config();
+    let enclave = Arc::new(
+        Reconnecting::new(args.enclave.clone(), limits)
             .with_request_timeout(Duration::from_secs(args.request_timeout_secs))
             .with_busy_wait(Duration::from_micros(args.busy_wait_us))
             .with_write_queue_bytes(usize::try_from(args.write_queue_bytes).unwrap_or(usize::MAX)),
-    });
+    );
+    let relay = match relay_config {
+        Some(config) => {
+            tracing::info!(control_plane = %config.client.url(), "relaying attestation");
+            Relay::start(config, Arc::clone(&enclave))
+        }
+        None => Relay::disabled(),
+    };
+    let state = Arc::new(ApiState { enclave, relay });
     let app = api::router(state, args.max_body_bytes);
     tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");
     match &args.listen {

@@ -2,7 +2,7 @@
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    AttesterIdentity, Evidence, Health, Limits, LoadResult, PluginInfo, Request, Response,
+    AttesterIdentity, Evidence, Health, Limits, LoadResult, PluginInfo, Released, Request, Response,
 };
 
 use super::EnclaveClient;
@@ -126,6 +126,19 @@ impl EnclaveClient {
                 public_key,
             }),
             other => unexpected("attestation", other),
+        }
+    }
+
+    /// Hands the enclave a sealed release bundle (opaque bytes from the
+    /// control plane); the enclave opens all of it or none.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with the enclave's reason when it refuses the
+    /// bundle (the previous secrets stay in force), or a connection error.
+    pub async fn release(&self, bundle: Vec<u8>) -> Result<Released, Error> {
+        match self.request(&Request::Release { bundle }).await? {
+            Response::Released(r) => Ok(r),
+            other => unexpected("released", other),
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Write an enclet plugin in Rust. A plugin is a WebAssembly component of the
 //! `enclet:plugin@0.1.0` world (`sdk/wit/plugin.wit`): it exports
-//! `handle(input) -> result<output, string>` and may import structured logging.
+//! `handle(input) -> result<output, string>` and may import structured logging
+//! ([`log`]) and the secrets released to it ([`secrets`]).
 //!
 //! ```ignore
 //! struct Upper;
@@ -22,8 +23,9 @@
 //!
 //! ## What a plugin can and cannot do
 //!
-//! Each call runs in a fresh instance: no state survives between calls. The
-//! enclave links no WASI: reading files, the clock, the environment, stdio or
+//! Each call runs in a fresh instance: no state survives between calls. A
+//! plugin can read the secrets the control plane released to its own
+//! measurement ([`secrets::get`]) and nobody else's. The enclave links no WASI: reading files, the clock, the environment, stdio or
 //! the network fails the call as a trap. A panic also fails the call as a
 //! trap; the SDK's panic hook first sends the panic message to the enclave log
 //! (the default hook would write to stderr, which is not available).
@@ -46,6 +48,7 @@ pub mod bindings {
 }
 
 pub mod log;
+pub mod secrets;
 
 use std::sync::Once;
 

@@ -30,7 +30,15 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 /// Runs `f` on this thread with a text-format subscriber like the enclave's
 /// (`--log-format text`, every level); returns its result and the log.
+///
+/// While only one dispatcher exists, `tracing-core` computes the interest of
+/// a callsite first hit on *another* thread (a test running in parallel, with
+/// no subscriber) from that thread's default alone, caches "never", and this
+/// thread's subscriber then misses the event. A second registered dispatcher
+/// makes it ask every registered dispatcher instead, so one is kept alive for
+/// the duration.
 pub(crate) fn logged<R>(f: impl FnOnce() -> R) -> (R, String) {
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let buf = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(buf.clone())

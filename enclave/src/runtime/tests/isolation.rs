@@ -165,7 +165,11 @@ fn probes_report_state_kept_within_one_instance() {
     let limiter = Limiter::new(limits.max_memory_bytes, limits.max_table_elements);
     let mut store = Store::new(
         &rt.engine,
-        HostState::new(limiter, Arc::clone(&plugin.label)),
+        HostState::new(
+            limiter,
+            Arc::clone(&plugin.label),
+            crate::runtime::secrets::SecretsView::none(),
+        ),
     );
     store.limiter(|state| &mut state.limiter);
     store.set_fuel(limits.fuel).unwrap();

@@ -102,3 +102,43 @@ async fn a_wrong_answer_kind_is_unexpected() {
     let err = pending.await.unwrap().unwrap_err();
     assert_eq!(err.code(), "unexpected_response", "{err}");
 }
+
+#[tokio::test]
+async fn release_sends_the_bundle_and_unpacks_the_answer() {
+    use enclet_attestation::Measurement;
+    use enclet_protocol::{Released, ReleasedPlugin};
+    let (client, mut server) = connected();
+    let c = client.clone();
+    let pending = tokio::spawn(async move { c.release(vec![0xa1, 0x01]).await });
+    let (id, req) = next_request(&mut server).await;
+    assert_eq!(
+        req,
+        Request::Release {
+            bundle: vec![0xa1, 0x01]
+        }
+    );
+    let released = Released {
+        expires_at: 1_900_000_000,
+        plugins: vec![ReleasedPlugin {
+            measurement: Measurement::of_plugin(b"p"),
+            secrets: vec!["k".to_owned()],
+        }],
+    };
+    answer(&mut server, id, &Response::Released(released.clone())).await;
+    assert_eq!(pending.await.unwrap().unwrap(), released);
+
+    // A refusal keeps the enclave's code; a wrong kind is unexpected.
+    let c = client.clone();
+    let pending = tokio::spawn(async move { c.release(vec![1]).await });
+    let (id, _) = next_request(&mut server).await;
+    let refusal = ErrorBody::new("invalid_bundle", "entry 0 does not open");
+    answer(&mut server, id, &Response::Error(refusal)).await;
+    assert_eq!(pending.await.unwrap().unwrap_err().code(), "invalid_bundle");
+    let pending = tokio::spawn(async move { client.release(vec![1]).await });
+    let (id, _) = next_request(&mut server).await;
+    answer(&mut server, id, &Response::Output(vec![])).await;
+    assert_eq!(
+        pending.await.unwrap().unwrap_err().code(),
+        "unexpected_response"
+    );
+}

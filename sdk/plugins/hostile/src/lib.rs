@@ -22,6 +22,8 @@
 //! | `heap`    | checks, then fills, a heap buffer held by a static     | ok, always `fresh` |
 //! | `grow`    | grows memory by 4 MiB, checks it is all zero, dirties it | ok, always `fresh` |
 //! | `taint`   | runs `count`, `heap` and `grow`, then panics            | guest trap |
+//! | `secret-flood` | asks twice for a secret whose name is 2 MiB long       | guest trap (the host's per-invocation secrets budget) |
+//! | `secret:NAME` | returns the secret `NAME` released to this plugin (tries to read another plugin's) | ok with its bytes, or plugin error `secret NAME: not-granted` / `secret NAME: expired` |
 //! | other     | echoes the input                                       | ok |
 //!
 //! `count`, `heap` and `grow` are state probes (see `state.rs`): each call must
@@ -68,7 +70,16 @@ impl enclet_plugin_sdk::Plugin for Hostile {
             "heap" => Ok(state::heap()),
             "grow" => state::grow(),
             "taint" => taint(),
-            other => sized(other).unwrap_or(Ok(input)),
+            "secret-flood" => {
+                let name = "n".repeat(2 * MIB);
+                let first = enclet_plugin_sdk::secrets::get(&name);
+                let second = enclet_plugin_sdk::secrets::get(&name);
+                Err(format!("the host answered both: {first:?}, {second:?}"))
+            }
+            other => match other.strip_prefix("secret:") {
+                Some(name) => secret(name),
+                None => sized(other).unwrap_or(Ok(input)),
+            },
         }
     }
 }
@@ -93,6 +104,12 @@ fn sized(command: &str) -> Option<Result<Vec<u8>, String>> {
         }),
         _ => Ok(vec![b'x'; size]),
     })
+}
+
+/// The `secret:NAME` command: the value itself as output (a real plugin would
+/// never return it), or which error the host gave.
+fn secret(name: &str) -> Result<Vec<u8>, String> {
+    enclet_plugin_sdk::secrets::get(name).map_err(|e| format!("secret {name}: {e}"))
 }
 
 /// Leaves state everywhere a state probe looks, then traps.

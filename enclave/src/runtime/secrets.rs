@@ -1,0 +1,282 @@
+//! The secret table: what the last release gave each plugin, and the view one
+//! invocation has of it.
+//!
+//! ```text
+//!  Release { bundle } ─▶ open (server) ─▶ Secrets::install(opened, loaded plugins)
+//!                                          │ expires_at > now?      else bundle_expired
+//!                                          │ every plugin loaded?   else unknown_plugin
+//!                                          ▼ swap in a new Arc<Table> (the old one is gone)
+//!  invoke(plugin) ─▶ Secrets::view(measurement): the table as it is now, this plugin only
+//!                    secrets.get(name) ─▶ SecretsView::get: own entry? expired?
+//! ```
+//!
+//! * **Replace, never merge.** A release installs a whole new [`Table`]; a
+//!   secret of an earlier release that is not in this one is gone. A refused
+//!   release changes nothing.
+//! * **Readers never wait for a release.** The table sits behind
+//!   `RwLock<Arc<Table>>`: an invocation clones the `Arc` once when its store
+//!   is made (the lock is held for that clone only) and reads its snapshot
+//!   without any lock for the rest of the call. A release swaps the `Arc`.
+//! * **Each plugin sees only its own row.** A [`SecretsView`] is bound to one
+//!   measurement; a name granted to another plugin is
+//!   [`LookupError::NotGranted`], exactly like a name that exists nowhere.
+//! * **Expiry.** Time comes from the runtime's [`Clock`]. A lookup at or after
+//!   `expires_at` is [`LookupError::Expired`]; the first snapshot taken after
+//!   expiry also replaces the table with one that keeps only the names, so the
+//!   values are dropped (and zeroed, see `SecretBytes`) once the last
+//!   invocation holding them ends.
+//! * **Names, never values**, in `Debug`, logs and errors.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use enclet_attestation::measurement::Measurement;
+use enclet_sealed::{OpenedBundle, SecretBytes};
+
+use super::PluginInfo;
+use crate::clock::Clock;
+
+/// Longest secret name a plugin can be granted, in bytes.
+pub const MAX_NAME_BYTES: usize = enclet_sealed::MAX_NAME_BYTES;
+/// Largest secret value, in bytes.
+pub const MAX_VALUE_BYTES: usize = enclet_sealed::MAX_VALUE_BYTES;
+
+/// Why a plugin cannot have a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// Not released to this plugin (perhaps to another, perhaps to none).
+    #[error("not-granted")]
+    NotGranted,
+    /// Released to this plugin, but its release has expired.
+    #[error("expired")]
+    Expired,
+}
+
+/// Why a release was refused after its bundle opened. The previous secrets
+/// stay in force.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// The bundle's `expires_at` is not in the future.
+    #[error("bundle expired at {expires_at} (now {now})")]
+    Expired {
+        /// The bundle's expiry, Unix seconds.
+        expires_at: u64,
+        /// The enclave's clock, Unix seconds.
+        now: u64,
+    },
+    /// The bundle names a plugin that is not loaded here.
+    #[error("bundle names plugin {measurement}, which is not loaded")]
+    UnknownPlugin {
+        /// The plugin's measurement, hex.
+        measurement: String,
+    },
+}
+
+impl ReleaseError {
+    /// Stable code for this error.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Expired { .. } => "bundle_expired",
+            Self::UnknownPlugin { .. } => "unknown_plugin",
+        }
+    }
+}
+
+/// What a release installed: names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// When the secrets expire, Unix seconds.
+    pub expires_at: u64,
+    /// Each plugin that received secrets, in load order.
+    pub plugins: Vec<Grant>,
+}
+
+/// The secrets one plugin received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The plugin.
+    pub measurement: Measurement,
+    /// Secret names, sorted.
+    pub names: Vec<String>,
+}
+
+/// One release: plugin → name → value (`None` once expired and wiped).
+#[derive(Default)]
+struct Table {
+    expires_at: u64,
+    holds_values: bool,
+    plugins: BTreeMap<Measurement, BTreeMap<String, Option<SecretBytes>>>,
+}
+
+impl Table {
+    fn from_opened(opened: OpenedBundle) -> Self {
+        let plugins = opened
+            .secrets
+            .into_iter()
+            .map(|(m, names)| (m, names.into_iter().map(|(n, v)| (n, Some(v))).collect()))
+            .collect();
+        Self {
+            expires_at: opened.expires_at,
+            holds_values: true,
+            plugins,
+        }
+    }
+
+    /// The same names and expiry, without values.
+    fn wiped(&self) -> Self {
+        let plugins = self
+            .plugins
+            .iter()
+            .map(|(m, names)| (*m, names.keys().map(|n| (n.clone(), None)).collect()))
+            .collect();
+        Self {
+            expires_at: self.expires_at,
+            holds_values: false,
+            plugins,
+        }
+    }
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: BTreeMap<String, Vec<&String>> = self
+            .plugins
+            .iter()
+            .map(|(m, names)| (m.to_hex(), names.keys().collect()))
+            .collect();
+        f.debug_struct("Table")
+            .field("expires_at", &self.expires_at)
+            .field("holds_values", &self.holds_values)
+            .field("names", &names)
+            .finish()
+    }
+}
+
+/// The runtime's secret table and its clock.
+#[derive(Debug)]
+pub(crate) struct Secrets {
+    current: RwLock<Arc<Table>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Secrets {
+    /// An empty table: every lookup is `not-granted` until a release.
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            current: RwLock::default(),
+            clock,
+        }
+    }
+
+    /// Replaces the whole table with `opened`, unless it has expired or names
+    /// a plugin that is not in `loaded`.
+    pub(crate) fn install(
+        &self,
+        opened: OpenedBundle,
+        loaded: &[PluginInfo],
+    ) -> Result<Installed, ReleaseError> {
+        let now = self.clock.now();
+        if opened.expires_at <= now {
+            return Err(ReleaseError::Expired {
+                expires_at: opened.expires_at,
+                now,
+            });
+        }
+        if let Some(unknown) = opened
+            .secrets
+            .keys()
+            .find(|m| !loaded.iter().any(|p| p.measurement == **m))
+        {
+            return Err(ReleaseError::UnknownPlugin {
+                measurement: unknown.to_hex(),
+            });
+        }
+        let plugins = loaded
+            .iter()
+            .filter_map(|p| {
+                opened.secrets.get(&p.measurement).map(|names| Grant {
+                    measurement: p.measurement,
+                    names: names.keys().cloned().collect(),
+                })
+            })
+            .collect();
+        let installed = Installed {
+            expires_at: opened.expires_at,
+            plugins,
+        };
+        let table = Arc::new(Table::from_opened(opened));
+        // The old table is dropped here, or when the last invocation using it ends.
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = table;
+        Ok(installed)
+    }
+
+    /// What `plugin` may read during one invocation.
+    pub(crate) fn view(&self, plugin: Measurement) -> SecretsView {
+        SecretsView {
+            table: self.snapshot(),
+            plugin,
+            clock: Arc::clone(&self.clock),
+        }
+    }
+
+    /// The table as it is now; an expired table still holding values is
+    /// replaced by its wiped copy first.
+    fn snapshot(&self) -> Arc<Table> {
+        // The table is replaced whole under the write lock, so a poisoned lock
+        // still guards a consistent table.
+        let table = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        if !table.holds_values || table.expires_at > self.clock.now() {
+            return table;
+        }
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if Arc::ptr_eq(&current, &table) {
+            *current = Arc::new(table.wiped());
+            tracing::info!(
+                expires_at = table.expires_at,
+                "released secrets expired: values dropped"
+            );
+        }
+        Arc::clone(&current)
+    }
+}
+
+/// One plugin's read access to the table, fixed when its invocation starts.
+#[derive(Debug)]
+pub(crate) struct SecretsView {
+    table: Arc<Table>,
+    plugin: Measurement,
+    clock: Arc<dyn Clock>,
+}
+
+impl SecretsView {
+    /// A view with no secrets (the trial instantiation at load): every
+    /// lookup is `NotGranted`.
+    pub(crate) fn none() -> Self {
+        Self {
+            table: Arc::default(),
+            plugin: Measurement::from_bytes([0; enclet_attestation::measurement::MEASUREMENT_LEN]),
+            clock: Arc::new(crate::clock::SystemClock),
+        }
+    }
+
+    /// This plugin's secret `name`. A name it was not given is `NotGranted`
+    /// whether or not the release has expired; one it was given is `Expired`
+    /// at and after `expires_at`.
+    pub(crate) fn get(&self, name: &str) -> Result<&SecretBytes, LookupError> {
+        let slot = self
+            .table
+            .plugins
+            .get(&self.plugin)
+            .and_then(|names| names.get(name))
+            .ok_or(LookupError::NotGranted)?;
+        match slot {
+            Some(value) if self.table.expires_at > self.clock.now() => Ok(value),
+            _ => Err(LookupError::Expired),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
