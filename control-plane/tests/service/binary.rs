@@ -169,7 +169,7 @@ fn run(args: &[&str], dir: &Path) -> (Option<i32>, String) {
     (child.wait().unwrap().code(), stderr)
 }
 
-const BAD_POLICY: &str = "package enclet\n\ndecision := {{{\n";
+const BAD_POLICY: &str = "package enclet\n\ndecision := {\"enclave\": }\n\nother := 1\n";
 
 #[test]
 fn a_policy_syntax_error_stops_start_up_with_exit_2_naming_line_and_column() {

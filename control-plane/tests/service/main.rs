@@ -14,4 +14,5 @@ mod admin;
 mod binary;
 mod limits;
 mod nonces;
+mod release_tpm;
 mod tls;

@@ -228,7 +228,7 @@ async fn reload_replaces_the_policy_only_when_it_loads() {
     let before = cp.state.engine();
     std::fs::write(
         cp.path("policy.rego"),
-        "package enclet\n\ndecision := {{{\n",
+        "package enclet\n\ndecision := {\"enclave\": }\n\nother := 1\n",
     )
     .unwrap();
     let err = cp.reloader.reload().unwrap_err();

@@ -40,9 +40,20 @@ impl Running {
     }
 
     pub(crate) async fn start_in(dir: tempfile::TempDir, config: &str) -> Self {
+        Self::start_at(dir, config, T0_MS).await
+    }
+
+    /// As [`Running::start_in`], with the clock at the real time (for
+    /// certificates made now, such as a fresh swtpm's EK certificate).
+    pub(crate) async fn start_in_real_time(dir: tempfile::TempDir, config: &str) -> Self {
+        use enclet_control_plane::service::{Clock as _, SystemClock};
+        Self::start_at(dir, config, SystemClock.now_ms()).await
+    }
+
+    async fn start_at(dir: tempfile::TempDir, config: &str, now_ms: u64) -> Self {
         let config_path = dir.path().join("control-plane.toml");
         std::fs::write(&config_path, format!("listen = \"127.0.0.1:0\"\n{config}")).unwrap();
-        let clock = Arc::new(ManualClock::new(T0_MS));
+        let clock = Arc::new(ManualClock::new(now_ms));
         let mut options = StartOptions::new(dir.path());
         options.clock = clock.clone();
         let service = Service::start(options).await.unwrap();
