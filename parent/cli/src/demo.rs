@@ -20,7 +20,9 @@
 //! end; with `--state-dir DIR` everything (sockets, logs) stays in `DIR`.
 
 mod attest;
+mod control_plane;
 mod processes;
+mod release;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,8 +34,11 @@ use serde::Serialize;
 use super::client::{CallError, ParentClient};
 use super::plugin::{invoke_bytes, load_bytes};
 pub use attest::AttestationReport;
+use control_plane::{DemoControlPlane, SECRET_NAME};
+use enclet_attestation::Measurement;
 use enclet_parent::OperatorAddr;
 use processes::Appliance;
+pub use release::{ReleaseReport, ReleasedTo};
 
 /// How long to wait for the processes to come up.
 const READY_TIMEOUT: Duration = Duration::from_mins(1);
@@ -85,6 +90,9 @@ pub struct DemoReport {
     pub state_dir: Option<String>,
     /// The verified attestation; `null` with `--attester none`.
     pub attestation: Option<AttestationReport>,
+    /// What the control plane released to which plugin (names only); `null`
+    /// with `--attester none`.
+    pub release: Option<ReleaseReport>,
 }
 
 /// A loaded plugin.
@@ -161,7 +169,29 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
         .as_ref()
         .map(|s| vec!["--attester".to_owned(), s.attester_config().to_string()])
         .unwrap_or_default();
-    let mut appliance = Appliance::start(&exe_dir, &state_dir, &enclave_args)?;
+    let mut control_plane = match &swtpm {
+        Some(swtpm) => Some(start_control_plane(&exe_dir, &state_dir, swtpm, &plugins).await?),
+        None => None,
+    };
+    if let Some((cp, _)) = &control_plane {
+        say(format!(
+            "started enclet-control-plane at {} (CA {}); stored secret {SECRET_NAME}",
+            cp.url,
+            cp.ca.display()
+        ));
+    }
+    let parent_args = control_plane
+        .as_ref()
+        .map(|(cp, _)| {
+            vec![
+                "--control-plane".to_owned(),
+                cp.url.clone(),
+                "--control-plane-ca".to_owned(),
+                cp.ca.display().to_string(),
+            ]
+        })
+        .unwrap_or_default();
+    let mut appliance = Appliance::start(&exe_dir, &state_dir, &enclave_args, &parent_args)?;
     say(format!(
         "started enclet-enclave (pid {}) and enclet-parent (pid {}); logs in {}",
         appliance.enclave_pid(),
@@ -169,8 +199,11 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
         state_dir.display()
     ));
     let client = ParentClient::new(OperatorAddr::Unix(appliance.parent_socket().to_path_buf()));
+    let releasing = control_plane
+        .as_ref()
+        .map(|(cp, key)| (cp.url.as_str(), key.as_slice()));
     let result = match appliance.wait_ready(&client, READY_TIMEOUT).await {
-        Ok(()) => exercise(&client, plugins, &say).await,
+        Ok(()) => exercise(&client, plugins, releasing, &say).await,
         Err(e) => Err(e),
     };
     let result = match (result, &swtpm) {
@@ -188,9 +221,18 @@ async fn demo(args: &DemoArgs) -> Result<DemoReport, String> {
         (other, _) => other,
     };
     let stopped = appliance.stop().await;
+    let cp_stopped = match &mut control_plane {
+        Some((cp, _)) => cp.stop().await,
+        None => Ok(()),
+    };
     let mut report = result?;
     stopped?;
-    say("stopped enclet-parent and enclet-enclave".to_owned());
+    cp_stopped?;
+    say(if control_plane.is_some() {
+        "stopped enclet-parent, enclet-enclave and enclet-control-plane".to_owned()
+    } else {
+        "stopped enclet-parent and enclet-enclave".to_owned()
+    });
     report.state_dir = args.state_dir.as_ref().map(|d| d.display().to_string());
     Ok(report)
 }
@@ -209,6 +251,35 @@ async fn attestation(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("a loaded plugin's measurement: {e}"))?;
     attest::verify(client, swtpm, enclave_exe, &loaded).await
+}
+
+/// Starts the control plane with a policy that grants the payout plugin the
+/// secret `payout-hmac-key` and the echo plugin nothing, and stores a fresh
+/// random key under that name. Returns the key: the demo plays the operator
+/// who made it, and checks the payout plugin's MAC with it.
+async fn start_control_plane(
+    exe_dir: &Path,
+    state_dir: &Path,
+    swtpm: &enclet_swtpm::Swtpm,
+    plugins: &[(&'static str, Vec<u8>)],
+) -> Result<(DemoControlPlane, zeroize::Zeroizing<Vec<u8>>), String> {
+    let image = attest::image_measurement(&exe_dir.join("enclet-enclave")).await?;
+    let grants: Vec<(Measurement, &[&str])> = plugins
+        .iter()
+        .map(|(name, bytes)| {
+            let secrets: &[&str] = if *name == "payout" {
+                &[SECRET_NAME]
+            } else {
+                &[]
+            };
+            (Measurement::of_plugin(bytes), secrets)
+        })
+        .collect();
+    let cp = DemoControlPlane::start(exe_dir, state_dir, swtpm, &image, &grants).await?;
+    let mut key = zeroize::Zeroizing::new(vec![0u8; 32]);
+    aws_lc_rs::rand::fill(&mut key).map_err(|_| "the system CSPRNG failed".to_owned())?;
+    cp.put_secret(SECRET_NAME, &key).await?;
+    Ok((cp, key))
 }
 
 fn say_attestation(a: &AttestationReport, say: &impl Fn(String)) {
@@ -260,6 +331,7 @@ fn read_plugins(dir: &Path) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
 async fn exercise(
     client: &ParentClient,
     plugins: Vec<(&'static str, Vec<u8>)>,
+    releasing: Option<(&str, &[u8])>,
     say: &impl Fn(String),
 ) -> Result<DemoReport, String> {
     let mut report = DemoReport::default();
@@ -280,6 +352,10 @@ async fn exercise(
             size_bytes: answer.size_bytes,
         });
     }
+    let release = match releasing {
+        Some((url, _)) => Some(wait_release(client, url, &report, say).await?),
+        None => None,
+    };
     say("invocations:".to_owned());
     for ((name, measurement), (_, input)) in loaded.into_iter().zip(SAMPLES) {
         let result = invoke_bytes(client, &measurement, input.to_vec()).await;
@@ -304,5 +380,52 @@ async fn exercise(
         ));
         report.invocations.push(invocation);
     }
+    if let (Some(mut release), Some((_, key))) = (release, releasing) {
+        let payout = report
+            .invocations
+            .iter()
+            .find(|i| i.plugin == "payout" && i.ok)
+            .ok_or("the payout plugin did not answer")?;
+        release::verify_payout_mac(&payout.output, key)?;
+        release.payout_mac = "verified";
+        say(format!(
+            "  payout's mac verifies with the {SECRET_NAME} the control plane released to it"
+        ));
+        report.release = Some(release);
+    }
     Ok(report)
+}
+
+/// Waits for the parent's attestation round to the control plane to cover
+/// every loaded plugin, and says who received what (names only).
+async fn wait_release(
+    client: &ParentClient,
+    url: &str,
+    report: &DemoReport,
+    say: &impl Fn(String),
+) -> Result<ReleaseReport, String> {
+    let loaded: Vec<String> = report
+        .plugins
+        .iter()
+        .map(|p| p.measurement.clone())
+        .collect();
+    let (expires_at, plugins) = release::wait(client, &loaded).await?;
+    say("release (attested by the control plane, sealed to the enclave key):".to_owned());
+    for p in &plugins {
+        say(format!(
+            "  {:<8} {}",
+            p.name.as_deref().unwrap_or("?"),
+            if p.secrets.is_empty() {
+                "no secrets".to_owned()
+            } else {
+                p.secrets.join(", ")
+            }
+        ));
+    }
+    Ok(ReleaseReport {
+        control_plane: url.to_owned(),
+        expires_at,
+        plugins,
+        payout_mac: "not checked",
+    })
 }

@@ -217,7 +217,7 @@ async fn quote(
 }
 
 /// The image measurement rule: SHA-384 of the enclave binary's bytes.
-async fn image_measurement(exe: &Path) -> Result<Measurement, String> {
+pub(super) async fn image_measurement(exe: &Path) -> Result<Measurement, String> {
     let bytes = tokio::fs::read(exe)
         .await
         .map_err(|e| format!("reading {}: {e}", exe.display()))?;

@@ -24,11 +24,13 @@ pub(super) struct Appliance {
 
 impl Appliance {
     /// Starts both processes with their sockets and logs in `state_dir`;
-    /// `enclave_args` are extra `enclet-enclave` flags (e.g. `--attester`).
+    /// `enclave_args` and `parent_args` are extra flags for each (e.g.
+    /// `--attester`, `--control-plane`).
     pub(super) fn start(
         exe_dir: &Path,
         state_dir: &Path,
         enclave_args: &[String],
+        parent_args: &[String],
     ) -> Result<Self, String> {
         let enclave_socket = state_dir.join("enclave.sock");
         let parent_socket = state_dir.join("parent.sock");
@@ -44,16 +46,18 @@ impl Appliance {
             &args,
             &state_dir.join("enclave.log"),
         )?;
+        let mut args = vec![
+            "--enclave".to_owned(),
+            format!("unix:{}", enclave_socket.display()),
+            "--listen".to_owned(),
+            format!("unix:{}", parent_socket.display()),
+            "--log-format".to_owned(),
+            "json".to_owned(),
+        ];
+        args.extend_from_slice(parent_args);
         let parent = spawn(
             &exe_dir.join("enclet-parent"),
-            &[
-                "--enclave".to_owned(),
-                format!("unix:{}", enclave_socket.display()),
-                "--listen".to_owned(),
-                format!("unix:{}", parent_socket.display()),
-                "--log-format".to_owned(),
-                "json".to_owned(),
-            ],
+            &args,
             &state_dir.join("parent.log"),
         )?;
         Ok(Self {
@@ -115,7 +119,7 @@ impl Appliance {
     }
 }
 
-fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Child, String> {
+pub(super) fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Child, String> {
     if !program.is_file() {
         return Err(format!(
             "{} not found: build the binaries with `cargo build --workspace --bins`",
@@ -139,7 +143,7 @@ fn spawn(program: &Path, args: &[String], log: &Path) -> Result<Child, String> {
         .map_err(|e| format!("cannot start {}: {e}", program.display()))
 }
 
-async fn terminate(name: &str, child: &mut Child) -> Result<(), String> {
+pub(super) async fn terminate(name: &str, child: &mut Child) -> Result<(), String> {
     if let Ok(Some(_)) = child.try_wait() {
         return Err(format!("{name} had already exited"));
     }
