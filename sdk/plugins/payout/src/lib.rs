@@ -89,8 +89,8 @@ mod tests {
         let out = respond(BASKET.as_bytes(), || Ok(b"key".to_vec())).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(json["total_cents"], 4000);
-        let body = serde_json::to_vec(&split(&serde_json::from_str(BASKET).unwrap()).unwrap())
-            .unwrap();
+        let body =
+            serde_json::to_vec(&split(&serde_json::from_str(BASKET).unwrap()).unwrap()).unwrap();
         let expected = mac::hmac_sha256(b"key", &body).unwrap();
         let hex: String = expected.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(json["mac"], hex.as_str());
