@@ -77,33 +77,9 @@ fn main() {
         cp.put_secret(SECRET_NAME, SECRET_VALUE).await;
         enclave.session(&cp).await
     });
-
-    let t = Instant::now();
-    let mut nonce_lat = Vec::new();
-    let mut nonces = Vec::new();
-    for _ in 0..(serial + releases) {
-        let s = Instant::now();
-        nonces.push(rt.block_on(enclave.nonce(&cp, &session)));
-        nonce_lat.push(s.elapsed());
-    }
-    report(
-        "nonce issuance (durable audit), c=1",
-        &mut nonce_lat,
-        t.elapsed(),
-    );
-    let t = Instant::now();
-    let bodies: Vec<EvidenceSubmission> = nonces
-        .iter()
-        .map(|n| enclave.evidence(n, &enclave.log))
-        .collect();
-    println!(
-        "  (made {} quotes on swtpm up front in {:.1} s; not measured)",
-        bodies.len(),
-        t.elapsed().as_secs_f64()
-    );
+    let bodies = quotes_up_front(&rt, &cp, &enclave, &session, serial + releases);
     let (first, rest) = bodies.split_at(serial);
 
-    // Concurrency 1.
     let t = Instant::now();
     let mut lat = Vec::new();
     for body in first {
@@ -118,46 +94,8 @@ fn main() {
         t.elapsed(),
     );
 
-    // Concurrency 16: each task takes the next body.
-    let rest = Arc::new(rest.to_vec());
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = cp.client.clone();
     let t = Instant::now();
-    let mut lat: Vec<Duration> = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for _ in 0..CONCURRENCY {
-            let (rest, next, client, session) = (
-                Arc::clone(&rest),
-                Arc::clone(&next),
-                client.clone(),
-                session.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(body) = rest.get(i) else { break };
-                    let s = Instant::now();
-                    let _: enclet_control_plane_api::Release = client
-                        .call_json(
-                            hyper::Method::POST,
-                            &enclet_control_plane_api::evidence_path(&session),
-                            Some(body),
-                            None,
-                        )
-                        .await
-                        .unwrap();
-                    lat.push(s.elapsed());
-                }
-                lat
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let mut lat = rt.block_on(concurrent(&cp, &session, rest));
     let elapsed = t.elapsed();
     report(
         "release (evidence -> sealed bundle), c=16",
@@ -177,8 +115,81 @@ fn main() {
         p99.as_secs_f64() * 1e3
     );
     drop(cp);
+    breakdown::run(&enclave, &bodies[0], &image);
+}
 
-    breakdown::run(&enclave, &bodies[0]);
+/// Issues `n` nonces (timed: each is a durable audit commit), then makes a
+/// quote over each on the simulator (not timed).
+fn quotes_up_front(
+    rt: &tokio::runtime::Runtime,
+    cp: &ControlPlane,
+    enclave: &TpmEnclave,
+    session: &str,
+    n: usize,
+) -> Vec<EvidenceSubmission> {
+    let t = Instant::now();
+    let mut lat = Vec::new();
+    let mut nonces = Vec::new();
+    for _ in 0..n {
+        let s = Instant::now();
+        nonces.push(rt.block_on(enclave.nonce(cp, session)));
+        lat.push(s.elapsed());
+    }
+    report("nonce issuance (durable audit), c=1", &mut lat, t.elapsed());
+    let t = Instant::now();
+    let bodies: Vec<EvidenceSubmission> = nonces
+        .iter()
+        .map(|n| enclave.evidence(n, &enclave.log))
+        .collect();
+    println!(
+        "  (made {} quotes on swtpm up front in {:.1} s; not measured)",
+        bodies.len(),
+        t.elapsed().as_secs_f64()
+    );
+    bodies
+}
+
+/// Submits every body from `CONCURRENCY` tasks at once; their latencies.
+async fn concurrent(
+    cp: &ControlPlane,
+    session: &str,
+    bodies: &[EvidenceSubmission],
+) -> Vec<Duration> {
+    let bodies = Arc::new(bodies.to_vec());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (bodies, next, client, session) = (
+            Arc::clone(&bodies),
+            Arc::clone(&next),
+            cp.client.clone(),
+            session.to_owned(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let s = Instant::now();
+                let _: enclet_control_plane_api::Release = client
+                    .call_json(
+                        hyper::Method::POST,
+                        &enclet_control_plane_api::evidence_path(&session),
+                        Some(body),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                lat.push(s.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

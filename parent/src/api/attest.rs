@@ -28,24 +28,9 @@ use crate::client::Attestation;
 /// Largest accepted JSON body of the attestation endpoints.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
 
-/// Bytes that travel as a lowercase hex string.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Hex(pub Vec<u8>);
-
-impl Serialize for Hex {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Hex {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        hex::decode(&text)
-            .map(Hex)
-            .map_err(|e| serde::de::Error::custom(format!("not hex: {e}")))
-    }
-}
+/// Bytes that travel as a lowercase hex string (the same type the control
+/// plane's API uses).
+pub use enclet_control_plane_api::Hex;
 
 /// A PCR index as a JSON object key (`"16"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

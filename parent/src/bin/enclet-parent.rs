@@ -12,8 +12,9 @@
 //!
 //! With `--control-plane https://HOST:PORT` (and `--control-plane-ca FILE`,
 //! the only trust anchor) the parent relays attestation rounds to the
-//! control plane and delivers its sealed secrets to the enclave: after each
-//! new plugin load, on `POST /v1/release`, and before the release expires.
+//! control plane and delivers its sealed secrets to the enclave: at start-up,
+//! after every new plugin load, on `POST /v1/release`, and before the
+//! release expires.
 //! Without it nothing changes and `GET /v1/release` says `configured: false`.
 #![forbid(unsafe_code)]
 
@@ -157,7 +158,12 @@ async fn main() -> anyhow::Result<()> {
     let relay = match relay_config {
         Some(config) => {
             tracing::info!(control_plane = %config.client.url(), "relaying attestation");
-            Relay::start(config, Arc::clone(&enclave))
+            let relay = Relay::start(config, Arc::clone(&enclave));
+            // A round at start-up too: a restarted parent refreshes the
+            // release of an enclave that already holds plugins (failures
+            // are retried with backoff until the enclave answers).
+            relay.trigger();
+            relay
         }
         None => Relay::disabled(),
     };
