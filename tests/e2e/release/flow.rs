@@ -248,6 +248,15 @@ fn the_secret_is_nowhere_the_parent_was(stack: &Stack, secret: &Secret, cp_url: 
         "{parent_log}"
     );
     assert!(contains(&answers, name));
+    // The parent relays bundles opaquely and never logs them.
+    let bundles = stack.tap.bundles();
+    assert!(!bundles.is_empty());
+    for bundle in &bundles {
+        assert!(contains(&to_enclave, bundle));
+        let hex = hex::encode(bundle);
+        assert!(!contains(parent_log.as_bytes(), hex.as_bytes()));
+        assert!(!contains(&answers, hex.as_bytes()));
+    }
 
     for (what, haystack) in [
         ("the tap's parent → enclave bytes", to_enclave.as_slice()),
