@@ -3,8 +3,6 @@
 //! verifier holding the key runs it.
 
 use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
 /// The secret the default policy's data grants to the payout plugin.
 pub const SECRET_NAME: &str = "payout-hmac-key";
@@ -38,8 +36,8 @@ impl Secret {
             ("raw", self.0.clone()),
             ("hex", hex::encode(&self.0).into_bytes()),
             ("HEX", hex::encode_upper(&self.0).into_bytes()),
-            ("base64", STANDARD_NO_PAD.encode(&self.0).into_bytes()),
-            ("base64url", URL_SAFE_NO_PAD.encode(&self.0).into_bytes()),
+            ("base64", base64(&self.0, STANDARD)),
+            ("base64url", base64(&self.0, URL_SAFE)),
         ];
         let mut forms: Vec<(&'static str, Vec<u8>)> = Vec::new();
         for (name, form) in all {
@@ -58,6 +56,24 @@ impl Secret {
             .map(|(name, _)| name)
             .collect()
     }
+}
+
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// RFC 4648 base64 with `alphabet`, without padding (so it is also a prefix
+/// of the padded form).
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let mut group = [0u8; 3];
+        group[..chunk.len()].copy_from_slice(chunk);
+        let n = u32::from_be_bytes([0, group[0], group[1], group[2]]);
+        for i in 0..=chunk.len() {
+            out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize]);
+        }
+    }
+    out
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -109,14 +125,31 @@ fn every_form_of_a_secret_is_found_where_it_is_and_only_there() {
         assert!(secret.found_in(&cut).is_empty(), "{name}");
     }
     // A padded base64 encoding is found by its unpadded form.
-    let padded = base64::engine::general_purpose::STANDARD.encode(secret.value());
-    assert!(padded.ends_with('='));
-    assert_eq!(secret.found_in(padded.as_bytes()), ["base64"]);
+    let padded = [base64(secret.value(), STANDARD), b"=".to_vec()].concat();
+    assert_eq!(secret.found_in(&padded), ["base64"]);
     assert!(
         Secret::random()
             .found_in(&secret.value().repeat(2))
             .is_empty()
     );
+}
+
+/// RFC 4648 section 10, and the alphabets' last two characters.
+#[test]
+fn base64_matches_the_rfc_vectors() {
+    for (input, output) in [
+        ("", ""),
+        ("f", "Zg"),
+        ("fo", "Zm8"),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg"),
+        ("fooba", "Zm9vYmE"),
+        ("foobar", "Zm9vYmFy"),
+    ] {
+        assert_eq!(base64(input.as_bytes(), STANDARD), output.as_bytes());
+    }
+    assert_eq!(base64(&[0xfb, 0xff], STANDARD), b"+/8");
+    assert_eq!(base64(&[0xfb, 0xff], URL_SAFE), b"-_8");
 }
 
 #[test]
