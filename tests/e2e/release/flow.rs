@@ -55,6 +55,7 @@ async fn only_payout_gets_the_secret_and_the_parent_never_sees_it() {
     let altered = String::from_utf8(output.clone())
         .unwrap()
         .replace("alice", "alicf");
+    assert_ne!(altered.as_bytes(), output);
     assert!(verify_mac(altered.as_bytes(), secret.value()).is_err());
 
     // Hostile asks for payout's secret: not granted to it.
