@@ -24,4 +24,5 @@ mod hostile_log;
 mod limits;
 mod load_limits;
 mod plugins;
+mod release;
 mod saturation;
