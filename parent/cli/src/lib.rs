@@ -25,6 +25,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod bounded;
 pub mod client;
 pub mod demo;
 pub mod plugin;

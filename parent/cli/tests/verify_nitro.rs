@@ -165,7 +165,7 @@ fn all_vectors_verify_at_document_time_and_at_an_explicit_time() {
 fn debug_documents_need_allow_debug() {
     for (name, _, debug, _) in VECTORS.iter().filter(|v| v.2) {
         assert!(debug);
-        let out = enclet(&[&doc(name), "--at-document-time", "--json"]);
+        let out = enclet(&[&doc(name), "--any-image", "--at-document-time", "--json"]);
         assert_eq!(out.status.code(), Some(1), "{name}");
         let v = json(&out);
         assert_eq!(v["verdict"], "rejected");
@@ -180,7 +180,14 @@ fn debug_documents_need_allow_debug() {
 #[test]
 fn all_vectors_are_rejected_today_naming_the_expired_certificate() {
     for (name, ..) in VECTORS {
-        let out = enclet(&[&doc(name), "--at", LATER, "--allow-debug", "--json"]);
+        let out = enclet(&[
+            &doc(name),
+            "--any-image",
+            "--at",
+            LATER,
+            "--allow-debug",
+            "--json",
+        ]);
         assert_eq!(out.status.code(), Some(1), "{name}");
         let v = json(&out);
         assert_eq!(v["error"]["code"], "nitro.chain.expired", "{name}");
@@ -189,7 +196,7 @@ fn all_vectors_are_rejected_today_naming_the_expired_certificate() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
     }
     // Without --at: the current time, long after these documents expired.
-    let out = enclet(&[&doc(VECTORS[11].0)]);
+    let out = enclet(&[&doc(VECTORS[11].0), "--any-image"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nitro.chain.expired"));
 }
@@ -198,9 +205,12 @@ fn all_vectors_are_rejected_today_naming_the_expired_certificate() {
 fn policy_flags_are_enforced_with_their_error_codes() {
     let (name, at, _, pcr0) = VECTORS[8]; // debug, has every optional field
     let at = at.to_string();
+    let pin0 = format!("0={pcr0}");
     let code = |extra: &[&str]| {
         let mut args = vec![
             doc(name),
+            "--pcr".into(),
+            pin0.clone(),
             "--at".into(),
             at.clone(),
             "--allow-debug".into(),
@@ -228,6 +238,8 @@ fn policy_flags_are_enforced_with_their_error_codes() {
     assert_eq!(code(&["--max-age", "0"]), (Some(0), None));
     let out = enclet(&[
         &doc(name),
+        "--pcr",
+        &pin0,
         "--at",
         "1706120165",
         "--allow-debug",
@@ -262,6 +274,7 @@ fn roots_can_be_pinned_from_pem() {
     let root = testdata().join("aws_nitro_enclaves_root_g1.pem");
     let out = enclet(&[
         &doc(name),
+        "--any-image",
         "--at",
         &at.to_string(),
         "--root",
@@ -282,6 +295,7 @@ fn roots_can_be_pinned_from_pem() {
     let not_pem = testdata().join("aws_nitro_enclaves_root_g1.der");
     let out = enclet(&[
         &doc(name),
+        "--any-image",
         "--at-document-time",
         "--root",
         not_pem.to_str().unwrap(),
@@ -292,7 +306,12 @@ fn roots_can_be_pinned_from_pem() {
 #[test]
 fn bad_input_and_usage_exit_codes() {
     let negative = testdata().join("negative/base_2026-01-03_as_published_truncated_key.cose");
-    let out = enclet(&[negative.to_str().unwrap(), "--at-document-time", "--json"]);
+    let out = enclet(&[
+        negative.to_str().unwrap(),
+        "--any-image",
+        "--at-document-time",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert!(
@@ -303,7 +322,7 @@ fn bad_input_and_usage_exit_codes() {
     );
     assert!(v["unverified_claims"].is_null());
 
-    let out = enclet(&["/nonexistent/doc.cose"]);
+    let out = enclet(&["/nonexistent/doc.cose", "--any-image"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 
@@ -321,4 +340,106 @@ fn bad_input_and_usage_exit_codes() {
     ] {
         assert_eq!(enclet(&bad).status.code(), Some(2), "{bad:?}");
     }
+}
+
+/// The document of vector 12 and its PCR0, pinned.
+fn pinned_12() -> (String, String) {
+    let (name, _, _, pcr0) = VECTORS[11];
+    (doc(name), format!("0={pcr0}"))
+}
+
+#[test]
+fn without_pcr_or_any_image_it_fails_closed() {
+    let (d, pin) = pinned_12();
+    for extra in [vec![], vec!["--json"], vec!["--allow-debug"]] {
+        let mut args = vec![d.as_str(), "--at-document-time"];
+        args.extend(extra);
+        let out = enclet(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "nothing verified, nothing printed");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no --pcr given") && err.contains("--pcr 0=HEX"),
+            "{err}"
+        );
+        assert!(err.contains("--any-image"), "{err}");
+    }
+    // The same document with its PCR pinned verifies.
+    let out = enclet(&[&d, "--at-document-time", "--pcr", &pin, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["image_policy"], "pinned_pcrs");
+    let out = enclet(&[&d, "--at-document-time", "--pcr", &pin]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pinned PCRs matched"));
+}
+
+#[test]
+fn any_image_accepts_a_genuine_document_and_says_so() {
+    let (d, pin) = pinned_12();
+    let out = enclet(&[&d, "--at-document-time", "--any-image", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["verdict"], "verified");
+    assert_eq!(v["image_policy"], "any_image");
+    let out = enclet(&[&d, "--at-document-time", "--any-image"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ANY image accepted (--any-image)"), "{text}");
+    // Still a real verification: an expired chain is rejected.
+    let out = enclet(&[&d, "--at", LATER, "--any-image", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["image_policy"], "any_image");
+    // --any-image and --pcr contradict each other: usage error.
+    let out = enclet(&[&d, "--at-document-time", "--any-image", "--pcr", &pin]);
+    assert_eq!(out.status.code(), Some(2));
+    // The help says what the flag does.
+    let help = enclet(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--any-image") && help.contains("ANY enclave image"),
+        "{help}"
+    );
+}
+
+#[test]
+fn a_pcr_index_given_twice_is_a_usage_error() {
+    let (d, pin) = pinned_12();
+    let out = enclet(&[&d, "--at-document-time", "--pcr", &pin, "--pcr", &pin]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--pcr 0 is given more than once"), "{err}");
+    // Two different indexes are fine (PCR0 matches, PCR2 is checked too).
+    let other = format!("2={}", "ab".repeat(48));
+    let out = enclet(&[&d, "--at-document-time", "--pcr", &pin, "--pcr", &other]);
+    assert_eq!(out.status.code(), Some(1), "a mismatch, not a usage error");
+}
+
+#[test]
+fn oversized_inputs_are_refused_unread() {
+    let (d, pin) = pinned_12();
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(&d).unwrap();
+    bytes.resize(32 * 1024 + 1, 0);
+    let big = dir.path().join("big.cose");
+    std::fs::write(&big, &bytes).unwrap();
+    let big = big.to_str().unwrap();
+    let out = enclet(&[big, "--at-document-time", "--pcr", &pin]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(big) && err.contains("32768 bytes"), "{err}");
+    // One byte less is read and parsed (and rejected as a document: exit 1).
+    bytes.truncate(32 * 1024);
+    std::fs::write(dir.path().join("big.cose"), &bytes).unwrap();
+    let out = enclet(&[big, "--at-document-time", "--pcr", &pin]);
+    assert_eq!(out.status.code(), Some(1));
+    // A root "PEM" without a length (a device) is cut off at its bound.
+    let out = enclet(&[
+        &d,
+        "--at-document-time",
+        "--pcr",
+        &pin,
+        "--root",
+        "/dev/zero",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("65536 bytes"));
 }

@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use enclet_attestation::UnixTime;
 use enclet_attestation::nitro::{
-    NitroClaims, NitroError, NitroPolicy, NitroRoot, NitroVerifier, UnverifiedNitroDocument,
+    MAX_DOCUMENT_LEN, NitroClaims, NitroError, NitroPolicy, NitroRoot, NitroVerifier,
+    UnverifiedNitroDocument,
 };
 use serde_json::json;
 
@@ -21,6 +22,7 @@ macro_rules! examples {
         "\
 Examples:
   enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab --max-age 300 --nonce 00ff…
+  enclet verify nitro doc.cose --any-image --at-document-time   # inspect, trust no image
   enclet verify nitro old.cose --at-document-time --json
   enclet verify nitro doc.cose --at 1767472867 --root my-root.pem"
     };
@@ -40,13 +42,18 @@ Checks, in order: the certificate chain from the pinned root (the AWS Nitro
 Enclaves Root-G1 built into enclet, or --root) through the document's cabundle
 to its leaf certificate, each certificate valid at the verification time; the
 ES384 signature of the document with the leaf key; then the policy: expected
-PCR values (--pcr), no debug-mode enclave (PCR0/1/2 all zero) unless
+PCR values (--pcr; required unless --any-image), no debug-mode enclave (PCR0/1/2 all zero) unless
 --allow-debug, age (--max-age) and nonce (--nonce).
 
 The leaf certificate of a document lives about three hours. To check an old
 document, verify it as of a time when it was valid: --at-document-time uses the
 document's own (signed) timestamp, --at a time you choose. Without either, the
 current time is used.
+
+Fails closed: without --pcr the command refuses (exit 2); pass --any-image to
+accept a genuine document from any enclave image (to inspect one, never to
+decide whether to trust it). Input files are read only up to their bound (the
+document 32 KiB, a --root PEM 64 KiB); bigger ones are refused unread (exit 2).
 
 Exit status: 0 verified and policy met; 1 rejected (reason on stderr and, with
 --json, in the output); 2 usage error or unreadable file.",
@@ -57,6 +64,10 @@ Exit status: 0 verified and policy met; 1 rejected (reason on stderr and, with
 /// Arguments of `enclet verify nitro`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES, after_long_help = LONG_HELP)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each bool is an independent command-line flag"
+)]
 pub struct NitroArgs {
     /// The attestation document file: the raw signed COSE bytes returned by
     /// the NSM (tagged or untagged), not base64.
@@ -77,10 +88,15 @@ pub struct NitroArgs {
     #[arg(long)]
     pub at_document_time: bool,
 
-    /// Require PCR N (0-31) to equal HEX; repeat for several PCRs. Without any
-    /// --pcr, a genuine document from any enclave image is accepted.
+    /// Require PCR N (0-31) to equal HEX; repeat for several PCRs (each index
+    /// once). At least one is required unless --any-image.
     #[arg(long = "pcr", value_name = "N=HEX", value_parser = parse_pcr)]
     pub pcrs: Vec<PcrArg>,
+
+    /// Accept a genuine document from ANY enclave image: no PCR is checked.
+    /// For inspecting documents, never for deciding to trust an enclave.
+    #[arg(long, conflicts_with = "pcrs")]
+    pub any_image: bool,
 
     /// Accept debug-mode enclaves (PCR0/1/2 all zero), whose memory the parent
     /// instance can read. For development only.
@@ -148,30 +164,55 @@ pub fn run(args: &NitroArgs) -> ExitCode {
             eprintln!("enclet verify nitro: {msg}");
             ExitCode::from(2)
         }
-        Ok((bytes, verifier, policy)) => {
-            if args.pcrs.is_empty() {
-                eprintln!("warning: no --pcr given: any enclave image is accepted");
-            }
-            report(args, verify(args, &bytes, &verifier, &policy))
-        }
+        Ok((bytes, verifier, policy)) => report(args, verify(args, &bytes, &verifier, &policy)),
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
-    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+/// The largest `--root` PEM file read (one certificate is about 1 KiB).
+const MAX_ROOT_PEM_BYTES: u64 = 64 * 1024;
+
+/// The largest document file read: the attestation library's own bound.
+const MAX_DOCUMENT_BYTES: u64 = MAX_DOCUMENT_LEN as u64;
+
+fn read(path: &Path, max: u64) -> Result<Vec<u8>, UsageError> {
+    crate::bounded::read_file(path, max).map_err(|e| UsageError(e.to_string()))
+}
+
+/// The image policy: the pinned PCRs, or any image when asked for by name.
+fn image_policy(args: &NitroArgs) -> Result<NitroPolicy, UsageError> {
+    if args.any_image {
+        return Ok(NitroPolicy::insecure_any_image());
+    }
+    let mut seen = [false; 32];
+    for pcr in &args.pcrs {
+        match seen.get_mut(usize::from(pcr.index)) {
+            Some(s) if !*s => *s = true,
+            _ => {
+                return Err(UsageError(format!(
+                    "--pcr {} is given more than once: pin each PCR once",
+                    pcr.index
+                )));
+            }
+        }
+    }
+    NitroPolicy::expect_pcrs(args.pcrs.iter().map(|p| (p.index, p.value.clone()))).map_err(|_| {
+        UsageError(
+            "no --pcr given: refusing to accept any enclave image. Pin the image with \
+             --pcr 0=HEX (repeat for PCR1, PCR2, …; the values `nitro-cli build-enclave` \
+             prints), or pass --any-image to accept a genuine document from any image"
+                .to_owned(),
+        )
+    })
 }
 
 fn prepare(args: &NitroArgs) -> Result<(Vec<u8>, NitroVerifier, NitroPolicy), UsageError> {
-    let bytes = read(&args.document)?;
+    let mut policy = image_policy(args)?;
+    let bytes = read(&args.document, MAX_DOCUMENT_BYTES)?;
     let root = match &args.root {
-        Some(path) => NitroRoot::from_pem(&read(path)?)
+        Some(path) => NitroRoot::from_pem(&read(path, MAX_ROOT_PEM_BYTES)?)
             .map_err(|e| UsageError(format!("--root {}: {e}", path.display())))?,
         None => NitroRoot::aws_g1(),
     };
-    let mut policy = NitroPolicy::insecure_any_image();
-    for pcr in &args.pcrs {
-        policy = policy.with_pcr(pcr.index, pcr.value.clone());
-    }
     if args.allow_debug {
         policy = policy.allow_debug();
     }
@@ -228,6 +269,7 @@ fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
             let text = if args.json {
                 let out = json!({
                     "verdict": "verified",
+                    "image_policy": image_policy_name(args),
                     "verified_at": at_json,
                     "trust_basis": basis,
                     "debug": claims.is_debug(),
@@ -235,7 +277,7 @@ fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
                 });
                 format!("{out:#}\n")
             } else {
-                human(&claims, basis, at_json)
+                human(&claims, basis, at_json, args.any_image)
             };
             print(&text);
             ExitCode::SUCCESS
@@ -245,6 +287,7 @@ fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
             if args.json {
                 let out = json!({
                     "verdict": "rejected",
+                    "image_policy": image_policy_name(args),
                     "verified_at": at_json,
                     "error": { "code": e.code(), "message": e.to_string() },
                     "unverified_claims": decoded,
@@ -268,10 +311,25 @@ fn print(text: &str) {
     }
 }
 
-fn human(claims: &NitroClaims, basis: &str, at: Option<u64>) -> String {
+/// `pinned_pcrs` or `any_image`, for `--json`.
+fn image_policy_name(args: &NitroArgs) -> &'static str {
+    if args.any_image {
+        "any_image"
+    } else {
+        "pinned_pcrs"
+    }
+}
+
+fn human(claims: &NitroClaims, basis: &str, at: Option<u64>, any_image: bool) -> String {
     let opt = |v: &Option<Vec<u8>>| v.as_ref().map_or_else(|| "-".to_owned(), hex::encode);
+    let image = if any_image {
+        "ANY image accepted (--any-image): no PCR was checked"
+    } else {
+        "pinned PCRs matched"
+    };
     let mut lines = vec![
         format!("verified at {}", at.unwrap_or_default()),
+        format!("image      {image}"),
         format!("trust      {basis}"),
         format!("module_id  {}", claims.module_id),
         format!("timestamp  {} ms", claims.timestamp_ms),
