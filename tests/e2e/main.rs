@@ -16,6 +16,7 @@
 mod api;
 mod attest;
 mod body_limit;
+mod cli_ergonomics;
 mod concurrency;
 mod demo;
 mod frames;
