@@ -57,10 +57,16 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the hash chain; name the first broken entry.
-    #[command(long_about = VERIFY_HELP)]
+    #[command(
+        long_about = VERIFY_HELP,
+        after_help = "Example:\n  enclet audit verify --state-dir ./state"
+    )]
     Verify(VerifyArgs),
     /// Print the last entries, oldest first.
-    #[command(long_about = TAIL_HELP)]
+    #[command(
+        long_about = TAIL_HELP,
+        after_help = "Example:\n  enclet audit tail -n 20 --state-dir ./state"
+    )]
     Tail(TailArgs),
 }
 

@@ -41,7 +41,11 @@ use enclet_parent::OperatorAddr;
     version,
     after_help = "Start with `enclet demo`. Exit status: 0 success (for `verify`: evidence \
                   verified and met the policy), 1 failure (for `verify`: evidence rejected), \
-                  2 usage error or unreadable input."
+                  2 usage error or unreadable input.\n\n\
+                  Examples:\n  \
+                  enclet demo\n  \
+                  echo hi | enclet --parent unix:/run/enclet/parent.sock plugin invoke echo\n  \
+                  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab"
 )]
 pub struct Cli {
     /// The parent's operator API: `unix:PATH` or `tcp:127.0.0.1:PORT`.
@@ -56,16 +60,37 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify attestation evidence offline (AWS Nitro documents, TPM quotes).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+                      enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab --nonce 00ff…\n  \
+                      enclet verify tpm --help"
+    )]
     Verify(verify::VerifyCommand),
     /// Manage and run plugins through a running parent.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+                      export ENCLET_PARENT=unix:/run/enclet/parent.sock\n  \
+                      enclet plugin load echo.wasm --fuel 1000000\n  \
+                      echo hi | enclet plugin invoke echo\n  \
+                      enclet plugin list"
+    )]
     Plugin(plugin::PluginCommand),
     /// Run the appliance locally end to end: start the enclave and the parent,
     /// load and invoke the example plugins, stop them.
+    #[command(after_help = "Examples:\n  \
+                            enclet demo\n  \
+                            enclet demo --json --state-dir ./demo-state\n  \
+                            enclet demo --attester none")]
     Demo(demo::DemoArgs),
     /// Check and read the control plane's audit log (`verify`, `tail`).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+                      enclet audit verify --state-dir ./state\n  \
+                      enclet audit tail -n 20 --state-dir ./state"
+    )]
     Audit(audit::AuditCommand),
     /// Manage the control plane's secrets (admin API): put, list, rm.
     Secret(secret::SecretArgs),
@@ -84,6 +109,9 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod help_tests;
 
 /// Runs a future on a fresh single-threaded runtime (the CLI is otherwise sync).
 fn block_on<F: Future>(future: F) -> Result<F::Output, String> {

@@ -17,19 +17,23 @@ use enclet_parent::OperatorAddr;
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
     /// Load a plugin component (`.wasm`); prints its measurement.
-    #[command(after_long_help = LOAD_HELP)]
+    #[command(after_help = LOAD_EXAMPLES, after_long_help = LOAD_HELP)]
     Load(LoadArgs),
     /// Invoke a plugin by measurement or name: input from --input,
     /// --input-file or stdin; writes the raw output bytes to stdout.
     #[command(after_help = INVOKE_EXAMPLES)]
     Invoke(InvokeArgs),
     /// List loaded plugins.
+    #[command(after_help = "Examples:\n  enclet plugin list\n  enclet plugin list --json")]
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Check that the parent and the enclave answer.
+    #[command(
+        after_help = "Example:\n  enclet --parent unix:/run/enclet/parent.sock plugin health"
+    )]
     Health,
 }
 
@@ -49,7 +53,13 @@ pub struct LoadArgs {
     pub limits: LimitArgs,
 }
 
-/// Explains how limits combine, after `enclet plugin load --help`.
+/// Examples after `enclet plugin load -h`.
+const LOAD_EXAMPLES: &str = "\
+Examples:
+  enclet plugin load echo.wasm
+  enclet plugin load payout.wasm --name payout --fuel 1000000 --deadline-ms 500 --json";
+
+/// Explains how limits combine, then the examples, after `enclet plugin load --help`.
 const LOAD_HELP: &str = "\
 Limits apply to each invocation separately. Only the limits given are sent;
 each one not given takes the default of the enclave that loads the plugin (the
@@ -58,7 +68,11 @@ minimum (1 for --fuel and --deadline-ms, 65536 for --max-memory-bytes) is
 refused with invalid_limits (exit status 1). Loading is idempotent by content: if the same
 bytes are already loaded, they keep the name and limits of their first load
 and the limits given here are ignored (the answer shows the limits in effect).
-`enclet plugin list --json` shows every plugin's limits.";
+`enclet plugin list --json` shows every plugin's limits.
+
+Examples:
+  enclet plugin load echo.wasm
+  enclet plugin load payout.wasm --name payout --fuel 1000000 --deadline-ms 500 --json";
 
 /// Per-plugin limits of `enclet plugin load`: `None` takes the enclave's default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]

@@ -34,7 +34,11 @@ use zeroize::Zeroizing;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit status: 0 done; 1 the control plane refused or could not be \
-                        reached; 2 usage error, unreadable or oversized value."
+                        reached; 2 usage error, unreadable or oversized value.\n\n\
+                        Examples:\n  \
+                        enclet secret --state-dir ./state put db-password --from-file pw.txt\n  \
+                        enclet secret --state-dir ./state list --json\n  \
+                        enclet secret --state-dir ./state rm db-password"
 )]
 pub struct SecretArgs {
     /// Where the control plane is.
@@ -68,6 +72,9 @@ pub struct Target {
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
     /// Store a new version of secret NAME (prints its version, never the value).
+    #[command(after_help = "Examples:\n  \
+                            enclet secret put db-password --from-file pw.txt\n  \
+                            printf %s \"$PW\" | enclet secret put db-password --stdin")]
     Put {
         /// 1 to 128 characters of `A-Z a-z 0-9 . _ -`.
         name: String,
@@ -84,12 +91,16 @@ pub enum SecretCommand {
         stdin: bool,
     },
     /// List secrets: name, version, size, last change (never values).
+    #[command(after_help = "Examples:\n  \
+                            enclet secret list\n  \
+                            enclet secret list --json")]
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Remove secret NAME.
+    #[command(after_help = "Example:\n  enclet secret rm db-password")]
     Rm {
         /// The secret's name.
         name: String,

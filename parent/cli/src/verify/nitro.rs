@@ -42,8 +42,8 @@ Checks, in order: the certificate chain from the pinned root (the AWS Nitro
 Enclaves Root-G1 built into enclet, or --root) through the document's cabundle
 to its leaf certificate, each certificate valid at the verification time; the
 ES384 signature of the document with the leaf key; then the policy: expected
-PCR values (--pcr; required unless --any-image), no debug-mode enclave (PCR0/1/2 all zero) unless
---allow-debug, age (--max-age) and nonce (--nonce).
+PCR values (--pcr; required unless --any-image), no debug-mode enclave
+(PCR0/1/2 all zero) unless --allow-debug, age (--max-age) and nonce (--nonce).
 
 The leaf certificate of a document lives about three hours. To check an old
 document, verify it as of a time when it was valid: --at-document-time uses the
