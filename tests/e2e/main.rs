@@ -15,6 +15,7 @@
 
 mod api;
 mod attest;
+mod attest_files;
 mod body_limit;
 mod cli_ergonomics;
 mod concurrency;

@@ -16,7 +16,7 @@
 //! For `plugin …` and `demo`, 1 also covers an unreachable parent or enclave and
 //! an error answered by the enclave (its code and message go to stderr).
 //!
-//! `plugin` subcommands talk to a running `enclet-parent` at `--parent`
+//! `plugin` subcommands and `attest` talk to a running `enclet-parent` at `--parent`
 //! (`unix:PATH` or `tcp:127.0.0.1:PORT`, env `ENCLET_PARENT`).
 #![forbid(unsafe_code)]
 
@@ -24,6 +24,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod attest;
 pub mod audit;
 pub mod bounded;
 pub mod client;
@@ -84,6 +85,9 @@ pub enum Command {
                             enclet demo --json --state-dir ./demo-state\n  \
                             enclet demo --attester none")]
     Demo(demo::DemoArgs),
+    /// Fetch fresh evidence from the running appliance and write it as files
+    /// `enclet verify` and `tpm2_checkquote` read.
+    Attest(attest::AttestArgs),
     /// Check and read the control plane's audit log (`verify`, `tail`).
     #[command(
         subcommand,
@@ -104,6 +108,7 @@ impl Cli {
             Command::Verify(cmd) => cmd.run(),
             Command::Plugin(cmd) => plugin::run(cmd, self.parent),
             Command::Demo(args) => demo::run(&args),
+            Command::Attest(args) => attest::run(&args, self.parent),
             Command::Audit(cmd) => cmd.run(),
             Command::Secret(args) => secret::run(args),
         }
