@@ -37,6 +37,7 @@
 //!   "checked": { "nonce": true, "pcrs": true, "event_log": true },
 //!   "image": "f348…",
 //!   "plugins": { "status": "replayed", "measurements": ["9f86…"] },
+//!   "plugin_events": [ { "event": "load", "measurement": "9f86…" } ],
 //!   "public_key": "04…",
 //!   "nonce": "6e6f6e6365",
 //!   "user_data": "a1b2…"
@@ -44,12 +45,15 @@
 //! ```
 //!
 //! `image`, `public_key`, `nonce` and `user_data` are `null` when absent;
-//! `plugins` is `{ "status": "not_checked" }` when no event log was replayed.
+//! `plugins` is `{ "status": "not_checked" }` when no event log was replayed;
+//! it lists the plugins live when the evidence was made, while `plugin_events`
+//! is the whole replayed history of loads and unloads (empty when not checked).
 
 mod basis;
 
 pub use basis::TrustBasis;
 
+use crate::event_log::{EventLog, PluginEvent};
 use crate::measurement::Measurement;
 
 /// Which kind of evidence the claims came from.
@@ -81,8 +85,11 @@ pub struct Claims {
     /// was not checked against the quote.
     #[serde(with = "hex_opt")]
     pub image: Option<Vec<u8>>,
-    /// The plugins the evidence attests, from a replayed event log.
+    /// The plugins the evidence attests as live, from a replayed event log.
     pub plugins: Plugins,
+    /// Every load and unload of the replayed event log, in order: which code
+    /// was live when. Empty when no event log was replayed.
+    pub plugin_events: Vec<PluginEvent>,
     /// The enclave's public key bound into the evidence, if any.
     #[serde(with = "hex_opt")]
     pub public_key: Option<Vec<u8>>,
@@ -125,7 +132,8 @@ pub enum Plugins {
     /// an event log). Not the same as an empty [`Plugins::Replayed`].
     NotChecked,
     /// The event log replayed to the evidence's plugin PCR: exactly these
-    /// plugins were loaded, in load order (possibly none).
+    /// plugins were live (loaded and not unloaded), in load order (possibly
+    /// none).
     Replayed(Vec<Measurement>),
 }
 
@@ -160,10 +168,21 @@ impl Claims {
             },
             image: None,
             plugins,
+            plugin_events: Vec::new(),
             public_key: None,
             nonce: None,
             user_data: None,
         }
+    }
+}
+
+impl Claims {
+    /// Claims whose plugins come from a log that replayed.
+    pub(crate) fn with_replayed_log(mut self, log: &EventLog) -> Self {
+        self.plugins = Plugins::Replayed(log.live());
+        self.plugin_events = log.events().to_vec();
+        self.checked.event_log = true;
+        self
     }
 }
 

@@ -4,7 +4,7 @@ use enclet_attestation::event_log::EventLogError;
 use enclet_attester::AttesterError;
 use enclet_protocol::ProtocolError;
 
-use crate::runtime::{InvokeError, LoadError, ReleaseError, RuntimeError};
+use crate::runtime::{InvokeError, LimitsError, LoadError, ReleaseError, RuntimeError};
 
 /// Everything that can go wrong in the enclave, with a stable [`code`](Error::code).
 #[derive(Debug, thiserror::Error)]
@@ -13,9 +13,12 @@ pub enum Error {
     /// Loading a plugin failed.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// An invocation failed.
+    /// An invocation failed (or, for an unload, the plugin is not loaded).
     #[error(transparent)]
     Invoke(#[from] InvokeError),
+    /// A change of a plugin's limits was refused.
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
     /// The runtime could not be created.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
@@ -64,6 +67,7 @@ impl Error {
         match self {
             Self::Load(e) => e.code(),
             Self::Invoke(e) => e.code(),
+            Self::Limits(e) => e.code(),
             Self::Runtime(e) => e.code(),
             Self::Protocol(e) => e.code(),
             // A bad name in a parsed bundle is a malformed bundle.
@@ -74,7 +78,8 @@ impl Error {
             Self::Attester(AttesterError::CredentialRejected(_)) => "credential_rejected",
             Self::InvalidRequest(_) | Self::Attester(AttesterError::Input(_)) => "invalid_request",
             Self::Attester(_) => "attester_failed",
-            Self::EventLog(_) => "event_log_full",
+            Self::EventLog(EventLogError::Full) => "event_log_full",
+            Self::EventLog(_) => "event_log",
             Self::NoAttester => "no_attester",
             Self::Listen { .. } => "listen_failed",
             Self::Internal(_) => "internal",

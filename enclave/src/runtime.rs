@@ -53,6 +53,7 @@ mod engine;
 mod error;
 mod host;
 mod invoke;
+mod lifecycle;
 mod limiter;
 mod limits;
 mod plugin;
@@ -70,6 +71,7 @@ use wasmtime::component::Linker;
 pub use compile::{CompilePermit, START_DEADLINE, START_FUEL};
 pub use config::RuntimeConfig;
 pub use error::{InvokeError, LoadError, RuntimeError};
+pub use lifecycle::{LimitsError, Unregistered};
 pub use limits::{HardMaxima, Limits};
 pub use secrets::{
     Grant, Installed, LookupError, MAX_NAME_BYTES as MAX_SECRET_NAME_BYTES,
@@ -333,6 +335,13 @@ impl Runtime {
     #[must_use]
     pub fn thread_stack_bytes(&self) -> usize {
         self.config.max_wasm_stack_bytes.saturating_add(2 << 20)
+    }
+
+    /// Invocations running right now: instance slots taken.
+    #[must_use]
+    pub fn running_invocations(&self) -> u32 {
+        let free = u32::try_from(self.slots.available_permits()).unwrap_or(u32::MAX);
+        self.config.max_concurrent_invocations.saturating_sub(free)
     }
 
     /// Invocations that may run at once (the instance pool size).

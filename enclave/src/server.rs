@@ -78,6 +78,7 @@ mod connection;
 mod dispatch;
 mod handler;
 mod lanes;
+mod lifecycle;
 mod pool;
 mod release;
 mod watch;

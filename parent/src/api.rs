@@ -5,6 +5,8 @@
 //! | `POST` | `/v1/plugins?name=N[&fuel=N&deadline_ms=N&…]` | component bytes | JSON `{name, measurement, size_bytes, newly_loaded, limits}` |
 //! | `GET` | `/v1/plugins` | — | JSON `{plugins: [{name, measurement, size_bytes, limits}]}` |
 //! | `POST` | `/v1/plugins/{measurement}/invoke` | input bytes | output bytes (`application/octet-stream`) |
+//! | `DELETE` | `/v1/plugins/{measurement}` | — | JSON `{name, measurement, size_bytes, limits}` of the unloaded plugin, once its running calls finished; see [`lifecycle`] |
+//! | `PATCH` | `/v1/plugins/{measurement}/limits` | JSON `{fuel?, deadline_ms?, …}` | JSON `{name, measurement, size_bytes, limits}` under the new limits |
 //! | `GET` | `/v1/health` | — | JSON `{status, enclave: {protocol_version, plugins, attester, uptime_ms}}` |
 //! | `GET` | `/v1/attester/identity` | — | JSON `{attester, ek_public, ek_certificate, ak_public, ak_name}` (hex) |
 //! | `POST` | `/v1/attester/activate` | JSON `{id_object, encrypted_secret}` (hex) | JSON `{secret}` (hex) |
@@ -46,6 +48,7 @@
 
 pub mod attest;
 mod error;
+mod lifecycle;
 pub mod release;
 mod routes;
 
@@ -53,7 +56,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use enclet_protocol::MAX_BODY_BYTES;
 
 pub use error::{ApiError, status_for};
@@ -77,7 +80,12 @@ pub fn router(state: Arc<ApiState>, max_body_bytes: u32) -> Router {
     let max_body_bytes = usize::try_from(max_body_bytes.min(MAX_BODY_BYTES)).unwrap_or(usize::MAX);
     Router::new()
         .route("/v1/plugins", post(routes::load).get(routes::list))
+        .route("/v1/plugins/{measurement}", delete(lifecycle::unload))
         .route("/v1/plugins/{measurement}/invoke", post(routes::invoke))
+        .route(
+            "/v1/plugins/{measurement}/limits",
+            patch(lifecycle::set_limits),
+        )
         .route("/v1/health", get(routes::health))
         .route("/v1/attester/identity", get(attest::identity))
         .route("/v1/attester/activate", post(attest::activate))

@@ -218,9 +218,9 @@ async fn a_stale_nonce_and_a_different_plugin_are_rejected() {
 
     // An event log naming another plugin than the one measured second.
     let mut other = EventLog::new();
-    other.push(echo).unwrap();
+    other.push_load(echo).unwrap();
     other
-        .push(Measurement::of_plugin(&crate::harness::plugin("hostile")))
+        .push_load(Measurement::of_plugin(&crate::harness::plugin("hostile")))
         .unwrap();
     assert_eq!(
         tpm_code(verify(&old, &old_nonce, &other, &ak)),
@@ -228,8 +228,8 @@ async fn a_stale_nonce_and_a_different_plugin_are_rejected() {
     );
     // The same plugins in another order.
     let mut swapped = EventLog::new();
-    swapped.push(payout).unwrap();
-    swapped.push(echo).unwrap();
+    swapped.push_load(payout).unwrap();
+    swapped.push_load(echo).unwrap();
     assert_eq!(
         tpm_code(verify(&old, &old_nonce, &swapped, &ak)),
         "tpm.event_log"

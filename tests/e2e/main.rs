@@ -28,3 +28,4 @@ mod load_limits;
 mod plugins;
 mod release;
 mod saturation;
+mod unload;

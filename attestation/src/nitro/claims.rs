@@ -6,7 +6,6 @@ use super::PLUGIN_PCR;
 use super::error::{NitroError, PolicyError};
 use crate::claims::{Claims, EvidenceKind, Plugins, TrustBasis};
 use crate::event_log::EventLog;
-use crate::measurement::replay_sha384;
 use crate::verified::Verified;
 
 /// The contents of a verified attestation document.
@@ -84,7 +83,7 @@ impl Verified<NitroClaims> {
     /// 1. `user_data` is the log's digest ([`EventLog::digest`]), else
     ///    [`PolicyError::UserData`];
     /// 2. the document's [`PLUGIN_PCR`] (SHA-384 bank) equals the log replayed
-    ///    from zero ([`replay_sha384`]), else [`NitroError::EventLog`] (also
+    ///    from zero ([`EventLog::replay_sha384`]), else [`NitroError::EventLog`] (also
     ///    when the document has no such PCR).
     ///
     /// On success `plugins` is [`Plugins::Replayed`] and `checked.event_log`
@@ -106,13 +105,13 @@ impl Verified<NitroClaims> {
             .into());
         }
         // Step 2: the log replays to the plugin PCR.
-        let expected = replay_sha384(log.plugins());
+        let expected = log.replay_sha384();
         match self.pcr(PLUGIN_PCR) {
             Some(quoted) if quoted == expected.as_slice() => {}
             Some(_) => {
                 return Err(NitroError::EventLog(format!(
-                    "{} measurement(s) do not replay to PCR{PLUGIN_PCR}",
-                    log.plugins().len()
+                    "{} event(s) do not replay to PCR{PLUGIN_PCR}",
+                    log.len()
                 )));
             }
             None => {
@@ -121,8 +120,7 @@ impl Verified<NitroClaims> {
                 )));
             }
         }
-        let plugins = Plugins::Replayed(log.plugins().to_vec());
-        Ok(self.map(|c| c.into_common(plugins)))
+        Ok(self.map(|c| c.into_common(Plugins::NotChecked).with_replayed_log(log)))
     }
 }
 

@@ -8,7 +8,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPai
 use super::*;
 use crate::Verified;
 use crate::event_log::EventLog;
-use crate::measurement::{Measurement, replay_sha256};
+use crate::measurement::Measurement;
 
 mod claims;
 mod credential;
@@ -85,9 +85,11 @@ const ENCLAVE_KEY: &[u8] = b"enclave public key";
 fn enclet_quote() -> Enclet {
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let mut log = EventLog::new();
-    log.push(Measurement::of_plugin(b"plugin one")).unwrap();
-    log.push(Measurement::of_plugin(b"plugin two")).unwrap();
-    let pcr16 = replay_sha256(log.plugins());
+    log.push_load(Measurement::of_plugin(b"plugin one"))
+        .unwrap();
+    log.push_load(Measurement::of_plugin(b"plugin two"))
+        .unwrap();
+    let pcr16 = log.replay_sha256();
     let pcr23 = [0x23; 32];
     let mut pcrs = PcrValues::new();
     pcrs.insert(HashAlg::Sha256, 16, pcr16.to_vec()).unwrap();
@@ -145,7 +147,7 @@ fn enclet_quote_verifies_into_common_claims() {
     let (v, c) = (&verified, &verified.claims);
     assert_eq!(c.evidence, crate::claims::EvidenceKind::Tpm);
     assert_eq!(c.image, Some(vec![0x23; 32]));
-    assert_eq!(c.plugins.replayed(), Some(q.log.plugins()));
+    assert_eq!(c.plugins.replayed(), Some(&q.log.live()[..]));
     assert_eq!(c.nonce.as_deref(), Some(NONCE));
     assert_eq!(c.public_key.as_deref(), Some(ENCLAVE_KEY));
     assert_eq!(c.user_data.as_deref(), Some(&q.log.digest()[..]));
@@ -170,7 +172,7 @@ fn enclet_quote_verifies_into_common_claims() {
     assert!(verify_quote(&ev, &q.expect()).is_ok());
     // The backend-neutral view keeps the proof.
     let common: Verified<crate::Claims> = verified.into_claims();
-    assert_eq!(common.plugins.replayed(), Some(q.log.plugins()));
+    assert_eq!(common.plugins.replayed(), Some(&q.log.live()[..]));
 }
 
 #[test]
@@ -178,8 +180,12 @@ fn enclet_quote_rejects_each_tampering_with_its_own_error() {
     let q = enclet_quote();
     // A different plugin than the one measured: the log does not replay.
     let mut other = EventLog::new();
-    other.push(Measurement::of_plugin(b"plugin one")).unwrap();
-    other.push(Measurement::of_plugin(b"evil plugin")).unwrap();
+    other
+        .push_load(Measurement::of_plugin(b"plugin one"))
+        .unwrap();
+    other
+        .push_load(Measurement::of_plugin(b"evil plugin"))
+        .unwrap();
     let mut exp = q.expect();
     exp.event_log = Some(&other);
     assert_eq!(code(verify_quote(&q.evidence(), &exp)), "tpm.event_log");

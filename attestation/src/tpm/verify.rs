@@ -2,7 +2,6 @@
 
 use crate::claims::{EvidenceKind, Plugins, TrustBasis};
 use crate::event_log::EventLog;
-use crate::measurement::replay_sha256;
 use crate::{Claims, Error, Verified};
 
 use super::alg::HashAlg;
@@ -106,21 +105,24 @@ pub fn verify_quote(
         Some(activated) => TrustBasis::activated(activated),
         None => TrustBasis::caller_pinned_ak(ak.name()),
     };
-    let plugins = plugins.map_or(Plugins::NotChecked, Plugins::Replayed);
     let nonce_checked = !matches!(exp.extra_data, ExpectedExtraData::Unchecked);
+    let common = Claims {
+        image,
+        public_key,
+        nonce,
+        user_data,
+        ..Claims::new(
+            EvidenceKind::Tpm,
+            basis,
+            nonce_checked,
+            exp.pcrs.is_some(),
+            Plugins::NotChecked,
+        )
+    };
     let claims = TpmClaims {
-        claims: Claims {
-            image,
-            public_key,
-            nonce,
-            user_data,
-            ..Claims::new(
-                EvidenceKind::Tpm,
-                basis,
-                nonce_checked,
-                exp.pcrs.is_some(),
-                plugins,
-            )
+        claims: match plugins {
+            Some(log) => common.with_replayed_log(log),
+            None => common,
         },
         ak_name: ak.name(),
         signature_hash: hash,
@@ -195,10 +197,10 @@ fn check_pcrs(
 }
 
 /// Step 5: the plugins, when an event log was given and replays.
-fn check_event_log(
+fn check_event_log<'a>(
     quote: &UnverifiedQuote,
-    exp: &TpmExpectations<'_>,
-) -> Result<Option<Vec<crate::Measurement>>, TpmError> {
+    exp: &TpmExpectations<'a>,
+) -> Result<Option<&'a EventLog>, TpmError> {
     let Some(log) = exp.event_log else {
         return Ok(None);
     };
@@ -216,11 +218,11 @@ fn check_event_log(
             bank: "sha256",
             index: PLUGIN_PCR,
         })?;
-    if replay_sha256(log.plugins()) != quoted {
+    if log.replay_sha256() != quoted {
         return Err(TpmError::EventLog(format!(
-            "{} measurement(s) do not replay to sha256:{PLUGIN_PCR}",
-            log.plugins().len()
+            "{} event(s) do not replay to sha256:{PLUGIN_PCR}",
+            log.len()
         )));
     }
-    Ok(Some(log.plugins().to_vec()))
+    Ok(Some(log))
 }

@@ -37,7 +37,7 @@ pub fn run(enclave: &TpmEnclave, body: &EvidenceSubmission, image: &Measurement)
     let (verifier, ak) = session(enclave, image);
     verify_and_decide(&verifier, &ak, body);
     let session = [3u8; 16];
-    let plugin = enclave.log.plugins()[0];
+    let plugin = enclave.log.live()[0];
     time(
         "  HPKE seal of one secret (X25519-HKDF-SHA256, AES-256-GCM)",
         ROUNDS,

@@ -12,11 +12,15 @@ use crate::verify::VerifiedEnclave;
 /// { "evidence": "tpm", "trust_basis": {"kind": "activated_ak", …},
 ///   "checked": {"nonce": true, "pcrs": true, "event_log": true},
 ///   "image": "…", "plugins": {"status": "replayed", "measurements": ["…"]},
+///   "plugin_events": [{"event": "load", "measurement": "…"}, {"event": "unload", …}],
 ///   "public_key": "…", "nonce": "…", "user_data": "…",
 ///   "debug": false,
 ///   "plugins_named": [{"measurement": "…", "name": "payout"}] }
 /// ```
 ///
+/// `plugins` lists the plugins live when the evidence was made (the ones that
+/// get a decision); `plugin_events` is the replayed history of loads and
+/// unloads, for policies about what ever ran in this enclave.
 /// `plugins_named` has one entry per attested plugin, in attested order; its
 /// `name` is what the parent reported (`null` if none) and is untrusted.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +81,7 @@ impl PolicyInput {
             "checked": {"nonce": true, "pcrs": true, "event_log": true},
             "image": "00".repeat(32),
             "plugins": {"status": "replayed", "measurements": [hex]},
+            "plugin_events": [{"event": "load", "measurement": hex}],
             "public_key": "00",
             "nonce": "00",
             "user_data": "00".repeat(48),

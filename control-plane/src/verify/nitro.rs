@@ -73,7 +73,7 @@ impl Verifier {
             Refusal::library(code, &e)
         })?;
         tracing::debug!(
-            plugins = log.plugins().len(),
+            events = log.len(),
             debug_enclave = is_debug,
             "event log replays to PCR 16"
         );

@@ -60,7 +60,7 @@ impl Verifier {
         .map_err(|e| quote_refusal(&e))?
         .into_claims();
         tracing::debug!(
-            plugins = log.plugins().len(),
+            events = log.len(),
             "quote verified with the activated AK; event log replays to PCR 16"
         );
         // Step 3: the image.

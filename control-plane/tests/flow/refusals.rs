@@ -109,8 +109,10 @@ fn every_refusal_has_its_code_is_audited_and_the_service_goes_on() {
         // Evidence for plugin bytes other than those loaded: the log names a
         // plugin the TPM never measured.
         let mut lying = EventLog::new();
-        lying.push(payout()).unwrap();
-        lying.push(Measurement::of_plugin(b"other bytes")).unwrap();
+        lying.push_load(payout()).unwrap();
+        lying
+            .push_load(Measurement::of_plugin(b"other bytes"))
+            .unwrap();
         let nonce = enclave.nonce(&cp, &session).await;
         let r = TpmEnclave::submit(&cp, &session, &enclave.evidence(&nonce, &lying)).await;
         assert_eq!(code(r), "event_log_mismatch");

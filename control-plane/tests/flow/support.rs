@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use enclet_attestation::Measurement;
 use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attester::{AttestationRequest, Attester, AttesterIdentity, Evidence, TpmIdentity};
 use enclet_control_plane_api::client::{ClientError, ControlPlaneClient};
 use enclet_control_plane_api::{
@@ -268,8 +269,10 @@ impl TpmEnclave {
         attester.measure_image(image).unwrap();
         let mut log = EventLog::new();
         for p in plugins {
-            attester.measure_plugin(p).unwrap();
-            log.push(*p).unwrap();
+            attester
+                .record_plugin_event(&PluginEvent::Load(*p))
+                .unwrap();
+            log.push_load(*p).unwrap();
         }
         let AttesterIdentity::Tpm(identity) = attester.identity().unwrap() else {
             panic!("a TPM attester has a TPM identity");
@@ -369,7 +372,7 @@ impl TpmEnclave {
             event_log: Hex(log.to_bytes()),
             public_key: Hex(self.key.public_key().to_vec()),
             plugins: log
-                .plugins()
+                .live()
                 .iter()
                 .enumerate()
                 .map(|(i, m)| PluginName {

@@ -59,9 +59,9 @@ fn an_event_log_for_other_plugin_bytes_does_not_replay() {
     let ak = f.activate(&verifier);
     let nonce = random::<32>();
     let mut other = EventLog::new();
-    other.push(f.plugins[0]).unwrap();
+    other.push_load(f.plugins[0]).unwrap();
     other
-        .push(Measurement::of_plugin(b"report plugin component, patched"))
+        .push_load(Measurement::of_plugin(b"report plugin component, patched"))
         .unwrap();
     // The enclave quoted its real log; the parent shows another one.
     let ev = f.quote(&nonce, &f.log);
@@ -152,4 +152,48 @@ fn without_a_tpm_ca_no_ek_is_accepted() {
         .check_ek(&f.identity.ek_certificate, &f.identity.ak_public, now())
         .unwrap_err();
     assert_eq!(r.code, "ek_certificate_rejected", "{r}");
+}
+
+#[test]
+fn an_unloaded_plugin_is_not_attested_as_live_but_its_history_reaches_policy() {
+    use enclet_attestation::event_log::PluginEvent;
+    use enclet_control_plane::policy::PolicyInput;
+
+    let f = Fixture::new();
+    let verifier = f.verifier(&[f.image]);
+    let ak = f.activate(&verifier);
+    let [payout, report] = f.plugins;
+    let unload = PluginEvent::Unload(report);
+    f.attester.record_plugin_event(&unload).unwrap();
+    let mut log = f.log.clone();
+    log.push(unload).unwrap();
+    let nonce = random::<32>();
+    let ev = f.quote(&nonce, &log);
+
+    let enclave = verify(&verifier, &ak, &ev, &log, &nonce).unwrap();
+    let claims = enclave.claims.get();
+    assert_eq!(claims.plugins, Plugins::Replayed(vec![payout]));
+    assert_eq!(
+        claims.plugin_events,
+        vec![PluginEvent::Load(payout), PluginEvent::Load(report), unload]
+    );
+    // Only the live plugin gets a decision; the history is in the input.
+    let input = PolicyInput::new(&enclave, &[]);
+    assert_eq!(
+        input.plugins().iter().map(|(m, _)| *m).collect::<Vec<_>>(),
+        vec![payout]
+    );
+    assert_eq!(input.as_json()["plugin_events"][2]["event"], "unload");
+    assert_eq!(
+        input.as_json()["plugin_events"][2]["measurement"],
+        report.to_hex()
+    );
+
+    // A log that hides the unload is refused: against this quote (another
+    // digest), and even in a fresh quote that binds it (the PCR saw the unload).
+    let r = verify(&verifier, &ak, &ev, &f.log, &nonce).unwrap_err();
+    assert_eq!(r.code, "event_log_mismatch", "{r}");
+    let hiding = f.quote(&nonce, &f.log);
+    let r = verify(&verifier, &ak, &hiding, &f.log, &nonce).unwrap_err();
+    assert_eq!(r.code, "event_log_mismatch", "{r}");
 }

@@ -5,6 +5,7 @@
 
 use enclet_attestation::Measurement;
 use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attester::{
     AttestationRequest, Attester, AttesterIdentity, Evidence as AttesterEvidence, TpmIdentity,
 };
@@ -40,8 +41,10 @@ fn enclave() -> (Enclave, Measurement) {
     ];
     let mut log = EventLog::new();
     for p in &plugins {
-        attester.measure_plugin(p).unwrap();
-        log.push(*p).unwrap();
+        attester
+            .record_plugin_event(&PluginEvent::Load(*p))
+            .unwrap();
+        log.push_load(*p).unwrap();
     }
     let AttesterIdentity::Tpm(identity) = attester.identity().unwrap() else {
         panic!("TPM identity");

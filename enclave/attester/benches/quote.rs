@@ -17,6 +17,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use enclet_attestation::Measurement;
 use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attestation::tpm::{
     self, ExpectedExtraData, HashAlg, PcrValues, QuoteEvidence, TpmExpectations,
 };
@@ -33,8 +34,8 @@ fn bench(c: &mut Criterion) {
     let mut log = EventLog::new();
     for p in [&b"plugin one"[..], b"plugin two"] {
         let m = Measurement::of_plugin(p);
-        attester.measure_plugin(&m).unwrap();
-        log.push(m).unwrap();
+        attester.record_plugin_event(&PluginEvent::Load(m)).unwrap();
+        log.push_load(m).unwrap();
     }
     let request = AttestationRequest {
         nonce: vec![7; 32],
@@ -73,8 +74,8 @@ fn bench(c: &mut Criterion) {
     });
 
     let m = Measurement::of_plugin(b"plugin three");
-    g.bench_function("measure_plugin (PCR extend)", |b| {
-        b.iter(|| attester.measure_plugin(&m).unwrap());
+    g.bench_function("record_plugin_event (PCR extend)", |b| {
+        b.iter(|| attester.record_plugin_event(&PluginEvent::Load(m)).unwrap());
     });
     // swtpm serves one connection at a time, and a TPM without a resource
     // manager holds few transient objects: close this attester first.

@@ -13,7 +13,7 @@
 //!        │ parse_attester_config / AttesterConfig::from_str
 //!        ▼
 //!   AttesterConfig ──open()──▶ Box<dyn Attester> ──▶ enclave server
-//!                                 │ measure_image / measure_plugin
+//!                                 │ measure_image / record_plugin_event
 //!                                 │ attest(nonce, public key, event-log digest)
 //!                                 ▼
 //!                               Evidence (raw wire structures) ──▶ verifier
@@ -34,6 +34,7 @@ pub mod tpm;
 pub use config::{AttesterConfig, TpmConfig, TpmTransport, parse_attester_config};
 
 use enclet_attestation::Measurement;
+use enclet_attestation::event_log::PluginEvent;
 
 /// What the verifier asks evidence to bind.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +142,13 @@ pub trait Attester: Send + Sync {
     /// [`AttesterError::Device`] when the device refuses.
     fn measure_image(&self, image: &Measurement) -> Result<(), AttesterError>;
 
-    /// Extends a newly loaded plugin's measurement into the plugin PCR.
+    /// Extends a plugin load or unload into the plugin PCR: the event's
+    /// [`PluginEvent::extend_value`], with the PCR bank's hash (the rule is
+    /// documented in `enclet_attestation::event_log`).
     ///
     /// # Errors
     /// [`AttesterError::Device`] when the device refuses.
-    fn measure_plugin(&self, plugin: &Measurement) -> Result<(), AttesterError>;
+    fn record_plugin_event(&self, event: &PluginEvent) -> Result<(), AttesterError>;
 
     /// Produces evidence binding the request.
     ///

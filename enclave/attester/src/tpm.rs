@@ -13,9 +13,11 @@
 //! ## PCRs (SHA-256 bank; indices in [`enclet_attestation::tpm`])
 //! Both [`IMAGE_PCR`] and [`PLUGIN_PCR`] are reset when the attester opens.
 //! [`Attester::measure_image`] resets the image PCR again and extends it once;
-//! [`Attester::measure_plugin`] extends the plugin PCR. Each extend adds
-//! `SHA-256(measurement)` (a SHA-256 bank holds 32 bytes), matching
-//! [`enclet_attestation::measurement::replay_sha256`].
+//! [`Attester::record_plugin_event`] extends the plugin PCR with each plugin
+//! load or unload. Each extend adds `SHA-256(value)` of the 48-byte value (a
+//! SHA-256 bank holds 32 bytes), matching
+//! [`enclet_attestation::measurement::replay_sha256`] for the image and
+//! [`enclet_attestation::event_log::EventLog::replay_sha256`] for plugins.
 //!
 //! ## Quotes
 //! `TPM2_Quote` over both PCRs with `qualifyingData =`
@@ -43,6 +45,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use enclet_attestation::Measurement;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attestation::tpm::{IMAGE_PCR, PLUGIN_PCR};
 use tss_esapi::{Context, TctiNameConf, handles::KeyHandle};
 
@@ -111,15 +114,15 @@ impl Attester for TpmAttester {
     fn measure_image(&self, image: &Measurement) -> Result<(), AttesterError> {
         let mut tpm = self.lock()?;
         pcr::reset(&mut tpm.ctx, IMAGE_PCR)?;
-        pcr::extend(&mut tpm.ctx, IMAGE_PCR, image)?;
+        pcr::extend(&mut tpm.ctx, IMAGE_PCR, image.as_bytes())?;
         tracing::debug!(pcr = IMAGE_PCR, measurement = %image, "image measured");
         Ok(())
     }
 
-    fn measure_plugin(&self, plugin: &Measurement) -> Result<(), AttesterError> {
+    fn record_plugin_event(&self, event: &PluginEvent) -> Result<(), AttesterError> {
         let mut tpm = self.lock()?;
-        pcr::extend(&mut tpm.ctx, PLUGIN_PCR, plugin)?;
-        tracing::debug!(pcr = PLUGIN_PCR, measurement = %plugin, "plugin measured");
+        pcr::extend(&mut tpm.ctx, PLUGIN_PCR, &event.extend_value())?;
+        tracing::debug!(pcr = PLUGIN_PCR, ?event, "plugin event measured");
         Ok(())
     }
 

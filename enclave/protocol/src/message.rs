@@ -33,6 +33,24 @@ pub enum Request {
     },
     /// List loaded plugins, in load order.
     ListPlugins,
+    /// Unload a plugin: new calls are refused at once, calls already running
+    /// finish, the unload is extended into the plugin PCR and appended to the
+    /// event log, then [`Response::Unloaded`] answers.
+    Unload {
+        /// The plugin's measurement.
+        #[serde(with = "crate::bytes::measurement")]
+        plugin: Measurement,
+    },
+    /// Change a loaded plugin's limits: each limit given replaces the
+    /// plugin's current one, the others stay. Calls already running keep
+    /// their limits.
+    SetLimits {
+        /// The plugin's measurement.
+        #[serde(with = "crate::bytes::measurement")]
+        plugin: Measurement,
+        /// The limits to change.
+        limits: LimitsRequest,
+    },
     /// Produce evidence over the plugin event log, bound to a verifier nonce.
     Attest {
         /// The verifier's nonce.
@@ -75,6 +93,10 @@ pub enum Response {
     Output(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Answer to [`Request::ListPlugins`].
     Plugins(Vec<PluginInfo>),
+    /// Answer to [`Request::Unload`]: the plugin that was unloaded.
+    Unloaded(PluginInfo),
+    /// Answer to [`Request::SetLimits`]: the plugin under its new limits.
+    LimitsSet(PluginInfo),
     /// Answer to [`Request::Attest`].
     Attestation {
         /// Backend evidence.
@@ -319,6 +341,8 @@ pub struct Health {
     pub plugins: u64,
     /// Attester backend name, if one is configured.
     pub attester: Option<String>,
+    /// Invocations running right now (holding an instance slot).
+    pub invocations_running: u64,
     /// Milliseconds since the enclave server started.
     pub uptime_ms: u64,
 }

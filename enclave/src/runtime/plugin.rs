@@ -55,6 +55,26 @@ pub(crate) struct Plugin {
     pub(crate) label: Arc<PluginLabel>,
     pub(crate) pre: PluginPre<HostState>,
     pub(crate) handle: ComponentExportIndex,
+    /// Shared by every copy of this plugin made by [`Plugin::with_limits`]:
+    /// while any copy is alive (registered or held by a call), its strong
+    /// count is above one, which is how an unload waits for calls to finish.
+    pub(crate) lineage: Arc<()>,
+}
+
+impl Plugin {
+    /// The same compiled plugin under other limits; calls already running
+    /// keep the copy (and the limits) they started with.
+    pub(crate) fn with_limits(&self, limits: super::Limits) -> Self {
+        let mut info = self.info.clone();
+        info.limits = limits;
+        Self {
+            info,
+            label: Arc::clone(&self.label),
+            pre: self.pre.clone(),
+            handle: self.handle,
+            lineage: Arc::clone(&self.lineage),
+        }
+    }
 }
 
 impl std::fmt::Debug for Plugin {
@@ -113,5 +133,6 @@ pub(crate) fn compile(
         label,
         pre,
         handle,
+        lineage: Arc::new(()),
     })
 }

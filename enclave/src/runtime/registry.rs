@@ -1,7 +1,12 @@
 //! The loaded plugins, addressed by measurement and kept in load order.
+//!
+//! Plugins are added whole (`insert`), removed whole (`remove`, for unload)
+//! or swapped for a copy with other limits (`replace`), each under the write
+//! lock, so readers always see a consistent set. An invocation holds its own
+//! `Arc<Plugin>`, so removing or replacing a plugin never stops a running call.
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use enclet_attestation::measurement::Measurement;
 
@@ -15,7 +20,7 @@ struct Entries {
     order: Vec<Arc<Plugin>>,
 }
 
-/// A bounded, append-only set of plugins.
+/// A bounded set of plugins.
 #[derive(Debug)]
 pub(crate) struct Registry {
     entries: RwLock<Entries>,
@@ -54,7 +59,7 @@ impl Registry {
 
     /// Adds a compiled plugin, unless the same bytes were loaded meanwhile.
     pub(crate) fn insert(&self, plugin: Plugin) -> Result<Loaded, LoadError> {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let mut entries = self.write();
         // Another thread may have loaded the same bytes while we compiled.
         if let Some(existing) = entries.by_measurement.get(&plugin.info.measurement) {
             return Ok(Loaded {
@@ -80,9 +85,61 @@ impl Registry {
         })
     }
 
+    /// Removes the plugin with this measurement; returns it and its position
+    /// in load order (for [`Self::restore`]).
+    pub(crate) fn remove(&self, measurement: &Measurement) -> Option<(usize, Arc<Plugin>)> {
+        let mut entries = self.write();
+        let plugin = entries.by_measurement.remove(measurement)?;
+        let index = entries
+            .order
+            .iter()
+            .position(|p| p.info.measurement == *measurement)
+            .unwrap_or(entries.order.len());
+        if index < entries.order.len() {
+            entries.order.remove(index);
+        }
+        Some((index, plugin))
+    }
+
+    /// Puts back a plugin [`Self::remove`] took, at its old position.
+    pub(crate) fn restore(&self, index: usize, plugin: Arc<Plugin>) {
+        let mut entries = self.write();
+        if entries
+            .by_measurement
+            .contains_key(&plugin.info.measurement)
+        {
+            return;
+        }
+        let index = index.min(entries.order.len());
+        entries.order.insert(index, Arc::clone(&plugin));
+        entries
+            .by_measurement
+            .insert(plugin.info.measurement, plugin);
+    }
+
+    /// Swaps the registered plugin with `plugin`'s measurement for `plugin`,
+    /// keeping its position. Returns false (and drops `plugin`) if none is
+    /// registered.
+    pub(crate) fn replace(&self, plugin: Arc<Plugin>) -> bool {
+        let mut entries = self.write();
+        let m = plugin.info.measurement;
+        if !entries.by_measurement.contains_key(&m) {
+            return false;
+        }
+        if let Some(slot) = entries.order.iter_mut().find(|p| p.info.measurement == m) {
+            *slot = Arc::clone(&plugin);
+        }
+        entries.by_measurement.insert(m, plugin);
+        true
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Entries> {
-        // Entries are only ever added whole under the write lock, so a poisoned
-        // lock still guards consistent data.
+        // Entries are only ever changed whole under the write lock, so a
+        // poisoned lock still guards consistent data.
         self.entries.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use enclet_attestation::event_log::{EventLogError, MAX_EVENTS};
 use enclet_protocol::{
     ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
-use super::{Server, attest, release};
+use super::{Server, attest, lifecycle, release};
 use crate::Error;
-use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded, Prepared};
+use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded};
 
 /// Handles one request; failures become [`Response::Error`] with a stable code.
 pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
@@ -31,6 +30,8 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
         Request::ListPlugins => Ok(Response::Plugins(
             server.runtime.plugins().iter().map(info_to_wire).collect(),
         )),
+        Request::Unload { plugin } => lifecycle::unload(server, plugin).await,
+        Request::SetLimits { plugin, limits } => lifecycle::set_limits(server, &plugin, &limits),
         Request::Attest { nonce } => attest::attest(server, nonce).await,
         Request::Identity => attest::identity(server).await,
         Request::ActivateCredential {
@@ -78,7 +79,7 @@ async fn load(
             info,
             newly_loaded: false,
         },
-        Compiled::New(prepared) => record_and_commit(server, prepared).await?,
+        Compiled::New(prepared) => lifecycle::record_and_commit(server, prepared).await?,
     };
     Ok(Response::Loaded(LoadResult {
         info: info_to_wire(&loaded.info),
@@ -86,44 +87,17 @@ async fn load(
     }))
 }
 
-/// Under the log's lock (so the log order matches the extend order): extends a
-/// new plugin's measurement into the attester, appends it to the event log,
-/// then registers it.
-async fn record_and_commit(server: &Arc<Server>, prepared: Prepared) -> Result<Loaded, Error> {
-    let mut log = server.event_log.lock().await;
-    // Another load of the same bytes may have committed while we compiled;
-    // what is registered has been recorded.
-    if let Some(info) = server.runtime.check_commit(&prepared)? {
-        return Ok(Loaded {
-            info,
-            newly_loaded: false,
-        });
-    }
-    if log.plugins().len() >= MAX_EVENTS {
-        return Err(EventLogError::Full.into());
-    }
-    let measurement = prepared.info().measurement;
-    if let Some(attester) = server.attester.clone() {
-        tokio::task::spawn_blocking(move || attester.measure_plugin(&measurement))
-            .await
-            .map_err(|e| Error::Internal(format!("measure task: {e}")))??;
-    }
-    log.push(measurement)?;
-    let loaded = server.runtime.commit(prepared)?;
-    tracing::info!(%measurement, events = log.plugins().len(), "plugin measured");
-    Ok(loaded)
-}
-
 fn health(server: &Server) -> Response {
     Response::Health(Health {
         protocol_version: PROTOCOL_VERSION,
         plugins: u64::try_from(server.runtime.plugins().len()).unwrap_or(u64::MAX),
         attester: server.attester.as_ref().map(|a| a.name().to_owned()),
+        invocations_running: u64::from(server.runtime.running_invocations()),
         uptime_ms: u64::try_from(server.started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
 
-fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
+pub(super) fn info_to_wire(info: &runtime::PluginInfo) -> PluginInfo {
     PluginInfo {
         name: info.name.clone(),
         measurement: info.measurement,

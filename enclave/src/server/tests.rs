@@ -216,7 +216,7 @@ async fn loads_beyond_the_compile_bound_wait_and_complete() {
     // Each compile returned its permit, and the two echo loads are one plugin.
     assert_eq!(server.runtime.compile_permits_available(), 1);
     assert_eq!(server.runtime.plugins().len(), 3);
-    assert_eq!(server.event_log().await.plugins().len(), 3);
+    assert_eq!(server.event_log().await.len(), 3);
 }
 
 /// A call that runs long holds up neither later calls nor other requests on
@@ -295,4 +295,5 @@ async fn a_long_call_does_not_hold_up_its_connection() {
 
 mod accept;
 mod lanes;
+mod lifecycle;
 mod saturation;

@@ -1,4 +1,5 @@
-//! `enclet plugin …`: load, invoke and list plugins through a running parent.
+//! `enclet plugin …`: load, invoke, list and unload plugins, and change their
+//! limits, through a running parent.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +23,12 @@ pub enum PluginCommand {
     /// --input-file or stdin; writes the raw output bytes to stdout.
     #[command(after_help = invoke::EXAMPLES)]
     Invoke(InvokeArgs),
+    /// Unload a plugin by measurement or name, once its running calls finish.
+    #[command(after_help = lifecycle::UNLOAD_EXAMPLES)]
+    Unload(UnloadArgs),
+    /// Change a loaded plugin's limits (only those given).
+    #[command(after_help = lifecycle::LIMITS_EXAMPLES)]
+    Limits(LimitsArgs),
     /// List loaded plugins.
     #[command(after_help = "Examples:\n  enclet plugin list\n  enclet plugin list --json")]
     List {
@@ -73,7 +80,9 @@ Examples:
   enclet plugin load echo.wasm
   enclet plugin load payout.wasm --name payout --fuel 1000000 --deadline-ms 500 --json";
 
-/// Per-plugin limits of `enclet plugin load`: `None` takes the enclave's default.
+/// Per-plugin limits of `enclet plugin load` and `enclet plugin limits`: for a
+/// load, `None` takes the enclave's default; for a change, `None` keeps the
+/// plugin's current limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]
 #[command(next_help_heading = "Limits (per invocation)")]
 pub struct LimitArgs {
@@ -160,6 +169,7 @@ struct PluginList {
 }
 
 /// A CLI failure: message for stderr and exit status.
+#[derive(Debug)]
 struct Failure {
     status: u8,
     message: String,
@@ -207,6 +217,8 @@ async fn execute(command: PluginCommand, client: ParentClient) -> Result<(), Fai
     match command {
         PluginCommand::Load(args) => load(&client, &args).await,
         PluginCommand::Invoke(args) => invoke::invoke(&client, &args).await,
+        PluginCommand::Unload(args) => lifecycle::unload(&client, &args).await,
+        PluginCommand::Limits(args) => lifecycle::limits(&client, &args).await,
         PluginCommand::List { json } => list(&client, json).await,
         PluginCommand::Health => {
             let body = client.call(Method::GET, "/v1/health", Vec::new()).await?;
@@ -355,8 +367,10 @@ fn query_escape(s: &str) -> String {
 }
 
 mod invoke;
+mod lifecycle;
 
 pub use invoke::{InvokeArgs, InvokeEnvelope, MAX_INPUT_BYTES, invoke_bytes};
+pub use lifecycle::{LimitsArgs, PluginAnswer, UnloadArgs};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,6 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enclet_attestation::Measurement;
 use enclet_protocol::{Limits, LimitsRequest, LoadResult, PluginInfo, Request};
 use serde::Serialize;
 
@@ -35,8 +34,9 @@ struct Loaded {
     limits: Limits,
 }
 
+/// A plugin as the API shows it.
 #[derive(Debug, Serialize)]
-struct PluginJson {
+pub(super) struct PluginJson {
     name: String,
     measurement: String,
     size_bytes: u64,
@@ -141,13 +141,7 @@ pub(super) async fn invoke(
     Path(measurement): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let plugin: Measurement = measurement.parse().map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_measurement",
-            format!("{e}, got {} characters", measurement.len()),
-        )
-    })?;
+    let plugin = super::lifecycle::parse_measurement(&measurement)?;
     let input = body_bytes(body)?;
     let output = state
         .enclave

@@ -2,7 +2,8 @@
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    AttesterIdentity, Evidence, Health, Limits, LoadResult, PluginInfo, Released, Request, Response,
+    AttesterIdentity, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, Released,
+    Request, Response,
 };
 
 use super::EnclaveClient;
@@ -51,6 +52,35 @@ impl EnclaveClient {
         match self.request(&Request::ListPlugins).await? {
             Response::Plugins(p) => Ok(p),
             other => unexpected("plugins", other),
+        }
+    }
+
+    /// Unloads a plugin; answers once the calls already running on it have
+    /// finished and the unload is in the event log.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `unknown_plugin` if it is not loaded, or a
+    /// connection error.
+    pub async fn unload(&self, plugin: Measurement) -> Result<PluginInfo, Error> {
+        match self.request(&Request::Unload { plugin }).await? {
+            Response::Unloaded(p) => Ok(p),
+            other => unexpected("unloaded", other),
+        }
+    }
+
+    /// Changes the limits of a loaded plugin (those given; the others stay).
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `unknown_plugin` or `invalid_limits`, or a
+    /// connection error.
+    pub async fn set_limits(
+        &self,
+        plugin: Measurement,
+        limits: LimitsRequest,
+    ) -> Result<PluginInfo, Error> {
+        match self.request(&Request::SetLimits { plugin, limits }).await? {
+            Response::LimitsSet(p) => Ok(p),
+            other => unexpected("limits_set", other),
         }
     }
 

@@ -10,7 +10,7 @@ use super::*;
 use crate::Verified;
 use crate::claims::Plugins;
 use crate::event_log::EventLog;
-use crate::measurement::{Measurement, replay_sha384};
+use crate::measurement::Measurement;
 
 fn verified_12() -> Verified<NitroClaims> {
     let v = &VECTORS[11];
@@ -26,7 +26,7 @@ fn verified_12() -> Verified<NitroClaims> {
 fn log_of(names: &[&[u8]]) -> EventLog {
     let mut log = EventLog::new();
     for n in names {
-        log.push(Measurement::of_plugin(n)).unwrap();
+        log.push_load(Measurement::of_plugin(n)).unwrap();
     }
     log
 }
@@ -34,8 +34,7 @@ fn log_of(names: &[&[u8]]) -> EventLog {
 /// Document 12 as an enclet enclave that loaded `log` would have made it.
 fn binding(log: &EventLog) -> Verified<NitroClaims> {
     let mut c = verified_12().into_inner();
-    c.pcrs
-        .insert(PLUGIN_PCR, replay_sha384(log.plugins()).to_vec());
+    c.pcrs.insert(PLUGIN_PCR, log.replay_sha384().to_vec());
     c.user_data = Some(log.digest().to_vec());
     Verified::new(c)
 }
@@ -44,13 +43,42 @@ fn binding(log: &EventLog) -> Verified<NitroClaims> {
 fn a_log_that_replays_to_pcr16_and_user_data_gives_replayed_plugins() {
     let log = log_of(&[b"one", b"two"]);
     let claims = binding(&log).into_claims_with_event_log(&log).unwrap();
-    assert_eq!(claims.plugins, Plugins::Replayed(log.plugins().to_vec()));
+    assert_eq!(claims.plugins, Plugins::Replayed(log.live()));
     assert!(claims.checked.event_log);
     assert!(claims.checked.pcrs);
     // Without the log nothing is known about plugins.
     let plain = binding(&log).into_claims();
     assert_eq!(plain.plugins, Plugins::NotChecked);
     assert!(!plain.checked.event_log);
+}
+
+#[test]
+fn an_unload_leaves_the_plugin_out_of_the_live_set_but_in_the_history() {
+    use crate::event_log::PluginEvent;
+    let (one, two) = (
+        Measurement::of_plugin(b"one"),
+        Measurement::of_plugin(b"two"),
+    );
+    let mut log = log_of(&[b"one", b"two"]);
+    log.push_unload(one).unwrap();
+    let claims = binding(&log).into_claims_with_event_log(&log).unwrap();
+    assert_eq!(claims.plugins, Plugins::Replayed(vec![two]));
+    assert_eq!(
+        claims.plugin_events,
+        vec![
+            PluginEvent::Load(one),
+            PluginEvent::Load(two),
+            PluginEvent::Unload(one)
+        ]
+    );
+    // A log that hides the unload does not replay to the same PCR16.
+    let hidden = log_of(&[b"one", b"two"]);
+    let mut c = binding(&log).into_inner();
+    c.user_data = Some(hidden.digest().to_vec());
+    let e = Verified::new(c)
+        .into_claims_with_event_log(&hidden)
+        .unwrap_err();
+    assert_eq!(e.code(), "nitro.event_log", "{e}");
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! PCR reset, extend and read on the SHA-256 bank.
 
-use enclet_attestation::Measurement;
 use enclet_attestation::tpm::{IMAGE_PCR, PLUGIN_PCR};
 use sha2::{Digest as _, Sha256};
 use tss_esapi::{
@@ -57,9 +56,9 @@ pub(super) fn reset(ctx: &mut Context, index: u8) -> Result<(), AttesterError> {
 }
 
 /// Extends `SHA-256(measurement)` into the SHA-256 bank of a PCR.
-pub(super) fn extend(ctx: &mut Context, index: u8, m: &Measurement) -> Result<(), AttesterError> {
+pub(super) fn extend(ctx: &mut Context, index: u8, value: &[u8; 48]) -> Result<(), AttesterError> {
     let pcr = handle(index)?;
-    let digest = Digest::try_from(Sha256::digest(m.as_bytes()).to_vec())
+    let digest = Digest::try_from(Sha256::digest(value).to_vec())
         .map_err(|e| device("build the extend digest", e))?;
     let mut values = DigestValues::new();
     values.set(HashingAlgorithm::Sha256, digest);

@@ -3,6 +3,7 @@
 
 use enclet_attestation::Measurement;
 use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attestation::measurement::replay_sha256;
 use enclet_attestation::tpm::{IMAGE_PCR, PLUGIN_PCR, TpmError};
 
@@ -41,9 +42,9 @@ fn a_plugin_other_than_the_measured_one_does_not_replay() {
     // The log claims plugin three where the TPM measured plugin two; the quote
     // even binds this log's digest, so only the replay can catch it.
     let mut swapped = EventLog::new();
-    swapped.push(f.plugins[0]).unwrap();
+    swapped.push_load(f.plugins[0]).unwrap();
     swapped
-        .push(Measurement::of_plugin(b"plugin three component"))
+        .push_load(Measurement::of_plugin(b"plugin three component"))
         .unwrap();
     let ev = f.quote(&nonce, &swapped);
 
@@ -147,9 +148,11 @@ fn a_flipped_bit_in_the_quote_or_signature_breaks_the_signature() {
 fn plugins_loaded_after_a_quote_show_in_the_next_one() {
     let f = Fixture::new();
     let third = Measurement::of_plugin(b"plugin three component");
-    f.attester.measure_plugin(&third).unwrap();
+    f.attester
+        .record_plugin_event(&PluginEvent::Load(third))
+        .unwrap();
     let mut log = f.log.clone();
-    log.push(third).unwrap();
+    log.push_load(third).unwrap();
     let nonce = random::<32>();
     let ev = f.quote(&nonce, &log);
     let claims = verify(&ev, &nonce, &log, None).unwrap();

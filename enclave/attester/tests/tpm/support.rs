@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attestation::tpm::{
     self, ActivatedAk, CHALLENGE_RANDOM_LEN, EkIdentity, ExpectedExtraData, HashAlg, PcrValues,
     QuoteEvidence, TpmClaims, TpmExpectations,
@@ -44,8 +45,10 @@ impl Fixture {
         attester.measure_image(&image).unwrap();
         let mut log = EventLog::new();
         for p in &plugins {
-            attester.measure_plugin(p).unwrap();
-            log.push(*p).unwrap();
+            attester
+                .record_plugin_event(&PluginEvent::Load(*p))
+                .unwrap();
+            log.push_load(*p).unwrap();
         }
         let AttesterIdentity::Tpm(identity) = attester.identity().unwrap() else {
             panic!("a TPM attester has a TPM identity");

@@ -50,6 +50,16 @@ fn requests() -> Vec<Request> {
             input: b"hello".to_vec(),
         },
         Request::ListPlugins,
+        Request::Unload {
+            plugin: Measurement::of_plugin(b"x"),
+        },
+        Request::SetLimits {
+            plugin: Measurement::of_plugin(b"x"),
+            limits: LimitsRequest {
+                fuel: Some(5),
+                ..LimitsRequest::default()
+            },
+        },
         Request::Attest { nonce: vec![7; 32] },
         Request::Health,
     ]
@@ -68,8 +78,11 @@ fn responses() -> Vec<Response> {
             newly_loaded: true,
         }),
         Response::Output(vec![1, 2, 3]),
+        Response::Unloaded(info.clone()),
+        Response::LimitsSet(info.clone()),
         Response::Plugins(vec![info]),
         Response::Health(Health {
+            invocations_running: 0,
             protocol_version: PROTOCOL_VERSION,
             plugins: 1,
             attester: None,

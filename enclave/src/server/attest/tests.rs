@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use enclet_attestation::Measurement;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attester::{
     AttestationRequest, Attester, AttesterError, AttesterIdentity, Evidence, TpmEvidence,
     TpmIdentity,
@@ -31,7 +32,7 @@ impl Attester for Recording {
     fn measure_image(&self, _: &Measurement) -> Result<(), AttesterError> {
         Ok(())
     }
-    fn measure_plugin(&self, _: &Measurement) -> Result<(), AttesterError> {
+    fn record_plugin_event(&self, _: &PluginEvent) -> Result<(), AttesterError> {
         Ok(())
     }
     fn attest(&self, request: &AttestationRequest) -> Result<Evidence, AttesterError> {
@@ -64,7 +65,7 @@ impl Attester for Recording {
 #[derive(Default)]
 struct Flaky {
     failing: AtomicBool,
-    measured: Mutex<Vec<Measurement>>,
+    measured: Mutex<Vec<PluginEvent>>,
 }
 
 impl Attester for Flaky {
@@ -74,11 +75,11 @@ impl Attester for Flaky {
     fn measure_image(&self, _: &Measurement) -> Result<(), AttesterError> {
         Ok(())
     }
-    fn measure_plugin(&self, m: &Measurement) -> Result<(), AttesterError> {
+    fn record_plugin_event(&self, e: &PluginEvent) -> Result<(), AttesterError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(AttesterError::Device("extend refused".into()));
         }
-        self.measured.lock().unwrap().push(*m);
+        self.measured.lock().unwrap().push(*e);
         Ok(())
     }
     fn attest(&self, _: &AttestationRequest) -> Result<Evidence, AttesterError> {
@@ -96,7 +97,7 @@ impl Attester for Minimal {
     fn measure_image(&self, _: &Measurement) -> Result<(), AttesterError> {
         Ok(())
     }
-    fn measure_plugin(&self, _: &Measurement) -> Result<(), AttesterError> {
+    fn record_plugin_event(&self, _: &PluginEvent) -> Result<(), AttesterError> {
         Ok(())
     }
     fn attest(&self, _: &AttestationRequest) -> Result<Evidence, AttesterError> {
@@ -147,7 +148,7 @@ async fn attest_binds_the_enclave_public_key_nonce_and_log() {
     assert_eq!(asked[0].nonce, vec![9; 32]);
     assert_eq!(asked[0].public_key, public_key);
     let log = enclet_attestation::event_log::EventLog::from_bytes(&event_log).unwrap();
-    assert_eq!(log.plugins(), &[echo]);
+    assert_eq!(log.live(), vec![echo]);
     assert_eq!(asked[0].event_log_digest, log.digest());
     assert_eq!(asked[0].event_log_digest, s.event_log().await.digest());
     assert_ne!(
@@ -172,7 +173,7 @@ async fn a_plugin_that_cannot_be_measured_is_not_loaded() {
         input: b"hi".to_vec(),
     };
     assert_eq!(code(&handle(&s, invoke.clone()).await), "unknown_plugin");
-    assert!(s.event_log().await.plugins().is_empty());
+    assert!(s.event_log().await.is_empty());
 
     // Once measuring works, the same bytes load as new and are recorded.
     flaky.failing.store(false, Ordering::SeqCst);
@@ -181,8 +182,11 @@ async fn a_plugin_that_cannot_be_measured_is_not_loaded() {
         matches!(r, Response::Loaded(ref l) if l.newly_loaded && l.info.measurement == echo),
         "{r:?}"
     );
-    assert_eq!(s.event_log().await.plugins(), &[echo]);
-    assert_eq!(*flaky.measured.lock().unwrap(), vec![echo]);
+    assert_eq!(s.event_log().await.live(), vec![echo]);
+    assert_eq!(
+        *flaky.measured.lock().unwrap(),
+        vec![PluginEvent::Load(echo)]
+    );
     assert_eq!(handle(&s, invoke).await, Response::Output(b"hi".to_vec()));
     // A second load is deduplicated and not measured again.
     let again = handle(&s, load_echo()).await;
@@ -191,7 +195,7 @@ async fn a_plugin_that_cannot_be_measured_is_not_loaded() {
         "{again:?}"
     );
     assert_eq!(flaky.measured.lock().unwrap().len(), 1);
-    assert_eq!(s.event_log().await.plugins().len(), 1);
+    assert_eq!(s.event_log().await.len(), 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use enclet_attestation::claims::{Plugins, TrustBasis};
-use enclet_attestation::event_log::EventLog;
+use enclet_attestation::event_log::{EventLog, PluginEvent};
 use enclet_attestation::tpm::{
     ExpectedExtraData, PcrValues, QuoteEvidence, TpmClaims, TpmExpectations, verify_quote,
 };
@@ -291,6 +291,21 @@ fn human(claims: &TpmClaims, notes: &[&str]) -> String {
             for m in plugins {
                 let _ = writeln!(s, "plugin       {m}");
             }
+        }
+    }
+    // The history, when it is more than the loads of the live plugins.
+    let unloads = claims
+        .claims
+        .plugin_events
+        .iter()
+        .any(|e| matches!(e, PluginEvent::Unload(_)));
+    if unloads {
+        for e in &claims.claims.plugin_events {
+            let (kind, m) = match e {
+                PluginEvent::Load(m) => ("load", m),
+                PluginEvent::Unload(m) => ("unload", m),
+            };
+            let _ = writeln!(s, "event        {kind:<6} {m}");
         }
     }
     for n in notes {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use enclet_attestation::Measurement;
+use enclet_attestation::event_log::PluginEvent;
 use enclet_attester::{
     AttestationRequest, Attester, AttesterError, AttesterIdentity, Evidence, TpmEvidence,
     TpmIdentity,
@@ -32,7 +33,7 @@ impl Attester for StandInTpm {
     fn measure_image(&self, _: &Measurement) -> Result<(), AttesterError> {
         Ok(())
     }
-    fn measure_plugin(&self, _: &Measurement) -> Result<(), AttesterError> {
+    fn record_plugin_event(&self, _: &PluginEvent) -> Result<(), AttesterError> {
         Ok(())
     }
     fn attest(&self, _: &AttestationRequest) -> Result<Evidence, AttesterError> {
@@ -138,6 +139,7 @@ fn answer(seen: &Seen, request: Request) -> Response {
         Request::Health => {
             requests.push("health");
             Response::Health(Health {
+                invocations_running: 0,
                 protocol_version: 1,
                 plugins: 1,
                 attester: Some("nsm".to_owned()),

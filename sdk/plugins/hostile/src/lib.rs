@@ -18,6 +18,7 @@
 //! | `log-forge` | logs a message, key and value full of line breaks and ANSI escapes | ok |
 //! | `reuse-output:N` | returns N bytes (`A`..`Z` repeated) from a heap chunk that is not the newest (see `reuse.rs`) | ok, exactly those bytes |
 //! | `reuse-err:N` | the same bytes as a plugin error string                | plugin error with exactly those bytes |
+//! | `work:N`  | N million rounds of busy arithmetic, then returns `worked N` (a slow call that succeeds) | ok, or out of fuel / deadline exceeded |
 //! | `count`   | increments a static counter, returns it in decimal     | ok, always `1` |
 //! | `heap`    | checks, then fills, a heap buffer held by a static     | ok, always `fresh` |
 //! | `grow`    | grows memory by 4 MiB, checks it is all zero, dirties it | ok, always `fresh` |
@@ -78,7 +79,10 @@ impl enclet_plugin_sdk::Plugin for Hostile {
             }
             other => match other.strip_prefix("secret:") {
                 Some(name) => secret(name),
-                None => sized(other).unwrap_or(Ok(input)),
+                None => match other.strip_prefix("work:") {
+                    Some(millions) => work(millions),
+                    None => sized(other).unwrap_or(Ok(input)),
+                },
             },
         }
     }
@@ -116,6 +120,19 @@ fn secret(name: &str) -> Result<Vec<u8>, String> {
 fn taint() -> ! {
     let dirtied = (state::count(), state::heap(), state::grow());
     panic!("asked to trap after dirtying state: {dirtied:?}");
+}
+
+/// The `work:N` command: N million rounds that cannot be optimised away.
+fn work(millions: &str) -> Result<Vec<u8>, String> {
+    let n: u64 = millions
+        .parse()
+        .map_err(|e| format!("bad count in work: {e}"))?;
+    let mut acc: u64 = 0;
+    for i in 0..n.saturating_mul(1_000_000) {
+        acc = black_box(acc.wrapping_mul(31).wrapping_add(i));
+    }
+    black_box(acc);
+    Ok(format!("worked {n}").into_bytes())
 }
 
 /// Loops forever without being optimised away.
