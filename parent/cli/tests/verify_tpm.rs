@@ -199,6 +199,40 @@ fn missing_file_or_bad_usage_is_status_2() {
 }
 
 #[test]
+fn oversized_or_endless_inputs_are_refused_unread_with_status_2() {
+    let f = Files::gcp();
+    // One byte over the 1 MiB bound, as the quote, and as the event log.
+    let big = f.write("big", &vec![0u8; 1024 * 1024 + 1]);
+    let o = enclet(&[&big, &f.path("sig"), &f.path("ak")], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("larger than 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    let log = big.to_str().unwrap();
+    let pcrs = f.path("pcrs");
+    let o = enclet(
+        &[&f.path("quote"), &f.path("sig"), &f.path("ak")],
+        &["--pcrs", pcrs.to_str().unwrap(), "--event-log", log],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("larger than"), "{}", stderr(&o));
+    // A device that never ends is cut at the bound, not read forever.
+    let o = enclet(
+        &[Path::new("/dev/zero"), &f.path("sig"), &f.path("ak")],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("larger than"), "{}", stderr(&o));
+    // At the bound's side of the line, the same file size is read and judged
+    // as evidence (exit 1: not a quote), not refused as too large.
+    let fits = f.write("fits", &vec![0u8; 1024 * 1024]);
+    let o = enclet(&[&fits, &f.path("sig"), &f.path("ak")], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}
+
+#[test]
 fn swtpm_quote_with_nonce_and_pcrs_verifies() {
     let f = Files::gcp();
     let q = f.write("q", &testdata("swtpm/ecc_quote.bin"));

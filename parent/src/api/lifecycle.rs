@@ -67,13 +67,20 @@ pub(super) fn parse_measurement(measurement: &str) -> Result<Measurement, ApiErr
 
 /// A JSON object with at least one known limit.
 fn parse_limits(body: &[u8]) -> Result<LimitsRequest, ApiError> {
-    let limits: LimitsRequest = serde_json::from_slice(body).map_err(|e| {
+    let invalid = |why: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
-            format!("the body must be a JSON object of limits: {e}"),
+            format!("the body must be a JSON object of limits: {why}"),
         )
-    })?;
+    };
+    // Only an object: serde would also read a struct from an array.
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    if !value.is_object() {
+        return Err(invalid("got another JSON value".to_owned()));
+    }
+    let limits: LimitsRequest = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
     if limits.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

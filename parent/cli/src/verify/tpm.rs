@@ -140,8 +140,14 @@ pub fn run(args: &TpmArgs) -> ExitCode {
     }
 }
 
+/// The largest input file read: far above any quote, signature, public key,
+/// PCR list or event log (4,096 entries of 49 bytes), far below harm.
+const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads an input file whole, refusing one over [`MAX_INPUT_BYTES`] (also a
+/// pipe or device that never ends) before holding more than that.
 fn read(path: &Path) -> Result<Vec<u8>, UsageError> {
-    std::fs::read(path).map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))
+    crate::bounded::read_file(path, MAX_INPUT_BYTES).map_err(|e| UsageError(e.to_string()))
 }
 
 fn read_inputs(args: &TpmArgs) -> Result<Inputs, UsageError> {
