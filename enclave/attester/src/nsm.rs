@@ -1,0 +1,215 @@
+//! AWS Nitro Secure Module backend: the enclave's attester inside a Nitro
+//! Enclave, through `/dev/nsm` and the `aws-nitro-enclaves-nsm-api` driver.
+//!
+//! ## PCRs (one SHA-384 bank)
+//! * **PCR0–2** (image, kernel, application), **PCR3** (parent IAM role),
+//!   **PCR4** (parent instance) and **PCR8** (EIF signing certificate) are
+//!   written by the hypervisor before the enclave starts and are already
+//!   locked. [`Attester::measure_image`] therefore records nothing: the image
+//!   is PCR0–2 as measured from the EIF, and that is what verifiers compare
+//!   with the reference values.
+//! * **PCR16** ([`PLUGIN_PCR`]) holds the plugins. Each plugin event is a
+//!   48-byte value extended with `ExtendPCR`: `PCR16 = SHA-384(PCR16 ||
+//!   value)`, from zero, the rule [`enclet_attestation::measurement::replay_sha384`]
+//!   replays. It is the TPM path's rule with the backend's hash: the TPM's
+//!   SHA-256 bank extends `SHA-256(value)`.
+//!
+//! ## Start-up checks and the lock
+//! [`NsmAttester::open`] asks `DescribeNSM` and `DescribePCR 16` and refuses to
+//! start unless the bank is SHA-384, PCR16 exists, is not locked and is still
+//! zero. NSM PCRs can never be reset: a PCR16 already extended (an earlier
+//! run of the enclave process in the same enclave) could never match a fresh
+//! event log, so every document would be refused; failing at start-up says so
+//! at once.
+//!
+//! It then locks **PCRs 0–15** (`LockPCRs 16`). 0–4 and 8 are locked already;
+//! the lock freezes the unused 5–7 and 9–15 at their launch values, so no code
+//! in the enclave can later give them a meaning a relying party might
+//! mistake for a hypervisor measurement. PCR16 stays unlocked — plugins are
+//! loaded while the enclave runs, and a locked plugin PCR could not record
+//! them — and so do 17 and above. Nothing can undo an extend, so an extend of
+//! PCR16 that is not in the event log makes attestation fail (the replay no
+//! longer matches); it can never make a document claim fewer plugins.
+//!
+//! The attester also keeps its own copy of PCR16 and checks every value the
+//! NSM returns from `ExtendPCR` against it ([`NsmError::PcrDiverged`]).
+//!
+//! ## Documents
+//! `Attestation { nonce, public_key, user_data = event-log digest }`, sizes
+//! checked first (nonce 1–512 bytes, public key 1–1024). The answer is the
+//! `COSE_Sign1` document, returned unparsed as [`Evidence::Nitro`]: the
+//! verifier, not the enclave, judges it.
+//!
+//! ## The device seam
+//! [`NsmDevice`] is the one place the hardware is touched; [`DevNsm`] is the
+//! real device, and tests drive the attester with recorded answers through
+//! [`NsmAttester::with_device`].
+
+mod device;
+mod error;
+mod request;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Mutex, MutexGuard};
+
+use enclet_attestation::Measurement;
+use enclet_attestation::nitro::PLUGIN_PCR;
+use sha2::{Digest as _, Sha384};
+
+pub use aws_nitro_enclaves_nsm_api::api::{Digest, ErrorCode, Request, Response};
+pub use device::{DevNsm, NSM_DEVICE, NsmDevice};
+pub use error::{NsmError, NsmErrorCode};
+
+use crate::{AttestationRequest, Attester, AttesterError, Evidence};
+use request::PCR_LEN;
+
+/// PCRs `0..LOCKED_RANGE` are locked at start-up.
+pub const LOCKED_RANGE: u16 = 16;
+
+/// The NSM attester. Open it with [`NsmAttester::open`] or [`crate::open`].
+pub struct NsmAttester {
+    device: Box<dyn NsmDevice>,
+    /// What PCR16 holds after this attester's extends; the lock also orders
+    /// extends.
+    plugin_pcr: Mutex<[u8; PCR_LEN]>,
+    module_id: String,
+}
+
+impl core::fmt::Debug for NsmAttester {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NsmAttester")
+            .field("module_id", &self.module_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NsmAttester {
+    /// Opens `/dev/nsm` and runs the start-up checks and lock (module docs).
+    ///
+    /// # Errors
+    /// [`NsmError::NoDevice`] (naming `/dev/nsm`) outside a Nitro Enclave;
+    /// otherwise as for [`Self::with_device`].
+    pub fn open() -> Result<Self, AttesterError> {
+        Self::with_device(Box::new(DevNsm::open()?))
+    }
+
+    /// An attester over `device`: checks the PCR bank and the plugin PCR, then
+    /// locks PCRs 0–15.
+    ///
+    /// # Errors
+    /// [`NsmError::Unsuitable`] when the bank is not SHA-384 or PCR16 is
+    /// missing, locked or not zero; [`NsmError::Refused`] /
+    /// [`NsmError::UnexpectedResponse`] when the device refuses or answers
+    /// out of turn.
+    pub fn with_device(device: Box<dyn NsmDevice>) -> Result<Self, AttesterError> {
+        let plugin_pcr = u16::from(PLUGIN_PCR);
+        // Step 1: the module.
+        let description = request::description(device.process(request::describe_nsm()))?;
+        if !description.sha384 {
+            return Err(unsuitable("the PCR bank is not SHA-384"));
+        }
+        if description.max_pcrs <= plugin_pcr {
+            return Err(unsuitable(&format!(
+                "it has {} PCRs; the plugin PCR is {plugin_pcr}",
+                description.max_pcrs
+            )));
+        }
+        // Step 2: the plugin PCR is fresh.
+        let pcr = request::pcr_state(device.process(request::describe_pcr(plugin_pcr)))?;
+        if pcr.locked || description.locked.contains(&plugin_pcr) {
+            return Err(unsuitable(&format!("PCR {plugin_pcr} is locked")));
+        }
+        if pcr.value != [0; PCR_LEN] {
+            return Err(unsuitable(&format!(
+                "PCR {plugin_pcr} was already extended in this enclave (it cannot be reset): \
+                 restart the enclave"
+            )));
+        }
+        // Step 3: lock what lies below it.
+        request::locked(&device.process(request::lock_pcrs(LOCKED_RANGE)))?;
+        tracing::info!(
+            module_id = %description.module_id,
+            locked = LOCKED_RANGE,
+            "NSM attester ready; PCRs 0..16 locked"
+        );
+        Ok(Self {
+            device,
+            plugin_pcr: Mutex::new(pcr.value),
+            module_id: description.module_id,
+        })
+    }
+
+    /// The NSM's module id (`i-…-enc…`).
+    #[must_use]
+    pub fn module_id(&self) -> &str {
+        &self.module_id
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, [u8; PCR_LEN]>, AttesterError> {
+        self.plugin_pcr
+            .lock()
+            .map_err(|_| AttesterError::Device("NSM plugin PCR lock poisoned".into()))
+    }
+
+    /// Extends one 48-byte plugin event value into the plugin PCR and checks
+    /// the NSM's new value against `SHA-384(old || value)`.
+    fn extend_plugin_pcr(&self, value: &[u8; PCR_LEN]) -> Result<(), AttesterError> {
+        let index = u16::from(PLUGIN_PCR);
+        let mut pcr = self.lock()?;
+        let expected: [u8; PCR_LEN] = Sha384::new()
+            .chain_update(*pcr)
+            .chain_update(value)
+            .finalize()
+            .into();
+        let actual = request::extended(self.device.process(request::extend_pcr(index, value)))?;
+        if actual != expected {
+            return Err(NsmError::PcrDiverged {
+                index,
+                expected: hex::encode(expected),
+                actual: hex::encode(actual),
+            }
+            .into());
+        }
+        *pcr = actual;
+        Ok(())
+    }
+}
+
+impl Attester for NsmAttester {
+    fn name(&self) -> &'static str {
+        "nsm"
+    }
+
+    /// Records nothing: on Nitro the hypervisor measured the image into
+    /// PCR0–2 before the enclave started (module docs).
+    fn measure_image(&self, image: &Measurement) -> Result<(), AttesterError> {
+        tracing::debug!(
+            measurement = %image,
+            "image measured by the hypervisor into PCR0-2; nothing to extend"
+        );
+        Ok(())
+    }
+
+    fn measure_plugin(&self, plugin: &Measurement) -> Result<(), AttesterError> {
+        self.extend_plugin_pcr(plugin.as_bytes())?;
+        tracing::debug!(pcr = PLUGIN_PCR, measurement = %plugin, "plugin measured");
+        Ok(())
+    }
+
+    fn attest(&self, request: &AttestationRequest) -> Result<Evidence, AttesterError> {
+        let nsm_request = request::attestation(request)?;
+        // Under the PCR lock: no extend lands between the caller's event-log
+        // digest and the document.
+        let guard = self.lock()?;
+        let document = request::document(self.device.process(nsm_request))?;
+        drop(guard);
+        tracing::debug!(document_len = document.len(), "attestation document produced");
+        Ok(Evidence::Nitro { document })
+    }
+}
+
+fn unsuitable(why: &str) -> AttesterError {
+    NsmError::Unsuitable(why.to_owned()).into()
+}
