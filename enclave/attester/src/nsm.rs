@@ -14,25 +14,36 @@
 //!   replays. It is the TPM path's rule with the backend's hash: the TPM's
 //!   SHA-256 bank extends `SHA-256(value)`.
 //!
-//! ## Start-up checks and the lock
-//! [`NsmAttester::open`] asks `DescribeNSM` and `DescribePCR 16` and refuses to
-//! start unless the bank is SHA-384, PCR16 exists, is not locked and is still
-//! zero. NSM PCRs can never be reset: a PCR16 already extended (an earlier
-//! run of the enclave process in the same enclave) could never match a fresh
-//! event log, so every document would be refused; failing at start-up says so
-//! at once.
+//! ## Locks: which PCRs and why
+//! An NSM attestation document carries only **locked** PCRs. Every AWS
+//! document we hold has exactly PCRs 0–15, the range the NSM locks at launch
+//! (AWS's own NSM checks assert that 0–15 start locked and 16–31 unlocked),
+//! and the NSM model in QEMU writes exactly the locked PCRs into `pcrs`. So:
 //!
-//! It then locks **PCRs 0–15** (`LockPCRs 16`). 0–4 and 8 are locked already;
-//! the lock freezes the unused 5–7 and 9–15 at their launch values, so no code
-//! in the enclave can later give them a meaning a relying party might
-//! mistake for a hypervisor measurement. PCR16 stays unlocked — plugins are
-//! loaded while the enclave runs, and a locked plugin PCR could not record
-//! them — and so do 17 and above. Nothing can undo an extend, so an extend of
-//! PCR16 that is not in the event log makes attestation fail (the replay no
-//! longer matches); it can never make a document claim fewer plugins.
+//! * [`NsmAttester::open`] asks `DescribeNSM` and `DescribePCR 16` and refuses
+//!   to start unless the bank is SHA-384 and PCR16 exists, is not locked and
+//!   is still zero. NSM PCRs can never be reset: a PCR16 already extended (an
+//!   earlier run of the enclave process in the same enclave) could never
+//!   match a fresh event log, so every document would be refused; failing at
+//!   start-up says so at once.
+//! * It then sends `LockPCRs 16`. PCRs 0–15 (image, kernel and application
+//!   PCR0–2, parent IAM role PCR3, parent instance PCR4, signing certificate
+//!   PCR8, the rest zero) should already be locked; locking them again is
+//!   idempotent and makes "nothing in the enclave can extend a PCR a verifier
+//!   reads as a launch measurement" hold whatever the launch path did.
+//! * The **first** [`Attester::attest`] locks PCR16 (`LockPCR 16`) before it
+//!   asks for the document, because an unlocked PCR16 would not be in it and
+//!   the verifier could not replay the event log against it. From then on the
+//!   plugin set is frozen: a later plugin event fails with
+//!   [`NsmError::PluginPcrLocked`] without reaching the device, and the
+//!   enclave must restart to change plugins. PCRs 17–31 stay unlocked and
+//!   unused.
 //!
-//! The attester also keeps its own copy of PCR16 and checks every value the
-//! NSM returns from `ExtendPCR` against it ([`NsmError::PcrDiverged`]).
+//! Nothing can undo an extend, so an extend of PCR16 that is not in the event
+//! log makes attestation fail (the replay no longer matches); it can never
+//! make a document claim fewer plugins. The attester also keeps its own copy
+//! of PCR16 and checks every value the NSM returns from `ExtendPCR` against
+//! it ([`NsmError::PcrDiverged`]).
 //!
 //! ## Documents
 //! `Attestation { nonce, public_key, user_data = event-log digest }`, sizes
@@ -68,12 +79,20 @@ use request::PCR_LEN;
 /// PCRs `0..LOCKED_RANGE` are locked at start-up.
 pub const LOCKED_RANGE: u16 = 16;
 
+/// The attester's view of the plugin PCR.
+#[derive(Debug)]
+struct PluginPcr {
+    value: [u8; PCR_LEN],
+    /// Locked for the first attestation document.
+    locked: bool,
+}
+
 /// The NSM attester. Open it with [`NsmAttester::open`] or [`crate::open`].
 pub struct NsmAttester {
     device: Box<dyn NsmDevice>,
-    /// What PCR16 holds after this attester's extends; the lock also orders
-    /// extends.
-    plugin_pcr: Mutex<[u8; PCR_LEN]>,
+    /// PCR16 as this attester's extends left it; the mutex orders extends,
+    /// the lock of PCR16 and attestation.
+    plugin_pcr: Mutex<PluginPcr>,
     module_id: String,
 }
 
@@ -136,7 +155,10 @@ impl NsmAttester {
         );
         Ok(Self {
             device,
-            plugin_pcr: Mutex::new(pcr.value),
+            plugin_pcr: Mutex::new(PluginPcr {
+                value: pcr.value,
+                locked: false,
+            }),
             module_id: description.module_id,
         })
     }
@@ -147,7 +169,7 @@ impl NsmAttester {
         &self.module_id
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, [u8; PCR_LEN]>, AttesterError> {
+    fn lock(&self) -> Result<MutexGuard<'_, PluginPcr>, AttesterError> {
         self.plugin_pcr
             .lock()
             .map_err(|_| AttesterError::Device("NSM plugin PCR lock poisoned".into()))
@@ -158,8 +180,11 @@ impl NsmAttester {
     fn extend_plugin_pcr(&self, value: &[u8; PCR_LEN]) -> Result<(), AttesterError> {
         let index = u16::from(PLUGIN_PCR);
         let mut pcr = self.lock()?;
+        if pcr.locked {
+            return Err(NsmError::PluginPcrLocked { index }.into());
+        }
         let expected: [u8; PCR_LEN] = Sha384::new()
-            .chain_update(*pcr)
+            .chain_update(pcr.value)
             .chain_update(value)
             .finalize()
             .into();
@@ -172,7 +197,7 @@ impl NsmAttester {
             }
             .into());
         }
-        *pcr = actual;
+        pcr.value = actual;
         Ok(())
     }
 }
@@ -200,11 +225,16 @@ impl Attester for NsmAttester {
 
     fn attest(&self, request: &AttestationRequest) -> Result<Evidence, AttesterError> {
         let nsm_request = request::attestation(request)?;
-        // Under the PCR lock: no extend lands between the caller's event-log
-        // digest and the document.
-        let guard = self.lock()?;
+        // Extends by this attester wait until the document is made.
+        let mut pcr = self.lock()?;
+        if !pcr.locked {
+            let index = u16::from(PLUGIN_PCR);
+            request::locked_one(&self.device.process(request::lock_pcr(index)))?;
+            pcr.locked = true;
+            tracing::info!(pcr = index, "plugin PCR locked for the first attestation document");
+        }
         let document = request::document(self.device.process(nsm_request))?;
-        drop(guard);
+        drop(pcr);
         tracing::debug!(document_len = document.len(), "attestation document produced");
         Ok(Evidence::Nitro { document })
     }

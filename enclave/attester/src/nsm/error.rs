@@ -47,6 +47,17 @@ pub enum NsmError {
     /// plugin PCR locked or already extended).
     #[error("the NSM cannot hold plugin measurements: {0}")]
     Unsuitable(String),
+    /// A plugin event after the plugin PCR was locked for the first
+    /// attestation document: it can no longer be measured.
+    #[error(
+        "PCR {index} was locked when this enclave first attested (an NSM document carries \
+         only locked PCRs), so no plugin can be loaded or unloaded any more: restart the \
+         enclave to change its plugins"
+    )]
+    PluginPcrLocked {
+        /// The plugin PCR.
+        index: u16,
+    },
     /// The plugin PCR's value after an extend is not the one this attester
     /// computed: something else extended it, so no event log would replay.
     #[error(

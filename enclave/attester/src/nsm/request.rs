@@ -118,6 +118,17 @@ pub(super) fn locked(r: &Response) -> Result<(), AttesterError> {
     }
 }
 
+pub(super) fn lock_pcr(index: u16) -> Request {
+    Request::LockPCR { index }
+}
+
+pub(super) fn locked_one(r: &Response) -> Result<(), AttesterError> {
+    match r {
+        Response::LockPCR => Ok(()),
+        other => Err(unexpected("LockPCR", other)),
+    }
+}
+
 pub(super) fn extend_pcr(index: u16, value: &[u8; PCR_LEN]) -> Request {
     Request::ExtendPCR {
         index,

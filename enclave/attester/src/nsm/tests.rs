@@ -16,6 +16,7 @@ enum Seen {
     DescribeNsm,
     DescribePcr(u16),
     LockPcrs(u16),
+    LockPcr(u16),
     Extend(u16, Vec<u8>),
     Attestation {
         user_data: Option<Vec<u8>>,
@@ -32,6 +33,7 @@ impl From<&Request> for Seen {
             Request::DescribeNSM => Self::DescribeNsm,
             Request::DescribePCR { index } => Self::DescribePcr(*index),
             Request::LockPCRs { range } => Self::LockPcrs(*range),
+            Request::LockPCR { index } => Self::LockPcr(*index),
             Request::ExtendPCR { index, data } => Self::Extend(*index, data.clone()),
             Request::Attestation {
                 user_data,
@@ -253,26 +255,67 @@ fn a_plugin_pcr_that_something_else_extended_is_reported() {
 }
 
 #[test]
-fn attest_binds_nonce_public_key_and_event_log_digest_and_returns_the_document() {
+fn attest_locks_pcr16_once_binds_nonce_key_and_log_and_returns_the_document() {
     let (attester, fake) = opened();
-    fake.answer(Response::Attestation {
+    fake.answer(Response::LockPCR).answer(Response::Attestation {
         document: RECORDED.to_vec(),
     });
     let r = request(vec![7; 32], vec![9; 32]);
     let evidence = attester.attest(&r).unwrap();
-    assert_eq!(
-        fake.seen(),
-        [Seen::Attestation {
-            user_data: Some(vec![0x5a; 48]),
-            nonce: Some(vec![7; 32]),
-            public_key: Some(vec![9; 32]),
-        }]
-    );
+    let attestation = Seen::Attestation {
+        user_data: Some(vec![0x5a; 48]),
+        nonce: Some(vec![7; 32]),
+        public_key: Some(vec![9; 32]),
+    };
+    // A document carries only locked PCRs: PCR16 is locked first.
+    assert_eq!(fake.seen(), [Seen::LockPcr(16), attestation.clone()]);
     let Evidence::Nitro { document } = evidence else {
         panic!("Nitro evidence expected");
     };
     assert_eq!(document, RECORDED);
     assert!(UnverifiedNitroDocument::parse(&document).is_ok());
+    // The second document needs no second lock.
+    fake.answer(Response::Attestation {
+        document: RECORDED.to_vec(),
+    });
+    attester.attest(&r).unwrap();
+    assert_eq!(fake.seen(), [attestation]);
+    // After attesting, a plugin event is refused without reaching the device.
+    let err = attester
+        .measure_plugin(&Measurement::of_plugin(b"late"))
+        .unwrap_err();
+    assert!(
+        matches!(err, AttesterError::Nsm(NsmError::PluginPcrLocked { index: 16 })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("restart the enclave"), "{err}");
+    assert!(fake.seen().is_empty());
+}
+
+#[test]
+fn a_refused_pcr16_lock_is_reported_and_nothing_is_attested() {
+    let (attester, fake) = opened();
+    fake.answer(Response::Error(ErrorCode::ReadOnlyIndex));
+    let err = attester
+        .attest(&request(vec![7; 32], vec![9; 32]))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttesterError::Nsm(NsmError::Refused {
+                operation: "LockPCR",
+                code: NsmErrorCode::ReadOnlyIndex
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(fake.seen(), [Seen::LockPcr(16)]);
+    // Not locked by us, so plugins can still be measured.
+    let a = Measurement::of_plugin(b"a");
+    fake.answer(Response::ExtendPCR {
+        data: replay_sha384([&a]).to_vec(),
+    });
+    attester.measure_plugin(&a).unwrap();
 }
 
 #[test]
@@ -288,20 +331,24 @@ fn inputs_outside_the_nsm_limits_are_refused_before_the_device() {
         assert!(matches!(err, AttesterError::Input(_)), "{err}");
     }
     assert!(fake.seen().is_empty());
-    // At the limits, the request goes out.
-    fake.answer(Response::Attestation {
+    // At the limits, the request goes out (after the PCR16 lock).
+    fake.answer(Response::LockPCR).answer(Response::Attestation {
         document: RECORDED.to_vec(),
     });
     attester
         .attest(&request(vec![1; 512], vec![2; 1024]))
         .unwrap();
-    assert_eq!(fake.seen().len(), 1);
+    assert_eq!(fake.seen().len(), 2);
 }
 
 #[test]
 fn device_errors_and_odd_documents_are_typed() {
     let (attester, fake) = opened();
     let r = request(vec![7; 32], vec![9; 32]);
+    fake.answer(Response::LockPCR).answer(Response::Attestation {
+        document: RECORDED.to_vec(),
+    });
+    attester.attest(&r).unwrap();
     for (code, ours) in [
         (ErrorCode::InvalidArgument, NsmErrorCode::InvalidArgument),
         (ErrorCode::InvalidIndex, NsmErrorCode::InvalidIndex),
