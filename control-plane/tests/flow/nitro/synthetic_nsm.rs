@@ -155,7 +155,8 @@ pub struct SyntheticNsm {
 }
 
 impl SyntheticNsm {
-    /// A freshly launched enclave: the image in PCR0–2, 0–4 and 8 locked.
+    /// A freshly launched enclave: the image in PCR0–2, PCRs 0–15 locked (as
+    /// the NSM locks them at launch), 16–31 zero and unlocked.
     pub fn launched(ca: Arc<TestNitroCa>, image: [[u8; 48]; 3]) -> Self {
         let mut pcrs: BTreeMap<u16, [u8; 48]> = (0..32).map(|i| (i, [0; 48])).collect();
         for (i, value) in (0u16..).zip(image) {
@@ -165,7 +166,7 @@ impl SyntheticNsm {
             ca,
             state: Arc::new(Mutex::new(State {
                 pcrs,
-                locked: [0, 1, 2, 3, 4, 8].into_iter().collect(),
+                locked: (0..16).collect(),
             })),
         }
     }
@@ -209,16 +210,29 @@ impl NsmDevice for SyntheticNsm {
                     .into();
                 Response::ExtendPCR { data: pcr.to_vec() }
             }
+            Request::LockPCR { index } => {
+                // The NSM refuses to lock what is locked (AWS's NSM checks
+                // expect an error for PCRs 0-15).
+                if !s.pcrs.contains_key(&index) || !s.locked.insert(index) {
+                    return Response::Error(ErrorCode::InvalidIndex);
+                }
+                Response::LockPCR
+            }
             Request::Attestation {
                 user_data,
                 nonce,
                 public_key,
             } => {
-                let v = |b: Option<_>| b.map(|b: serde_bytes_like::Bytes| b.to_vec());
-                let _ = v;
+                // Like the NSM, the document carries only locked PCRs.
+                let locked: BTreeMap<u16, [u8; 48]> = s
+                    .pcrs
+                    .iter()
+                    .filter(|(i, _)| s.locked.contains(i))
+                    .map(|(i, v)| (*i, *v))
+                    .collect();
                 Response::Attestation {
                     document: self.ca.document(
-                        &s.pcrs,
+                        &locked,
                         nonce.map(|b| b.to_vec()),
                         public_key.map(|b| b.to_vec()),
                         user_data.map(|b| b.to_vec()),
