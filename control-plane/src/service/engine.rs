@@ -143,7 +143,8 @@ fn tpm_ca(path: &Path) -> impl Fn(String) -> EngineError + '_ {
 
 /// A certificate file as DER: PEM (first certificate) or raw DER.
 fn read_der(path: &Path) -> Result<Vec<u8>, String> {
-    let bytes = crate::service::files::read_bounded(path, MAX_CA_BYTES).map_err(|e| e.to_string())?;
+    let bytes =
+        crate::service::files::read_bounded(path, MAX_CA_BYTES).map_err(|e| e.to_string())?;
     if bytes.starts_with(b"-----BEGIN") {
         return CertificateDer::from_pem_slice(&bytes)
             .map(|c| c.as_ref().to_vec())
@@ -168,8 +169,10 @@ mod tests {
         let mut config = Config::default();
         config.tpm.ek_ca = Some("/nonexistent/ca.pem".into());
         assert_eq!(Engine::load(&config).unwrap_err().code(), "tpm_ca");
-        let mut config = Config::default();
-        config.insecure_nitro_root_for_tests = Some("/nonexistent/root.pem".into());
+        let config = Config {
+            insecure_nitro_root_for_tests: Some("/nonexistent/root.pem".into()),
+            ..Config::default()
+        };
         assert_eq!(Engine::load(&config).unwrap_err().code(), "nitro_root");
     }
 }

@@ -19,11 +19,11 @@ use enclet_attestation::Measurement;
 use enclet_attestation::event_log::EventLog;
 use enclet_attester::nsm::NsmAttester;
 use enclet_attester::{AttestationRequest, Attester, Evidence};
+use enclet_control_plane_api::client::ClientError;
 use enclet_control_plane_api::{
     AttesterKind, EvidenceSubmission, Hex, NonceIssued, OpenSession, PluginName, Release,
     SessionOpened,
 };
-use enclet_control_plane_api::client::ClientError;
 use enclet_sealed::{RecipientKey, SealedBundle};
 use hyper::Method;
 use sha2::{Digest as _, Sha384};
@@ -159,7 +159,10 @@ async fn session(cp: &ControlPlane) -> String {
         )
         .await
         .unwrap();
-    assert!(opened.credential.is_none(), "a Nitro session has no credential");
+    assert!(
+        opened.credential.is_none(),
+        "a Nitro session has no credential"
+    );
     opened.session
 }
 
@@ -215,9 +218,13 @@ fn a_nitro_enclave_attested_through_the_nsm_attester_gets_each_plugin_its_secret
         let session = session(&cp).await;
         let nonce = nonce(&cp, &session).await;
         let document = enclave.document(&nonce, &enclave.log);
-        let release = submit(&cp, &session, &enclave.submission(&nonce, document, &enclave.log))
-            .await
-            .unwrap();
+        let release = submit(
+            &cp,
+            &session,
+            &enclave.submission(&nonce, document, &enclave.log),
+        )
+        .await
+        .unwrap();
         let granted: Vec<(String, Vec<String>)> = release
             .plugins
             .iter()
@@ -254,7 +261,12 @@ fn the_default_policy_does_not_trust_a_test_root() {
         let session = session(&cp).await;
         let nonce = nonce(&cp, &session).await;
         let document = enclave.document(&nonce, &enclave.log);
-        let r = submit(&cp, &session, &enclave.submission(&nonce, document, &enclave.log)).await;
+        let r = submit(
+            &cp,
+            &session,
+            &enclave.submission(&nonce, document, &enclave.log),
+        )
+        .await;
         assert_eq!(code(r), "policy_denied");
     });
     let audit = serde_json::to_string(&cp.audit_json()).unwrap();

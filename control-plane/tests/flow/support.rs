@@ -91,7 +91,10 @@ impl ControlPlane {
             if !ca.is_empty() && !token.trim().is_empty() {
                 break (ca, token.trim().to_owned());
             }
-            assert!(start.elapsed() < STARTUP, "no CA or token after {STARTUP:?}");
+            assert!(
+                start.elapsed() < STARTUP,
+                "no CA or token after {STARTUP:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let client = ControlPlaneClient::new(&url, &ca, None).unwrap();

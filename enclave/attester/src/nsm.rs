@@ -231,11 +231,17 @@ impl Attester for NsmAttester {
             let index = u16::from(PLUGIN_PCR);
             request::locked_one(&self.device.process(request::lock_pcr(index)))?;
             pcr.locked = true;
-            tracing::info!(pcr = index, "plugin PCR locked for the first attestation document");
+            tracing::info!(
+                pcr = index,
+                "plugin PCR locked for the first attestation document"
+            );
         }
         let document = request::document(self.device.process(nsm_request))?;
         drop(pcr);
-        tracing::debug!(document_len = document.len(), "attestation document produced");
+        tracing::debug!(
+            document_len = document.len(),
+            "attestation document produced"
+        );
         Ok(Evidence::Nitro { document })
     }
 }

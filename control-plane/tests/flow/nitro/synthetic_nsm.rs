@@ -69,11 +69,9 @@ impl TestNitroCa {
 
         // The leaf key must sign COSE with fixed-width r || s: make it with
         // aws-lc-rs and hand its PKCS#8 to rcgen for the certificate.
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(
-            &ECDSA_P384_SHA384_FIXED_SIGNING,
-            &SystemRandom::new(),
-        )
-        .unwrap();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
         let leaf_key =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
         let leaf_public = KeyPair::try_from(pkcs8.as_ref()).unwrap();
@@ -105,9 +103,15 @@ impl TestNitroCa {
         let bytes_or_null = |v: Option<Vec<u8>>| v.map_or(Value::Null, Value::Bytes);
         let text = |s: &str| Value::Text(s.to_owned());
         let payload = Value::Map(vec![
-            (text("module_id"), text("i-0123456789abcdef0-enc0123456789abcdef")),
+            (
+                text("module_id"),
+                text("i-0123456789abcdef0-enc0123456789abcdef"),
+            ),
             (text("digest"), text("SHA384")),
-            (text("timestamp"), Value::Integer(u64::try_from(now_ms).unwrap().into())),
+            (
+                text("timestamp"),
+                Value::Integer(u64::try_from(now_ms).unwrap().into()),
+            ),
             (
                 text("pcrs"),
                 Value::Map(
@@ -132,9 +136,15 @@ impl TestNitroCa {
         ciborium::into_writer(&payload, &mut encoded).unwrap();
         let rng = SystemRandom::new();
         CoseSign1Builder::new()
-            .protected(HeaderBuilder::new().algorithm(iana::Algorithm::ES384).build())
+            .protected(
+                HeaderBuilder::new()
+                    .algorithm(iana::Algorithm::ES384)
+                    .build(),
+            )
             .payload(encoded)
-            .create_signature(b"", |tbs| self.leaf_key.sign(&rng, tbs).unwrap().as_ref().to_vec())
+            .create_signature(b"", |tbs| {
+                self.leaf_key.sign(&rng, tbs).unwrap().as_ref().to_vec()
+            })
             .build()
             .to_vec()
             .unwrap()

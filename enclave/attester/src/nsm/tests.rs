@@ -242,7 +242,10 @@ fn a_plugin_pcr_that_something_else_extended_is_reported() {
     });
     let err = attester.measure_plugin(&a).unwrap_err();
     assert!(
-        matches!(err, AttesterError::Nsm(NsmError::PcrDiverged { index: 16, .. })),
+        matches!(
+            err,
+            AttesterError::Nsm(NsmError::PcrDiverged { index: 16, .. })
+        ),
         "{err}"
     );
     // A locked PCR is the NSM's refusal, typed.
@@ -257,9 +260,10 @@ fn a_plugin_pcr_that_something_else_extended_is_reported() {
 #[test]
 fn attest_locks_pcr16_once_binds_nonce_key_and_log_and_returns_the_document() {
     let (attester, fake) = opened();
-    fake.answer(Response::LockPCR).answer(Response::Attestation {
-        document: RECORDED.to_vec(),
-    });
+    fake.answer(Response::LockPCR)
+        .answer(Response::Attestation {
+            document: RECORDED.to_vec(),
+        });
     let r = request(vec![7; 32], vec![9; 32]);
     let evidence = attester.attest(&r).unwrap();
     let attestation = Seen::Attestation {
@@ -285,7 +289,10 @@ fn attest_locks_pcr16_once_binds_nonce_key_and_log_and_returns_the_document() {
         .measure_plugin(&Measurement::of_plugin(b"late"))
         .unwrap_err();
     assert!(
-        matches!(err, AttesterError::Nsm(NsmError::PluginPcrLocked { index: 16 })),
+        matches!(
+            err,
+            AttesterError::Nsm(NsmError::PluginPcrLocked { index: 16 })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("restart the enclave"), "{err}");
@@ -332,9 +339,10 @@ fn inputs_outside_the_nsm_limits_are_refused_before_the_device() {
     }
     assert!(fake.seen().is_empty());
     // At the limits, the request goes out (after the PCR16 lock).
-    fake.answer(Response::LockPCR).answer(Response::Attestation {
-        document: RECORDED.to_vec(),
-    });
+    fake.answer(Response::LockPCR)
+        .answer(Response::Attestation {
+            document: RECORDED.to_vec(),
+        });
     attester
         .attest(&request(vec![1; 512], vec![2; 1024]))
         .unwrap();
@@ -345,9 +353,10 @@ fn inputs_outside_the_nsm_limits_are_refused_before_the_device() {
 fn device_errors_and_odd_documents_are_typed() {
     let (attester, fake) = opened();
     let r = request(vec![7; 32], vec![9; 32]);
-    fake.answer(Response::LockPCR).answer(Response::Attestation {
-        document: RECORDED.to_vec(),
-    });
+    fake.answer(Response::LockPCR)
+        .answer(Response::Attestation {
+            document: RECORDED.to_vec(),
+        });
     attester.attest(&r).unwrap();
     for (code, ours) in [
         (ErrorCode::InvalidArgument, NsmErrorCode::InvalidArgument),
