@@ -69,9 +69,18 @@ pub use policy::NitroPolicy;
 pub use root::NitroRoot;
 pub use verifier::{NitroVerifier, verify};
 
-/// The PCR (SHA-384, as every NSM PCR) into which the enclave extends each
-/// newly loaded plugin's measurement with NSM `ExtendPCR`, in event-log order:
-/// `pcr = SHA-384(pcr || measurement)` from zero, as
-/// [`crate::measurement::replay_sha384`] recomputes. See
-/// [`Verified::<NitroClaims>::into_claims_with_event_log`](crate::Verified).
+mod replay;
+
+/// The first plugin PCR (SHA-384, as every NSM PCR): the enclave extends each
+/// plugin event's value into the current plugin PCR with NSM `ExtendPCR`, in
+/// event-log order, `pcr = SHA-384(pcr || value)` from zero (the rule of
+/// [`crate::event_log`]). See [`PLUGIN_PCRS`].
 pub const PLUGIN_PCR: u8 = 16;
+
+/// The plugin PCRs, used in turn. An NSM document carries only locked PCRs,
+/// so an attestation that follows plugin events locks the current one and
+/// later events go to the next: a document carries PCR16, PCR17, … (each
+/// locked, none skipped), and the event log splits into consecutive,
+/// non-empty runs that replay to each in turn. See
+/// [`Verified::<NitroClaims>::into_claims_with_event_log`](crate::Verified).
+pub const PLUGIN_PCRS: core::ops::RangeInclusive<u8> = 16..=31;

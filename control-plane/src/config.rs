@@ -109,6 +109,11 @@ pub struct Config {
     pub max_sessions: usize,
     /// DANGER, tests only: verify Nitro documents at this Unix time. Default unset.
     pub insecure_fixed_nitro_time_for_tests: Option<u64>,
+    /// DANGER, tests only: pin this root certificate (PEM or DER) for Nitro
+    /// documents instead of the AWS Nitro Enclaves Root-G1. Default unset.
+    /// Claims then carry the trust basis `caller_pinned_nitro_root`, which
+    /// the default policy does not trust.
+    pub insecure_nitro_root_for_tests: Option<PathBuf>,
     /// TLS files.
     pub tls: TlsSettings,
     /// TPM trust.
@@ -165,6 +170,7 @@ impl Default for Config {
             max_connections: 256,
             max_sessions: 10_000,
             insecure_fixed_nitro_time_for_tests: None,
+            insecure_nitro_root_for_tests: None,
             tls: TlsSettings::default(),
             tpm: TpmSettings::default(),
             policy: PolicySettings::default(),
@@ -274,6 +280,7 @@ impl Config {
         };
         let optional = [
             &mut self.reference_values,
+            &mut self.insecure_nitro_root_for_tests,
             &mut self.tls.cert,
             &mut self.tls.key,
             &mut self.tls.client_ca,

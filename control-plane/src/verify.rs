@@ -19,9 +19,15 @@
 //!  Nitro: document ─verify_nitro─▶ 1. COSE + chain to the pinned root at now   evidence_rejected
 //!                                  2. debug, unless allowed                   debug_enclave
 //!                                  3. PCR0/1/2(/8) in reference values        image_not_allowed
-//!                                  4. nonce, public key, user_data = log digest  evidence_rejected
+//!                                  4. nonce                                   nonce_mismatch
+//!                                     public key                              evidence_rejected
+//!                                     user_data = event-log digest            event_log_unbound
 //!                                  5. event log ─▶ PCR 16 (SHA-384)            event_log_mismatch
 //! ```
+//!
+//! A TPM quote binds nonce, key and log digest in one `extraData` hash, so
+//! there a mismatch of any of them is `evidence_rejected`; a Nitro document
+//! carries each in its own field, so each gets its own code.
 //!
 //! A refusal's message carries the library's stable code and its reason
 //! (nonces and measurements, never a secret).
@@ -43,8 +49,12 @@ pub const EK_CERTIFICATE_REJECTED: &str = "ek_certificate_rejected";
 pub const AK_NOT_ACTIVATED: &str = "ak_not_activated";
 /// The library's verifier refused the evidence.
 pub const EVIDENCE_REJECTED: &str = "evidence_rejected";
-/// The event log does not replay to the plugin PCR / user data.
+/// The event log does not replay to the plugin PCR.
 pub const EVENT_LOG_MISMATCH: &str = "event_log_mismatch";
+/// Nitro: the document's `user_data` is not the submitted event log's digest.
+pub const EVENT_LOG_UNBOUND: &str = "event_log_unbound";
+/// Nitro: the document carries another nonce than the one submitted.
+pub const NONCE_MISMATCH: &str = "nonce_mismatch";
 /// The image is not in the reference values.
 pub const IMAGE_NOT_ALLOWED: &str = "image_not_allowed";
 /// A Nitro debug enclave, and the reference values do not allow debug.

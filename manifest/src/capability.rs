@@ -89,9 +89,23 @@ mod tests {
                 "{s}"
             );
         }
-        for s in ["secret:", "secret:a b", "secret:ä", &format!("secret:{}", "n".repeat(65))] {
+        for s in [
+            "secret:",
+            "secret:a b",
+            "secret:ä",
+            &format!("secret:{}", "n".repeat(65)),
+        ] {
             let e = s.parse::<Capability>().unwrap_err();
-            assert!(matches!(e, ManifestError::Field { field: "capabilities", .. }), "{s}: {e}");
+            assert!(
+                matches!(
+                    e,
+                    ManifestError::Field {
+                        field: "capabilities",
+                        ..
+                    }
+                ),
+                "{s}: {e}"
+            );
         }
     }
 }

@@ -104,7 +104,10 @@ impl UnverifiedManifest {
             .map_err(|e| ManifestError::Syntax(format!("not UTF-8: {e}")))?;
         let raw: Raw = toml::from_str(text).map_err(|e| ManifestError::Syntax(e.to_string()))?;
         if raw.schema != SCHEMA {
-            return Err(field("schema", format!("{} is not a known schema (expected {SCHEMA})", raw.schema)));
+            return Err(field(
+                "schema",
+                format!("{} is not a known schema (expected {SCHEMA})", raw.schema),
+            ));
         }
         check_name(&raw.name)?;
         check_publisher(&raw.publisher)?;
@@ -112,9 +115,10 @@ impl UnverifiedManifest {
             bytes: bytes.to_vec(),
             version: semver_field("version", &raw.version)?,
             host_api: semver_field("host_api", &raw.host_api)?,
-            component: raw.component_sha384.parse().map_err(|e| {
-                field("component_sha384", format!("{e}"))
-            })?,
+            component: raw
+                .component_sha384
+                .parse()
+                .map_err(|e| field("component_sha384", format!("{e}")))?,
             capabilities: capabilities(&raw.capabilities)?,
             limits: raw.limits,
             name: raw.name,
@@ -249,8 +253,12 @@ fn field(field: &'static str, reason: String) -> ManifestError {
 }
 
 fn semver_field(name: &'static str, value: &str) -> Result<semver::Version, ManifestError> {
-    semver::Version::parse(value)
-        .map_err(|e| field(name, format!("{:?} is not a semantic version: {e}", truncated(value))))
+    semver::Version::parse(value).map_err(|e| {
+        field(
+            name,
+            format!("{:?} is not a semantic version: {e}", truncated(value)),
+        )
+    })
 }
 
 fn check_name(name: &str) -> Result<(), ManifestError> {
@@ -262,7 +270,13 @@ fn check_name(name: &str) -> Result<(), ManifestError> {
     if ok {
         Ok(())
     } else {
-        Err(field("name", format!("{:?}: must be 1..=64 characters of [A-Za-z0-9._-]", truncated(name))))
+        Err(field(
+            "name",
+            format!(
+                "{:?}: must be 1..=64 characters of [A-Za-z0-9._-]",
+                truncated(name)
+            ),
+        ))
     }
 }
 
@@ -275,7 +289,10 @@ fn check_publisher(publisher: &str) -> Result<(), ManifestError> {
     } else {
         Err(field(
             "publisher",
-            format!("{:?}: must be 1..=128 printable ASCII characters", truncated(publisher)),
+            format!(
+                "{:?}: must be 1..=128 printable ASCII characters",
+                truncated(publisher)
+            ),
         ))
     }
 }

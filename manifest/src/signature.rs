@@ -27,8 +27,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{UnverifiedManifest, VerifiedManifest};
 use crate::ManifestError;
+use crate::manifest::{UnverifiedManifest, VerifiedManifest};
 
 /// The largest key or signature file read, in bytes.
 pub const MAX_KEY_FILE_BYTES: usize = 16 * 1024;
@@ -67,8 +67,9 @@ impl SigningKey {
     /// # Errors
     /// [`ManifestError::Key`] if the system's randomness fails.
     pub fn generate() -> Result<Self, ManifestError> {
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
-            .map_err(|_| key_error("cannot generate a key"))?;
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .map_err(|_| key_error("cannot generate a key"))?;
         Self::from_pkcs8_der(pkcs8.as_ref())
     }
 

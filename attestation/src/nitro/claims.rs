@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use super::PLUGIN_PCR;
 use super::error::{NitroError, PolicyError};
 use crate::claims::{Claims, EvidenceKind, Plugins, TrustBasis};
 use crate::event_log::EventLog;
@@ -82,9 +81,10 @@ impl Verified<NitroClaims> {
     ///
     /// 1. `user_data` is the log's digest ([`EventLog::digest`]), else
     ///    [`PolicyError::UserData`];
-    /// 2. the document's [`PLUGIN_PCR`] (SHA-384 bank) equals the log replayed
-    ///    from zero ([`EventLog::replay_sha384`]), else [`NitroError::EventLog`] (also
-    ///    when the document has no such PCR).
+    /// 2. the log splits into consecutive non-empty runs that replay (SHA-384,
+    ///    from zero) to the document's plugin PCRs 16, 17, … in turn, every
+    ///    event in one run and every plugin PCR present matched
+    ///    ([`crate::nitro::PLUGIN_PCRS`]), else [`NitroError::EventLog`].
     ///
     /// On success `plugins` is [`Plugins::Replayed`] and `checked.event_log`
     /// is true.
@@ -104,22 +104,8 @@ impl Verified<NitroClaims> {
             }
             .into());
         }
-        // Step 2: the log replays to the plugin PCR.
-        let expected = log.replay_sha384();
-        match self.pcr(PLUGIN_PCR) {
-            Some(quoted) if quoted == expected.as_slice() => {}
-            Some(_) => {
-                return Err(NitroError::EventLog(format!(
-                    "{} event(s) do not replay to PCR{PLUGIN_PCR}",
-                    log.len()
-                )));
-            }
-            None => {
-                return Err(NitroError::EventLog(format!(
-                    "the document has no PCR{PLUGIN_PCR} to replay the log against"
-                )));
-            }
-        }
+        // Step 2: the log replays to the locked plugin PCRs, in turn.
+        super::replay::check(log, &self.pcrs)?;
         Ok(self.map(|c| c.into_common(Plugins::NotChecked).with_replayed_log(log)))
     }
 }

@@ -31,6 +31,8 @@ pub fn status_for(code: &str) -> StatusCode {
         | "nonce_replayed"
         | "evidence_rejected"
         | "event_log_mismatch"
+        | "event_log_unbound"
+        | "nonce_mismatch"
         | "image_not_allowed"
         | "debug_enclave"
         | "policy_denied" => StatusCode::FORBIDDEN,

@@ -21,6 +21,8 @@ fn every_documented_code_has_its_status() {
         ("nonce_replayed", 403),
         ("evidence_rejected", 403),
         ("event_log_mismatch", 403),
+        ("event_log_unbound", 403),
+        ("nonce_mismatch", 403),
         ("image_not_allowed", 403),
         ("debug_enclave", 403),
         ("policy_denied", 403),

@@ -19,6 +19,10 @@ fn the_default_file_is_the_default_config() {
     assert_eq!(all.tls.client_ca, Some(PathBuf::from("parents-ca.pem")));
     assert_eq!(all.policy.data, Some(PathBuf::from("data.json")));
     assert_eq!(all.insecure_fixed_nitro_time_for_tests, Some(1_700_000_000));
+    assert_eq!(
+        all.insecure_nitro_root_for_tests,
+        Some(PathBuf::from("test-nitro-root.pem"))
+    );
 }
 
 #[test]

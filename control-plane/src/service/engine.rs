@@ -45,6 +45,14 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
+    /// The `insecure_nitro_root_for_tests` file is unusable.
+    #[error("Nitro root {path}: {reason}")]
+    NitroRoot {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl EngineError {
@@ -55,6 +63,7 @@ impl EngineError {
             Self::Policy(e) => e.code(),
             Self::Reference(_) => "reference_values",
             Self::TpmCa { .. } => "tpm_ca",
+            Self::NitroRoot { .. } => "nitro_root",
         }
     }
 }
@@ -80,16 +89,33 @@ impl Engine {
         let tpm = match &config.tpm.ek_ca {
             None => None,
             Some(root) => Some(TpmTrust {
-                root: read_der(root)?,
+                root: read_der(root).map_err(tpm_ca(root))?,
                 intermediates: config
                     .tpm
                     .ek_intermediates
                     .iter()
-                    .map(|p| read_der(p))
+                    .map(|p| read_der(p).map_err(tpm_ca(p)))
                     .collect::<Result<_, _>>()?,
             }),
         };
-        let mut verifier = Verifier::new(reference, tpm, NitroRoot::aws_g1());
+        let nitro_root = match &config.insecure_nitro_root_for_tests {
+            None => NitroRoot::aws_g1(),
+            Some(path) => {
+                let bad = |reason: String| EngineError::NitroRoot {
+                    path: path.clone(),
+                    reason,
+                };
+                let root = NitroRoot::from_der(&read_der(path).map_err(bad)?)
+                    .map_err(|e| bad(e.to_string()))?;
+                tracing::warn!(
+                    path = %path.display(),
+                    "DANGER: Nitro documents are verified against a test root \
+                     (insecure_nitro_root_for_tests), not the AWS root; never use this in production"
+                );
+                root
+            }
+        };
+        let mut verifier = Verifier::new(reference, tpm, nitro_root);
         if let Some(secs) = config.insecure_fixed_nitro_time_for_tests {
             tracing::warn!(
                 time = secs,
@@ -108,21 +134,24 @@ impl Engine {
     }
 }
 
-/// A certificate file as DER: PEM (first certificate) or raw DER.
-fn read_der(path: &Path) -> Result<Vec<u8>, EngineError> {
-    let bad = |reason: String| EngineError::TpmCa {
+fn tpm_ca(path: &Path) -> impl Fn(String) -> EngineError + '_ {
+    move |reason| EngineError::TpmCa {
         path: path.to_path_buf(),
         reason,
-    };
+    }
+}
+
+/// A certificate file as DER: PEM (first certificate) or raw DER.
+fn read_der(path: &Path) -> Result<Vec<u8>, String> {
     let bytes =
-        crate::service::files::read_bounded(path, MAX_CA_BYTES).map_err(|e| bad(e.to_string()))?;
+        crate::service::files::read_bounded(path, MAX_CA_BYTES).map_err(|e| e.to_string())?;
     if bytes.starts_with(b"-----BEGIN") {
         return CertificateDer::from_pem_slice(&bytes)
             .map(|c| c.as_ref().to_vec())
-            .map_err(|e| bad(format!("no PEM certificate: {e}")));
+            .map_err(|e| format!("no PEM certificate: {e}"));
     }
     if bytes.first() != Some(&0x30) {
-        return Err(bad("neither PEM nor a DER certificate".to_owned()));
+        return Err("neither PEM nor a DER certificate".to_owned());
     }
     Ok(bytes)
 }
@@ -140,5 +169,10 @@ mod tests {
         let mut config = Config::default();
         config.tpm.ek_ca = Some("/nonexistent/ca.pem".into());
         assert_eq!(Engine::load(&config).unwrap_err().code(), "tpm_ca");
+        let config = Config {
+            insecure_nitro_root_for_tests: Some("/nonexistent/root.pem".into()),
+            ..Config::default()
+        };
+        assert_eq!(Engine::load(&config).unwrap_err().code(), "nitro_root");
     }
 }

@@ -1,12 +1,14 @@
 //! Nitro attestation documents: [`Verifier::verify_nitro`].
 
 use enclet_attestation::event_log::EventLog;
-use enclet_attestation::nitro::{NitroClaims, NitroError, NitroPolicy, UnverifiedNitroDocument};
+use enclet_attestation::nitro::{
+    NitroClaims, NitroError, NitroPolicy, PolicyError, UnverifiedNitroDocument,
+};
 use enclet_attestation::{UnixTime, Verified};
 
 use super::{
-    DEBUG_ENCLAVE, EVENT_LOG_MISMATCH, EVIDENCE_REJECTED, IMAGE_NOT_ALLOWED, Refusal,
-    VerifiedEnclave, Verifier,
+    DEBUG_ENCLAVE, EVENT_LOG_MISMATCH, EVENT_LOG_UNBOUND, EVIDENCE_REJECTED, IMAGE_NOT_ALLOWED,
+    NONCE_MISMATCH, Refusal, VerifiedEnclave, Verifier,
 };
 
 impl Verifier {
@@ -20,9 +22,12 @@ impl Verifier {
     /// (5) the event log replays to PCR 16 (SHA-384).
     ///
     /// # Errors
-    /// A [`Refusal`] with code `evidence_rejected` (steps 1 and 4),
-    /// `debug_enclave`, `image_not_allowed` or `event_log_mismatch` (a
-    /// malformed event log, or one that does not replay).
+    /// A [`Refusal`] with code `evidence_rejected` (step 1, and a public key
+    /// that is not `public_key`), `debug_enclave`, `image_not_allowed`,
+    /// `nonce_mismatch` (the document's nonce is not `nonce`),
+    /// `event_log_unbound` (its `user_data` is not the log's digest) or
+    /// `event_log_mismatch` (a malformed event log, or one that does not
+    /// replay to PCR 16).
     pub fn verify_nitro(
         &self,
         document: &[u8],
@@ -63,15 +68,11 @@ impl Verifier {
             .public_key(public_key.to_vec())
             .user_data(log.digest().to_vec())
             .check_verified(claims, now)
-            .map_err(|e| Refusal::library(EVIDENCE_REJECTED, &e))?;
+            .map_err(|e| binding_refusal(&e))?;
         // Step 5: the plugins.
-        let claims = claims.into_claims_with_event_log(&log).map_err(|e| {
-            let code = match e {
-                NitroError::EventLog(_) => EVENT_LOG_MISMATCH,
-                _ => EVIDENCE_REJECTED,
-            };
-            Refusal::library(code, &e)
-        })?;
+        let claims = claims
+            .into_claims_with_event_log(&log)
+            .map_err(|e| binding_refusal(&e))?;
         tracing::debug!(
             events = log.len(),
             debug_enclave = is_debug,
@@ -96,4 +97,15 @@ impl Verifier {
             Err(_) => self.nitro.verify(&doc, &genuine, now),
         }
     }
+}
+
+/// The code of a refused binding (steps 4 and 5): each field its own.
+fn binding_refusal(e: &NitroError) -> Refusal {
+    let code = match e {
+        NitroError::Policy(PolicyError::Nonce { .. }) => NONCE_MISMATCH,
+        NitroError::Policy(PolicyError::UserData { .. }) => EVENT_LOG_UNBOUND,
+        NitroError::EventLog(_) => EVENT_LOG_MISMATCH,
+        _ => EVIDENCE_REJECTED,
+    };
+    Refusal::library(code, e)
 }

@@ -53,7 +53,7 @@ pub struct ControlPlane {
     pub token: String,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -85,18 +85,20 @@ impl ControlPlane {
             .to_owned();
         let url = format!("https://{listen}");
         let start = Instant::now();
-        let ca = loop {
-            if let Ok(ca) = std::fs::read(dir.join("tls/ca.pem")) {
-                break ca;
+        // Both files appear during start-up, the token after the CA.
+        let (ca, token) = loop {
+            let ca = std::fs::read(dir.join("tls/ca.pem")).unwrap_or_default();
+            let token = std::fs::read_to_string(dir.join("admin.token")).unwrap_or_default();
+            if !ca.is_empty() && !token.trim().is_empty() {
+                break (ca, token.trim().to_owned());
             }
-            assert!(start.elapsed() < STARTUP, "no CA after {STARTUP:?}");
+            assert!(
+                start.elapsed() < STARTUP,
+                "no CA or token after {STARTUP:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let client = ControlPlaneClient::new(&url, &ca, None).unwrap();
-        let token = std::fs::read_to_string(dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned();
         let mut cp = Self {
             dir: dir.to_path_buf(),
             child: Some(child),

@@ -36,12 +36,12 @@ fn a_debug_enclave_is_refused_unless_debug_is_allowed() {
         &v,
         &random::<32>(),
     );
-    assert_eq!(r.code, "evidence_rejected", "{r}");
+    assert_eq!(r.code, "nonce_mismatch", "{r}");
     assert!(r.message.starts_with("nitro.policy.nonce"), "{r}");
 }
 
 #[test]
-fn a_listed_image_without_our_nonce_is_refused_as_evidence() {
+fn a_listed_image_without_our_nonce_is_refused_as_another_nonce() {
     let v = vector("04_");
     assert!(!v.debug);
     let ours = random::<32>();
@@ -50,7 +50,7 @@ fn a_listed_image_without_our_nonce_is_refused_as_evidence() {
         &v,
         &ours,
     );
-    assert_eq!(r.code, "evidence_rejected", "{r}");
+    assert_eq!(r.code, "nonce_mismatch", "{r}");
     assert!(r.message.starts_with("nitro.policy.nonce"), "{r}");
     assert!(r.message.contains(&hex::encode(ours)), "{r}");
     // Twin: with the document's own nonce the nonce step passes; the next
@@ -61,7 +61,7 @@ fn a_listed_image_without_our_nonce_is_refused_as_evidence() {
         &v,
         &theirs,
     );
-    assert_eq!(r.code, "evidence_rejected", "{r}");
+    assert_eq!(r.code, "event_log_unbound", "{r}");
     assert!(r.message.starts_with("nitro.policy.user_data"), "{r}");
 }
 
@@ -82,7 +82,8 @@ fn an_unlisted_image_is_refused() {
         &v,
         &random::<32>(),
     );
-    assert_eq!(r.code, "evidence_rejected", "{r}");
+    assert_eq!(r.code, "nonce_mismatch", "{r}");
+    // (The nonce is the next step.)
     // PCR8 is compared when listed: 04 is a signed EIF.
     let v = vector("04_");
     let mut wrong8 = v.pcrs.clone();
@@ -98,7 +99,7 @@ fn an_unlisted_image_is_refused() {
         &v,
         &random::<32>(),
     );
-    assert_eq!(r.code, "evidence_rejected", "{r}");
+    assert_eq!(r.code, "nonce_mismatch", "{r}");
     // No Nitro image at all accepts nothing.
     let r = refuse(
         &verifier(&v, ReferenceValues::from_toml("").unwrap()),

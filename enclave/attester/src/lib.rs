@@ -5,8 +5,9 @@
 //!
 //! * `tpm.rs` — TPM 2.0 through tss-esapi (a real TPM, `NitroTPM`, or swtpm
 //!   locally). Feature `tpm` (default); links `libtss2-esys`.
-//! * `nsm.rs` — the AWS Nitro Secure Module (inside a Nitro Enclave). Not built
-//!   yet: an `nsm` configuration is parsed but [`open`] reports it unsupported.
+//! * `nsm.rs` — the AWS Nitro Secure Module (inside a Nitro Enclave), through
+//!   `/dev/nsm`. Always built (no C library); outside an enclave [`open`]
+//!   fails at start-up naming `/dev/nsm`.
 //!
 //! ```text
 //!   "--attester tpm:host=127.0.0.1,port=2321"
@@ -28,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod nsm;
 #[cfg(feature = "tpm")]
 pub mod tpm;
 
@@ -126,6 +128,9 @@ pub enum AttesterError {
     /// A request or input is malformed before it reaches the device.
     #[error("attester input: {0}")]
     Input(String),
+    /// The Nitro Secure Module is absent, unsuitable or refused a request.
+    #[error("NSM: {0}")]
+    Nsm(#[from] nsm::NsmError),
 }
 
 /// A source of hardware-rooted evidence about this enclave.
@@ -214,7 +219,9 @@ impl AttesterConfig {
 ///
 /// # Errors
 /// [`AttesterError::Config`] when the backend is not built into this binary;
-/// [`AttesterError::Device`] when the device cannot be reached or set up.
+/// [`AttesterError::Device`] when the device cannot be reached or set up;
+/// [`AttesterError::Nsm`] ([`nsm::NsmError::NoDevice`]) for `nsm` outside a
+/// Nitro Enclave.
 pub fn open(config: &AttesterConfig) -> Result<Box<dyn Attester>, AttesterError> {
     match config {
         #[cfg(feature = "tpm")]
@@ -223,8 +230,6 @@ pub fn open(config: &AttesterConfig) -> Result<Box<dyn Attester>, AttesterError>
         AttesterConfig::Tpm(_) => Err(AttesterError::Config(
             "this binary was built without the `tpm` attester".into(),
         )),
-        AttesterConfig::Nsm => Err(AttesterError::Config(
-            "the `nsm` attester is not built into this binary".into(),
-        )),
+        AttesterConfig::Nsm => Ok(Box::new(nsm::NsmAttester::open()?)),
     }
 }

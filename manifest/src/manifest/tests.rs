@@ -22,13 +22,19 @@ fn parse(text: &str) -> Result<UnverifiedManifest, ManifestError> {
 
 #[test]
 fn a_full_manifest_parses_and_pins_its_component() {
-    let m = parse(&manifest_text("[limits]\nfuel = 1000\nmax_output_bytes = 64\n")).unwrap();
+    let m = parse(&manifest_text(
+        "[limits]\nfuel = 1000\nmax_output_bytes = 64\n",
+    ))
+    .unwrap();
     assert_eq!(m.name(), "payout");
     assert_eq!(m.version().to_string(), "1.2.0");
     assert_eq!(m.publisher(), "Acme Payments");
     assert_eq!(
         m.capabilities(),
-        &[Capability::Log, Capability::Secret("payout-hmac-key".into())]
+        &[
+            Capability::Log,
+            Capability::Secret("payout-hmac-key".into())
+        ]
     );
     assert_eq!(m.limits().fuel, Some(1000));
     assert_eq!(m.limits().deadline_ms, None);
@@ -59,7 +65,11 @@ fn each_field_rule_is_enforced() {
         ("name = \"payout\"", "name = \"pay out\"", "name"),
         ("version = \"1.2.0\"", "version = \"1.2\"", "version"),
         ("host_api = \"0.1.0\"", "host_api = \"latest\"", "host_api"),
-        ("publisher = \"Acme Payments\"", "publisher = \"Acme\\nPayments\"", "publisher"),
+        (
+            "publisher = \"Acme Payments\"",
+            "publisher = \"Acme\\nPayments\"",
+            "publisher",
+        ),
     ];
     for (good, bad, field_name) in cases {
         let text = manifest_text("").replace(good, bad);
@@ -74,7 +84,10 @@ fn each_field_rule_is_enforced() {
     );
     assert!(matches!(
         parse(&bad_hash),
-        Err(ManifestError::Field { field: "component_sha384", .. })
+        Err(ManifestError::Field {
+            field: "component_sha384",
+            ..
+        })
     ));
 }
 
@@ -88,7 +101,10 @@ fn unknown_or_repeated_capabilities_are_refused() {
     let text = manifest_text("").replace("\"log\",", "\"log\", \"log\",");
     assert!(matches!(
         parse(&text),
-        Err(ManifestError::Field { field: "capabilities", .. })
+        Err(ManifestError::Field {
+            field: "capabilities",
+            ..
+        })
     ));
 }
 
@@ -101,12 +117,16 @@ fn host_api_versions_must_be_compatible_and_not_newer() {
         ("1.0.0", false),
         ("0.0.9", false),
     ] {
-        let text = manifest_text("").replace("host_api = \"0.1.0\"", &format!("host_api = \"{version}\""));
+        let text =
+            manifest_text("").replace("host_api = \"0.1.0\"", &format!("host_api = \"{version}\""));
         let r = parse(&text).unwrap().check_host_api();
         assert_eq!(r.is_ok(), ok, "{version}: {r:?}");
         if let Err(e) = r {
             let text = e.to_string();
-            assert!(text.contains(version) && text.contains(HOST_API_VERSION), "{text}");
+            assert!(
+                text.contains(version) && text.contains(HOST_API_VERSION),
+                "{text}"
+            );
         }
     }
 }

@@ -7,7 +7,10 @@ fn a_signature_verifies_over_the_exact_bytes_only() {
     let sig = key.sign(b"manifest bytes").unwrap();
     assert_eq!(public.verify(b"manifest bytes", sig.as_bytes()), Ok(()));
     // cosign writes no newline; files edited by hand may end with one.
-    assert_eq!(public.verify(b"manifest bytes", format!("{sig}\n").as_bytes()), Ok(()));
+    assert_eq!(
+        public.verify(b"manifest bytes", format!("{sig}\n").as_bytes()),
+        Ok(())
+    );
     assert_eq!(
         public.verify(b"manifest bytez", sig.as_bytes()),
         Err(ManifestError::BadSignature)
@@ -30,7 +33,10 @@ fn keys_round_trip_through_pem_and_never_print_the_secret() {
     assert_eq!(public, key.public_key());
     let debug = format!("{key:?}");
     let der = pem::parse(pem.as_bytes()).unwrap().into_contents();
-    assert!(!debug.contains(&hex::encode(&der[der.len() - 16..])), "{debug}");
+    assert!(
+        !debug.contains(&hex::encode(&der[der.len() - 16..])),
+        "{debug}"
+    );
     assert!(debug.contains("sha256:"), "{debug}");
 }
 
@@ -47,8 +53,14 @@ fn malformed_keys_and_signatures_are_refused_with_their_reason() {
         PublicKey::from_pem(key.to_pem().unwrap().as_bytes()),
         Err(ManifestError::Key(_))
     ));
-    assert!(matches!(PublicKey::from_pem(b"not pem"), Err(ManifestError::Key(_))));
-    let bad_spki = pem::encode(&pem::Pem::new("PUBLIC KEY", vec![0x30, 0x03, 0x02, 0x01, 0x01]));
+    assert!(matches!(
+        PublicKey::from_pem(b"not pem"),
+        Err(ManifestError::Key(_))
+    ));
+    let bad_spki = pem::encode(&pem::Pem::new(
+        "PUBLIC KEY",
+        vec![0x30, 0x03, 0x02, 0x01, 0x01],
+    ));
     assert!(matches!(
         PublicKey::from_pem(bad_spki.as_bytes()),
         Err(ManifestError::Key(_))
@@ -56,7 +68,10 @@ fn malformed_keys_and_signatures_are_refused_with_their_reason() {
     let public = key.public_key();
     for sig in [&b"***"[..], b"", b"AAAA", &[0xff; 3]] {
         assert!(
-            matches!(public.verify(b"x", sig), Err(ManifestError::MalformedSignature(_))),
+            matches!(
+                public.verify(b"x", sig),
+                Err(ManifestError::MalformedSignature(_))
+            ),
             "{sig:?}"
         );
     }

@@ -101,19 +101,99 @@ fn a_reordered_or_other_log_does_not_replay() {
 }
 
 #[test]
-fn a_document_without_pcr16_has_no_plugins_to_replay() {
-    let log = EventLog::new();
+fn a_document_without_plugin_pcrs_replays_only_the_empty_log() {
+    let empty = EventLog::new();
     let mut c = verified_12().into_inner();
-    c.user_data = Some(log.digest().to_vec());
+    c.user_data = Some(empty.digest().to_vec());
     assert!(c.pcr(PLUGIN_PCR).is_none());
+    let claims = Verified::new(c.clone())
+        .into_claims_with_event_log(&empty)
+        .unwrap();
+    assert_eq!(claims.plugins, Plugins::Replayed(vec![]));
+    // A log with events needs the locked PCRs they went into.
+    let log = log_of(&[b"one"]);
+    c.user_data = Some(log.digest().to_vec());
     let e = Verified::new(c.clone())
         .into_claims_with_event_log(&log)
         .unwrap_err();
     assert_eq!(e.code(), "nitro.event_log", "{e}");
-    // The same document with a zero PCR16 replays the empty log.
+    assert!(
+        e.to_string().contains("replay to no locked plugin PCR"),
+        "{e}"
+    );
+    // A zero PCR16 is not an empty run: no event replays to zero.
     c.pcrs.insert(PLUGIN_PCR, vec![0; 48]);
-    let claims = Verified::new(c).into_claims_with_event_log(&log).unwrap();
-    assert_eq!(claims.plugins, Plugins::Replayed(vec![]));
+    c.user_data = Some(empty.digest().to_vec());
+    let e = Verified::new(c)
+        .into_claims_with_event_log(&empty)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("ends before it replays to PCR16"),
+        "{e}"
+    );
+}
+
+/// Document 12 with the plugin PCRs an enclave that locked after each run
+/// of `runs` would have, and `user_data` bound to all of them.
+fn epochs(runs: &[&[crate::event_log::PluginEvent]]) -> (EventLog, NitroClaims) {
+    let mut log = EventLog::new();
+    let mut c = verified_12().into_inner();
+    for (i, run) in runs.iter().enumerate() {
+        for e in *run {
+            log.push(*e).unwrap();
+        }
+        // A run replays from zero like a log of its own events (loads and
+        // unloads alike), computed from their extend values.
+        let value = run.iter().fold([0u8; 48], |pcr, e| {
+            use sha2::Digest as _;
+            sha2::Sha384::new()
+                .chain_update(pcr)
+                .chain_update(e.extend_value())
+                .finalize()
+                .into()
+        });
+        c.pcrs
+            .insert(PLUGIN_PCR + u8::try_from(i).unwrap(), value.to_vec());
+    }
+    c.user_data = Some(log.digest().to_vec());
+    (log, c)
+}
+
+#[test]
+fn events_split_across_locked_plugin_pcrs_replay_in_turn() {
+    use crate::event_log::PluginEvent::{Load, Unload};
+    let (a, b) = (Measurement::of_plugin(b"a"), Measurement::of_plugin(b"b"));
+    let (log, c) = epochs(&[&[Load(a), Load(b)], &[Unload(a)], &[Load(a)]]);
+    let claims = Verified::new(c.clone())
+        .into_claims_with_event_log(&log)
+        .unwrap();
+    assert_eq!(claims.plugins, Plugins::Replayed(vec![b, a]));
+    assert_eq!(claims.plugin_events.len(), 4);
+
+    // A gap in the plugin PCRs is refused.
+    let mut gap = c.clone();
+    let pcr17 = gap.pcrs.remove(&17).unwrap();
+    gap.pcrs.insert(20, pcr17);
+    let e = Verified::new(gap)
+        .into_claims_with_event_log(&log)
+        .unwrap_err();
+    assert!(e.to_string().contains("not PCR17"), "{e}");
+    // Dropping the last run's PCR leaves its event unaccounted for.
+    let mut short = c.clone();
+    short.pcrs.remove(&18);
+    let e = Verified::new(short)
+        .into_claims_with_event_log(&log)
+        .unwrap_err();
+    assert!(e.to_string().contains("1 event(s) from entry 3"), "{e}");
+    // A log that stops before the unload, bound by user_data, does not
+    // replay: PCR17 and PCR18 have no events left.
+    let (hiding, _) = epochs(&[&[Load(a), Load(b)]]);
+    let mut lying = c;
+    lying.user_data = Some(hiding.digest().to_vec());
+    let e = Verified::new(lying)
+        .into_claims_with_event_log(&hiding)
+        .unwrap_err();
+    assert_eq!(e.code(), "nitro.event_log", "{e}");
 }
 
 #[test]
