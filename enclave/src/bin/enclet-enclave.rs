@@ -249,20 +249,20 @@ mod tests {
     fn image_listens_on_vsock_with_the_nsm_attester() {
         let argv = image_entrypoint();
         assert_eq!(argv.first().map(String::as_str), Some("/enclet-enclave"));
-        let args = Args::try_parse_from(&argv).unwrap();
+        let parsed = Args::try_parse_from(&argv).unwrap();
         assert_eq!(
-            args.listen,
+            parsed.listen,
             Endpoint::Vsock {
                 cid: None,
                 port: 5005
             }
         );
         assert!(matches!(
-            args.attester,
+            parsed.attester,
             AttesterChoice::Some(AttesterConfig::Nsm)
         ));
         // Every limit is the server's default.
-        let config = server_config(&args);
+        let config = server_config(&parsed);
         let defaults = defaults();
         assert_eq!(config.frame_limits, defaults.frame_limits);
         assert_eq!(config.max_connections, defaults.max_connections);
@@ -308,23 +308,23 @@ mod tests {
 
     #[test]
     fn listen_addresses_and_limits() {
-        let args = parse(&["e", "--listen", "vsock:16:5005"]).unwrap();
+        let parsed = parse(&["e", "--listen", "vsock:16:5005"]).unwrap();
         assert_eq!(
-            args.listen,
+            parsed.listen,
             Endpoint::Vsock {
                 cid: Some(16),
                 port: 5005
             }
         );
-        assert!(matches!(args.attester, AttesterChoice::None));
-        let args = parse(&[
+        assert!(matches!(parsed.attester, AttesterChoice::None));
+        let small = parse(&[
             "e",
             "--listen",
             "unix:/run/e.sock",
             "--max-frame-bytes",
             "1024",
         ]);
-        assert_eq!(args.unwrap().max_frame_bytes, MIN_FRAME_BYTES);
+        assert_eq!(small.unwrap().max_frame_bytes, MIN_FRAME_BYTES);
         let e = parse(&[
             "e",
             "--listen",

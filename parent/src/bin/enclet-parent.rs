@@ -232,23 +232,23 @@ mod tests {
             argv.first().map(String::as_str),
             Some("/usr/local/bin/enclet-parent")
         );
-        let args = Args::try_parse_from(&argv).unwrap();
+        let parsed = Args::try_parse_from(&argv).unwrap();
         assert_eq!(
-            args.enclave,
+            parsed.enclave,
             Endpoint::Vsock {
                 cid: Some(16),
                 port: 5005
             }
         );
         assert_eq!(
-            args.listen,
+            parsed.listen,
             OperatorAddr::Unix("/run/enclet/parent.sock".into())
         );
         assert_eq!(
-            args.control_plane.ca.as_deref(),
+            parsed.control_plane.ca.as_deref(),
             Some(Path::new("/etc/enclet/control-plane-ca.pem"))
         );
-        assert!(args.control_plane.url.is_some());
+        assert!(parsed.control_plane.url.is_some());
     }
 
     #[test]
