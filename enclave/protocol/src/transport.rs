@@ -49,7 +49,10 @@ pub trait Transport: Send + Sync + 'static {
 /// An operator-facing address: `unix:PATH`, `vsock:CID:PORT` or `vsock:PORT`.
 ///
 /// `vsock:PORT` means "any CID" when listening (the enclave side) and is
-/// rejected for connecting, which needs a CID.
+/// rejected for connecting, which needs a CID. CID and port are decimal
+/// `u32`s; the reserved CIDs 0 (hypervisor) and 1 (local) and the wildcard
+/// value 4294967295 (`VMADDR_CID_ANY` / `VMADDR_PORT_ANY`) are refused. CID 2
+/// is the host and 3 a Nitro Enclave's parent instance; enclaves get 4 and up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// A Unix domain socket path.
@@ -87,18 +90,32 @@ impl FromStr for Endpoint {
             t.parse::<u32>()
                 .map_err(|_| err("vsock number out of range"))
         };
-        match rest.split_once(':') {
-            Some((cid, port)) => Ok(Self::Vsock {
-                cid: Some(number(cid)?),
-                port: number(port)?,
-            }),
-            None => Ok(Self::Vsock {
-                cid: None,
-                port: number(rest)?,
-            }),
+        let (cid, port) = match rest.split_once(':') {
+            Some((cid, port)) => (Some(number(cid)?), number(port)?),
+            None => (None, number(rest)?),
+        };
+        match cid {
+            Some(VSOCK_CID_HYPERVISOR | VSOCK_CID_LOCAL) => {
+                return Err(err("vsock CIDs 0 (hypervisor) and 1 (local) are reserved"));
+            }
+            Some(VSOCK_ANY) => {
+                return Err(err("vsock CID 4294967295 means any CID: write vsock:PORT"));
+            }
+            _ => {}
         }
+        if port == VSOCK_ANY {
+            return Err(err("vsock port 4294967295 means any port: name one"));
+        }
+        Ok(Self::Vsock { cid, port })
     }
 }
+
+/// `VMADDR_CID_HYPERVISOR`: reserved, never a peer.
+const VSOCK_CID_HYPERVISOR: u32 = 0;
+/// `VMADDR_CID_LOCAL`: the local loopback, reserved (and absent on these hosts).
+const VSOCK_CID_LOCAL: u32 = 1;
+/// `VMADDR_CID_ANY` and `VMADDR_PORT_ANY`: wildcards, not addresses.
+const VSOCK_ANY: u32 = u32::MAX;
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

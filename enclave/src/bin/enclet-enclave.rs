@@ -225,3 +225,122 @@ async fn open_attester(choice: &AttesterChoice) -> anyhow::Result<Option<Arc<dyn
     tracing::info!(attester = attester.name(), image = %image, "enclave image measured");
     Ok(Some(Arc::from(attester)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags the enclave image runs with: the `ENTRYPOINT` of
+    /// image/Dockerfile, which is measured into the EIF's PCR2.
+    fn image_entrypoint() -> Vec<String> {
+        let dockerfile = include_str!("../../../image/Dockerfile");
+        let line = dockerfile
+            .lines()
+            .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+            .expect("image/Dockerfile has an ENTRYPOINT");
+        serde_json::from_str(line).expect("the ENTRYPOINT is in exec (JSON) form")
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(argv)
+    }
+
+    #[test]
+    fn image_listens_on_vsock_with_the_nsm_attester() {
+        let argv = image_entrypoint();
+        assert_eq!(argv.first().map(String::as_str), Some("/enclet-enclave"));
+        let parsed = Args::try_parse_from(&argv).unwrap();
+        assert_eq!(
+            parsed.listen,
+            Endpoint::Vsock {
+                cid: None,
+                port: 5005
+            }
+        );
+        assert!(matches!(
+            parsed.attester,
+            AttesterChoice::Some(AttesterConfig::Nsm)
+        ));
+        // Every limit is the server's default.
+        let config = server_config(&parsed);
+        let defaults = defaults();
+        assert_eq!(config.frame_limits, defaults.frame_limits);
+        assert_eq!(config.max_connections, defaults.max_connections);
+        assert_eq!(config.max_in_flight_total, defaults.max_in_flight_total);
+        assert_eq!(config.max_loads, defaults.max_loads);
+    }
+
+    #[test]
+    fn image_entrypoint_variants_are_refused() {
+        let argv = image_entrypoint();
+        let with = |from: &str, to: &str| -> Vec<String> {
+            argv.iter()
+                .map(|a| if a == from { to.to_owned() } else { a.clone() })
+                .collect()
+        };
+        for (listen, reason) in [
+            ("vsock:", "decimal"),
+            ("vsock:0:5005", "reserved"),
+            ("vsock:1:5005", "reserved"),
+            ("vsock:4294967295", "any port"),
+            ("vsock:70000000000", "out of range"),
+            ("vsock:five", "decimal"),
+            ("vsock:5005x", "decimal"),
+            ("tcp:127.0.0.1:5005", "expected unix:PATH"),
+        ] {
+            let e = Args::try_parse_from(with("vsock:5005", listen)).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{listen}"
+            );
+            assert!(e.to_string().contains(reason), "{listen}: {e}");
+        }
+        for attester in ["nsm:x", "nsm:device=/dev/nsm", "nitro", "NSM"] {
+            let e = Args::try_parse_from(with("nsm", attester)).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{attester}"
+            );
+        }
+    }
+
+    #[test]
+    fn listen_addresses_and_limits() {
+        let parsed = parse(&["e", "--listen", "vsock:16:5005"]).unwrap();
+        assert_eq!(
+            parsed.listen,
+            Endpoint::Vsock {
+                cid: Some(16),
+                port: 5005
+            }
+        );
+        assert!(matches!(parsed.attester, AttesterChoice::None));
+        let small = parse(&[
+            "e",
+            "--listen",
+            "unix:/run/e.sock",
+            "--max-frame-bytes",
+            "1024",
+        ]);
+        assert_eq!(small.unwrap().max_frame_bytes, MIN_FRAME_BYTES);
+        let e = parse(&[
+            "e",
+            "--listen",
+            "unix:/run/e.sock",
+            "--max-frame-bytes",
+            "1023",
+        ]);
+        assert_eq!(
+            e.unwrap_err().kind(),
+            clap::error::ErrorKind::ValueValidation
+        );
+        let e = parse(&["e", "--listen", "unix:"]).unwrap_err();
+        assert!(e.to_string().contains("empty socket path"), "{e}");
+        if std::env::var_os("ENCLET_ENCLAVE_LISTEN").is_none() {
+            let e = parse(&["e", "--attester", "nsm"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        }
+    }
+}

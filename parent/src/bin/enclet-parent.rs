@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use enclet_control_plane_api::client::{ClientIdentity, ControlPlaneClient};
 use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
@@ -38,8 +38,10 @@ use enclet_protocol::{Endpoint, FrameLimits, MAX_BODY_BYTES};
 #[derive(Debug, Parser)]
 #[command(name = "enclet-parent", version, about)]
 struct Args {
-    /// The enclave: `unix:PATH` or `vsock:CID:PORT`.
-    #[arg(long, env = "ENCLET_ENCLAVE")]
+    /// The enclave: `unix:PATH` or `vsock:CID:PORT` (the CID given to
+    /// `nitro-cli run-enclave --enclave-cid`; the enclave image listens on
+    /// port 5005).
+    #[arg(long, env = "ENCLET_ENCLAVE", value_parser = parse_enclave)]
     enclave: Endpoint,
     /// Operator API address: `unix:PATH` or `tcp:127.0.0.1:PORT` (loopback only).
     #[arg(long, env = "ENCLET_PARENT_LISTEN")]
@@ -127,6 +129,17 @@ impl ControlPlaneArgs {
     }
 }
 
+/// `--enclave`: an address the parent can dial. `vsock:PORT` (any CID) is
+/// for listening only: dialling needs the enclave's CID.
+fn parse_enclave(s: &str) -> Result<Endpoint, String> {
+    match s.parse::<Endpoint>().map_err(|e| e.to_string())? {
+        Endpoint::Vsock { cid: None, .. } => Err(format!(
+            "{s:?}: dialling vsock needs the enclave's CID: vsock:CID:PORT"
+        )),
+        endpoint => Ok(endpoint),
+    }
+}
+
 fn read(path: &Path, flag: &str) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| usage(&format!("{flag} {}: {e}", path.display())))
 }
@@ -142,9 +155,6 @@ fn usage(message: &str) -> ! {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init();
-    if let Endpoint::Vsock { cid: None, .. } = args.enclave {
-        bail!("--enclave vsock needs a CID: vsock:CID:PORT");
-    }
     // Frames the enclave reads and sends by default: they fit the largest
     // body and any answer.
     let limits = FrameLimits::default();
@@ -192,4 +202,95 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!("parent stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+
+    /// The parent's flags in the shipped systemd unit (image/enclet-parent.service).
+    fn unit_argv() -> Vec<String> {
+        let unit = include_str!("../../../image/enclet-parent.service");
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("the unit has an ExecStart");
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn with(argv: &[String], from: &str, to: &str) -> Vec<String> {
+        argv.iter()
+            .map(|a| if a == from { to.to_owned() } else { a.clone() })
+            .collect()
+    }
+
+    #[test]
+    fn systemd_unit_dials_the_enclave_over_vsock() {
+        let argv = unit_argv();
+        assert_eq!(
+            argv.first().map(String::as_str),
+            Some("/usr/local/bin/enclet-parent")
+        );
+        let parsed = Args::try_parse_from(&argv).unwrap();
+        assert_eq!(
+            parsed.enclave,
+            Endpoint::Vsock {
+                cid: Some(16),
+                port: 5005
+            }
+        );
+        assert_eq!(
+            parsed.listen,
+            OperatorAddr::Unix("/run/enclet/parent.sock".into())
+        );
+        assert_eq!(
+            parsed.control_plane.ca.as_deref(),
+            Some(Path::new("/etc/enclet/control-plane-ca.pem"))
+        );
+        assert!(parsed.control_plane.url.is_some());
+    }
+
+    #[test]
+    fn enclave_address_variants_are_refused() {
+        let argv = unit_argv();
+        assert!(Args::try_parse_from(with(&argv, "vsock:16:5005", "vsock:4:1")).is_ok());
+        assert!(Args::try_parse_from(with(&argv, "vsock:16:5005", "unix:/run/e.sock")).is_ok());
+        for (enclave, reason) in [
+            ("vsock:5005", "needs the enclave's CID"),
+            ("vsock:0:5005", "reserved"),
+            ("vsock:1:5005", "reserved"),
+            ("vsock:16:", "decimal"),
+            ("vsock:16:4294967296", "out of range"),
+            ("vsock:16:4294967295", "any port"),
+            ("vsock:sixteen:5005", "decimal"),
+            ("vsock:16:5005,", "decimal"),
+        ] {
+            let e = Args::try_parse_from(with(&argv, "vsock:16:5005", enclave)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{enclave}");
+            assert!(e.to_string().contains(reason), "{enclave}: {e}");
+        }
+    }
+
+    #[test]
+    fn control_plane_flags_come_together() {
+        let argv = unit_argv();
+        let drop = |flag: &str| -> Vec<String> {
+            let i = argv.iter().position(|a| a == flag).unwrap();
+            let mut v = argv.clone();
+            v.drain(i..i + 2);
+            v
+        };
+        let e = Args::try_parse_from(drop("--control-plane-ca")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+        let e = Args::try_parse_from(drop("--control-plane")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingRequiredArgument);
+        let e = Args::try_parse_from(with(
+            &argv,
+            "unix:/run/enclet/parent.sock",
+            "tcp:0.0.0.0:80",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
+    }
 }
