@@ -21,11 +21,11 @@
 //! reader does; step 3 makes sure the loader, which follows the table, sees
 //! the same sections.
 
-use core::fmt;
-
 use crate::error::ImageError;
 use crate::signature;
 use reader::Reader;
+
+pub use kind::{Arch, SectionKind};
 
 /// The first four bytes of every EIF: `.eif`.
 pub const MAGIC: [u8; 4] = *b".eif";
@@ -41,78 +41,6 @@ pub const MIN_VERSION: u16 = 2;
 pub const MAX_VERSION: u16 = 4;
 /// Where the CRC field starts: it is the header's last four bytes.
 const CRC_OFFSET: usize = HEADER_LEN - 4;
-/// Header flag bit set for aarch64 images.
-const FLAG_ARM64: u16 = 0x1;
-
-/// The section types the format defines (type 0 is reserved as invalid).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SectionKind {
-    /// The Linux kernel (type 1). Measured into PCR0 and PCR1.
-    Kernel,
-    /// The kernel command line (type 2). Measured into PCR0 and PCR1.
-    Cmdline,
-    /// A ramdisk (type 3). All into PCR0; the first into PCR1, the others into PCR2.
-    Ramdisk,
-    /// The signature (type 4): its signing certificate gives PCR8.
-    Signature,
-    /// Build metadata, JSON (type 5). Not measured.
-    Metadata,
-}
-
-impl SectionKind {
-    fn from_type(value: u16) -> Option<Self> {
-        match value {
-            1 => Some(Self::Kernel),
-            2 => Some(Self::Cmdline),
-            3 => Some(Self::Ramdisk),
-            4 => Some(Self::Signature),
-            5 => Some(Self::Metadata),
-            _ => None,
-        }
-    }
-
-    /// The type number in a section header.
-    #[must_use]
-    pub fn type_number(self) -> u16 {
-        match self {
-            Self::Kernel => 1,
-            Self::Cmdline => 2,
-            Self::Ramdisk => 3,
-            Self::Signature => 4,
-            Self::Metadata => 5,
-        }
-    }
-}
-
-impl fmt::Display for SectionKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Kernel => "kernel",
-            Self::Cmdline => "cmdline",
-            Self::Ramdisk => "ramdisk",
-            Self::Signature => "signature",
-            Self::Metadata => "metadata",
-        })
-    }
-}
-
-/// The CPU architecture an image boots on (header flag bit 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    /// Flag bit 0 clear.
-    X86_64,
-    /// Flag bit 0 set.
-    Aarch64,
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::X86_64 => "x86_64",
-            Self::Aarch64 => "aarch64",
-        })
-    }
-}
 
 /// The header fields an operator may want to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +61,7 @@ impl Header {
     /// The architecture named by the flags.
     #[must_use]
     pub fn arch(&self) -> Arch {
-        if self.flags & FLAG_ARM64 == 0 {
+        if self.flags & kind::FLAG_ARM64 == 0 {
             Arch::X86_64
         } else {
             Arch::Aarch64
@@ -414,6 +342,7 @@ fn check_kinds(sections: &[Section<'_>]) -> Result<(), ImageError> {
     Ok(())
 }
 
+mod kind;
 mod reader;
 
 #[cfg(test)]

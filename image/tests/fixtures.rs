@@ -62,13 +62,20 @@ fn a_one_byte_change_moves_exactly_the_pcrs_it_should() {
     ];
     for (name, moves) in rules {
         let m = ours(name);
-        let moved = [m.pcr0 != base.pcr0, m.pcr1 != base.pcr1, m.pcr2 != base.pcr2];
+        let moved = [
+            m.pcr0 != base.pcr0,
+            m.pcr1 != base.pcr1,
+            m.pcr2 != base.pcr2,
+        ];
         assert_eq!(moved, moves, "{name}");
     }
     // Dropping the application ramdisk leaves PCR1 and empties PCR2.
     let single = ours("single-ramdisk.eif");
     assert_eq!(single.pcr1, base.pcr1);
-    assert_eq!(single.pcr2, Pcr::extend_from_zero(&Sha384::digest(b"").into()));
+    assert_eq!(
+        single.pcr2,
+        Pcr::extend_from_zero(&Sha384::digest(b"").into())
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! the result. Writing never replaces an existing file unless asked to, and
 //! then atomically (a temporary file in the same directory, renamed).
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -153,8 +154,11 @@ fn measure(args: &MeasureArgs) -> ExitCode {
             } else {
                 m.indexed()
                     .iter()
-                    .map(|(index, pcr)| format!("PCR{index} {pcr}\n"))
-                    .collect()
+                    .fold(String::new(), |mut text, (index, pcr)| {
+                        // Writing to a String cannot fail.
+                        let _ = writeln!(text, "PCR{index} {pcr}");
+                        text
+                    })
             };
             print(&text);
             ExitCode::SUCCESS
@@ -165,10 +169,10 @@ fn measure(args: &MeasureArgs) -> ExitCode {
 
 fn reference_values(args: &ReferenceArgs) -> ExitCode {
     let result = load(&args.file, args.max_bytes).and_then(|(m, _)| {
-        let source = args
-            .file
-            .file_name()
-            .map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let source = args.file.file_name().map_or_else(
+            || args.file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let text = enclet_image::reference_toml(&m, &source);
         match &args.out {
             None => {
@@ -202,7 +206,9 @@ fn write_out(path: &Path, text: &str, force: bool) -> Result<(), String> {
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| format!("cannot write {shown}: {e}"))?;
     if force {
-        tmp.persist(path).map(drop).map_err(|e| format!("cannot write {shown}: {}", e.error))
+        tmp.persist(path)
+            .map(drop)
+            .map_err(|e| format!("cannot write {shown}: {}", e.error))
     } else {
         // Created meanwhile: still refused.
         tmp.persist_noclobber(path)

@@ -92,7 +92,11 @@ fn an_invalid_image_exits_1_with_its_code_and_io_problems_exit_2() {
 
     let out = enclet(&["measure"], &bad);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("[eif_crc_mismatch]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[eif_crc_mismatch]"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stdout(&out).is_empty());
     let out = enclet(&["measure", "--json"], &bad);
     assert_eq!(out.status.code(), Some(1));
@@ -104,11 +108,21 @@ fn an_invalid_image_exits_1_with_its_code_and_io_problems_exit_2() {
 
     let out = enclet(&["measure"], &dir.path().join("missing.eif"));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let out = enclet(&["measure", "--max-bytes", "1000"], &fixtures().join("base.eif"));
+    let out = enclet(
+        &["measure", "--max-bytes", "1000"],
+        &fixtures().join("base.eif"),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("larger than 1000 bytes"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("larger than 1000 bytes"),
+        "{}",
+        stderr(&out)
+    );
     // The same file under a large enough bound is measured.
-    let out = enclet(&["measure", "--max-bytes", "100000"], &fixtures().join("base.eif"));
+    let out = enclet(
+        &["measure", "--max-bytes", "100000"],
+        &fixtures().join("base.eif"),
+    );
     assert_eq!(out.status.code(), Some(0));
 }
 
