@@ -10,7 +10,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; for `verify`, the evidence verified and met the policy |
-//! | 1 | the operation failed; for `verify`, the evidence was rejected (reason on stderr and in `--json`) |
+//! | 1 | the operation failed; for `verify`, the evidence was rejected (reason on stderr and in `--json`); for `image`, the file is not a valid EIF |
 //! | 2 | usage error or unreadable input file |
 //!
 //! For `plugin …` and `demo`, 1 also covers an unreachable parent or enclave and
@@ -29,6 +29,7 @@ pub mod audit;
 pub mod bounded;
 pub mod client;
 pub mod demo;
+pub mod image;
 pub mod plugin;
 pub mod secret;
 pub mod verify;
@@ -46,7 +47,8 @@ use enclet_parent::OperatorAddr;
                   Examples:\n  \
                   enclet demo\n  \
                   echo hi | enclet --parent unix:/run/enclet/parent.sock plugin invoke echo\n  \
-                  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab"
+                  enclet verify nitro doc.cose --pcr 0=4b8d4cf2…cfab\n  \
+                  enclet image measure enclet.eif"
 )]
 pub struct Cli {
     /// The parent's operator API: `unix:PATH` or `tcp:127.0.0.1:PORT`.
@@ -98,6 +100,16 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Manage the control plane's secrets (admin API): put, list, rm.
     Secret(secret::SecretArgs),
+    /// Measure an enclave image file (EIF): its PCRs, and the control plane's
+    /// reference values for it.
+    #[command(
+        subcommand,
+        after_help = "Exit status: 0 ok, 1 invalid image, 2 usage error or unreadable file.\n\n\
+                      Examples:\n  \
+                      enclet image measure enclet.eif --json\n  \
+                      enclet image reference-values enclet.eif --out reference.toml"
+    )]
+    Image(image::ImageCommand),
 }
 
 impl Cli {
@@ -111,6 +123,7 @@ impl Cli {
             Command::Attest(args) => attest::run(&args, self.parent),
             Command::Audit(cmd) => cmd.run(),
             Command::Secret(args) => secret::run(args),
+            Command::Image(cmd) => cmd.run(),
         }
     }
 }
