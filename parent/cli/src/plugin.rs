@@ -29,6 +29,18 @@ pub enum PluginCommand {
     /// Change a loaded plugin's limits (only those given).
     #[command(after_help = lifecycle::LIMITS_EXAMPLES)]
     Limits(LimitsArgs),
+    /// Make a publisher key pair (PEM, ECDSA P-256) for signing manifests.
+    #[command(after_help = publish::KEYGEN_HELP)]
+    Keygen(KeygenArgs),
+    /// Sign a file (a plugin manifest) in cosign's blob format.
+    #[command(after_help = publish::SIGN_HELP)]
+    Sign(SignArgs),
+    /// Check a cosign-format signature over a file.
+    #[command(after_help = publish::VERIFY_HELP)]
+    Verify(VerifyArgs),
+    /// Parse and check a plugin manifest (component, signature, host API).
+    #[command(after_help = publish::INSPECT_HELP)]
+    Inspect(InspectArgs),
     /// List loaded plugins.
     #[command(after_help = "Examples:\n  enclet plugin list\n  enclet plugin list --json")]
     List {
@@ -188,22 +200,34 @@ fn usage(message: String) -> Failure {
     Failure { status: 2, message }
 }
 
-/// Runs a plugin subcommand against the parent at `parent`.
+/// Runs a plugin subcommand against the parent at `parent` (the publisher
+/// commands need none).
 #[must_use]
 pub fn run(command: PluginCommand, parent: Option<OperatorAddr>) -> ExitCode {
-    let result = match parent {
-        None => Err(usage(
+    let offline = match &command {
+        PluginCommand::Keygen(args) => Some(publish::keygen(args)),
+        PluginCommand::Sign(args) => Some(publish::sign(args)),
+        PluginCommand::Verify(args) => Some(publish::verify(args)),
+        PluginCommand::Inspect(args) => Some(publish::inspect(args)),
+        _ => None,
+    };
+    let result = match (offline, parent) {
+        (Some(result), _) => result,
+        (None, None) => Err(usage(
             "no parent address: pass --parent unix:PATH or set ENCLET_PARENT".to_owned(),
         )),
-        Some(addr) => {
-            super::block_on(execute(command, ParentClient::new(addr))).unwrap_or_else(|e| {
+        (None, Some(addr)) => super::block_on(execute(command, ParentClient::new(addr)))
+            .unwrap_or_else(|e| {
                 Err(Failure {
                     status: 1,
                     message: e,
                 })
-            })
-        }
+            }),
     };
+    report(result)
+}
+
+fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -220,6 +244,11 @@ async fn execute(command: PluginCommand, client: ParentClient) -> Result<(), Fai
         PluginCommand::Unload(args) => lifecycle::unload(&client, &args).await,
         PluginCommand::Limits(args) => lifecycle::limits(&client, &args).await,
         PluginCommand::List { json } => list(&client, json).await,
+        // Answered offline in `run`.
+        PluginCommand::Keygen(_)
+        | PluginCommand::Sign(_)
+        | PluginCommand::Verify(_)
+        | PluginCommand::Inspect(_) => Ok(()),
         PluginCommand::Health => {
             let body = client.call(Method::GET, "/v1/health", Vec::new()).await?;
             println!("{}", String::from_utf8_lossy(&body));
@@ -368,9 +397,11 @@ fn query_escape(s: &str) -> String {
 
 mod invoke;
 mod lifecycle;
+mod publish;
 
 pub use invoke::{InvokeArgs, InvokeEnvelope, MAX_INPUT_BYTES, invoke_bytes};
 pub use lifecycle::{LimitsArgs, PluginAnswer, UnloadArgs};
+pub use publish::{InspectArgs, KeygenArgs, SignArgs, VerifyArgs};
 
 #[cfg(test)]
 mod tests;
