@@ -56,7 +56,8 @@ impl fmt::Display for Capability {
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// The name rule of plugins and secrets: 1..=64 characters of `[A-Za-z0-9._-]`.
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_SECRET_NAME
         && name

@@ -262,12 +262,7 @@ fn semver_field(name: &'static str, value: &str) -> Result<semver::Version, Mani
 }
 
 fn check_name(name: &str) -> Result<(), ManifestError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
+    if crate::capability::valid_name(name) {
         Ok(())
     } else {
         Err(field(
