@@ -109,11 +109,12 @@ async fn an_unload_lets_the_running_call_finish_then_refuses_calls_and_is_logged
         matches!(&unloaded, Response::Unloaded(p) if p.measurement == hostile && p.name == "hostile"),
         "{unloaded:?}"
     );
-    // The unload answered only after the running call had finished, and that
-    // call completed normally.
-    assert!(
-        running.is_finished(),
-        "unload answered before the call ended"
+    // The unload answered only after the running call had finished (its
+    // instance slot is free again), and that call completed normally.
+    assert_eq!(
+        s.runtime.running_invocations(),
+        0,
+        "unload answered while the call still ran"
     );
     assert_eq!(
         running.await.unwrap(),
