@@ -12,9 +12,16 @@
 //! Every event has a 48-byte *extend value* ([`PluginEvent::extend_value`]):
 //!
 //! ```text
-//! load(m)    →  m                                    (the plugin's SHA-384)
-//! unload(m)  →  SHA-384("enclet-plugin-unload/v1" || m)
+//! load(m)                 →  m                         (the plugin's SHA-384)
+//! signed_load(m, k, d)    →  SHA-384("enclet-plugin-signed-load/v1" || m || k || d)
+//! unload(m)               →  SHA-384("enclet-plugin-unload/v1" || m)
 //! ```
+//!
+//! A signed load is the load of a plugin whose publisher manifest the enclave
+//! verified before compiling it: `k` is the SHA-256 of the publisher's public
+//! key (DER SPKI) and `d` the SHA-384 of the exact manifest bytes, so a
+//! policy can say "any plugin signed by publisher P" as well as "exactly
+//! this hash".
 //!
 //! The value is extended into the plugin PCR from zero with the bank's hash:
 //! a SHA-384 bank (Nitro NSM) computes `pcr = SHA-384(pcr || v)`
@@ -26,8 +33,10 @@
 //! ## Canonical encoding (also the wire form)
 //!
 //! ```text
-//! "enclet-event-log/v2" || u32-be count || count × (kind u8 || 48-byte measurement)
-//! kind: 1 = load, 2 = unload
+//! "enclet-event-log/v2" || u32-be count || count × entry
+//! entry: 1 || measurement (48)                                   load
+//!        2 || measurement (48)                                   unload
+//!        3 || measurement (48) || key (32) || manifest digest (48) signed load
 //! ```
 //! Its digest is SHA-384 over that encoding. A log is well formed only if each
 //! unload names a plugin live at that point and no load names one already live.
@@ -44,18 +53,57 @@ const UNLOAD_DOMAIN: &[u8] = b"enclet-plugin-unload/v1";
 /// The most events one log may hold; bounds parsing of untrusted logs.
 pub const MAX_EVENTS: usize = 4096;
 
+/// Domain separator of the signed-load extend value.
+const SIGNED_LOAD_DOMAIN: &[u8] = b"enclet-plugin-signed-load/v1";
+
 const ENTRY_LEN: usize = 1 + MEASUREMENT_LEN;
+const SIGNED_ENTRY_LEN: usize = ENTRY_LEN + 32 + 48;
 const KIND_LOAD: u8 = 1;
 const KIND_UNLOAD: u8 = 2;
+const KIND_SIGNED_LOAD: u8 = 3;
 
 /// One entry of the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(tag = "event", content = "measurement", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluginEvent {
     /// The plugin with this measurement became invocable.
     Load(Measurement),
+    /// The plugin became invocable after its publisher's signed manifest
+    /// was verified.
+    SignedLoad(SignedLoad),
     /// The plugin with this measurement stopped being invocable.
     Unload(Measurement),
+}
+
+/// What a signed load records besides the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignedLoad {
+    /// The plugin's SHA-384.
+    pub measurement: Measurement,
+    /// SHA-256 of the publisher's public key (DER SPKI).
+    pub publisher_key: [u8; 32],
+    /// SHA-384 of the exact manifest bytes.
+    pub manifest_digest: [u8; 48],
+}
+
+impl serde::Serialize for PluginEvent {
+    /// `{"event": "load"|"signed_load"|"unload", "measurement": hex}`, and
+    /// for a signed load `"publisher_key"` and `"manifest_sha384"` (hex).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let (event, signed) = match self {
+            Self::Load(_) => ("load", None),
+            Self::SignedLoad(l) => ("signed_load", Some(l)),
+            Self::Unload(_) => ("unload", None),
+        };
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("event", event)?;
+        map.serialize_entry("measurement", self.measurement())?;
+        if let Some(l) = signed {
+            map.serialize_entry("publisher_key", &hex::encode(l.publisher_key))?;
+            map.serialize_entry("manifest_sha384", &hex::encode(l.manifest_digest))?;
+        }
+        map.end()
+    }
 }
 
 impl PluginEvent {
@@ -64,7 +112,14 @@ impl PluginEvent {
     pub const fn measurement(&self) -> &Measurement {
         match self {
             Self::Load(m) | Self::Unload(m) => m,
+            Self::SignedLoad(l) => &l.measurement,
         }
+    }
+
+    /// Whether the event makes its plugin live (a load, signed or not).
+    #[must_use]
+    pub const fn is_load(&self) -> bool {
+        !matches!(self, Self::Unload(_))
     }
 
     /// The 48 bytes extended into the plugin PCR for this event (see the
@@ -73,12 +128,18 @@ impl PluginEvent {
     pub fn extend_value(&self) -> [u8; 48] {
         match self {
             Self::Load(m) => *m.as_bytes(),
-            Self::Unload(m) => {
-                let mut h = Sha384::new();
-                h.update(UNLOAD_DOMAIN);
-                h.update(m.as_bytes());
-                h.finalize().into()
-            }
+            Self::SignedLoad(l) => Sha384::new()
+                .chain_update(SIGNED_LOAD_DOMAIN)
+                .chain_update(l.measurement.as_bytes())
+                .chain_update(l.publisher_key)
+                .chain_update(l.manifest_digest)
+                .finalize()
+                .into(),
+            Self::Unload(m) => Sha384::new()
+                .chain_update(UNLOAD_DOMAIN)
+                .chain_update(m.as_bytes())
+                .finalize()
+                .into(),
         }
     }
 
@@ -86,6 +147,16 @@ impl PluginEvent {
         match self {
             Self::Load(_) => KIND_LOAD,
             Self::Unload(_) => KIND_UNLOAD,
+            Self::SignedLoad(_) => KIND_SIGNED_LOAD,
+        }
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.kind());
+        out.extend_from_slice(self.measurement().as_bytes());
+        if let Self::SignedLoad(l) = self {
+            out.extend_from_slice(&l.publisher_key);
+            out.extend_from_slice(&l.manifest_digest);
         }
     }
 }
@@ -216,9 +287,10 @@ impl EventLog {
     pub fn live(&self) -> Vec<Measurement> {
         let mut live: Vec<Measurement> = Vec::new();
         for e in &self.events {
-            match e {
-                PluginEvent::Load(m) => live.push(*m),
-                PluginEvent::Unload(m) => live.retain(|l| l != m),
+            if e.is_load() {
+                live.push(*e.measurement());
+            } else {
+                live.retain(|l| l != e.measurement());
             }
         }
         live
@@ -231,7 +303,7 @@ impl EventLog {
             .iter()
             .rev()
             .find(|e| e.measurement() == m)
-            .is_some_and(|e| matches!(e, PluginEvent::Load(_)))
+            .is_some_and(PluginEvent::is_load)
     }
 
     /// The plugin PCR of a SHA-384 bank (Nitro) after every event.
@@ -259,14 +331,13 @@ impl EventLog {
     /// The canonical encoding.
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(MAGIC.len() + 4 + self.events.len() * ENTRY_LEN);
+        let mut out = Vec::with_capacity(MAGIC.len() + 4 + self.events.len() * SIGNED_ENTRY_LEN);
         out.extend_from_slice(MAGIC);
         // MAX_EVENTS fits in u32, and push() enforces it.
         let count = u32::try_from(self.events.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&count.to_be_bytes());
         for e in &self.events {
-            out.push(e.kind());
-            out.extend_from_slice(e.measurement().as_bytes());
+            e.encode(&mut out);
         }
         out
     }
@@ -293,40 +364,66 @@ impl EventLog {
         if count_usize > MAX_EVENTS {
             return Err(EventLogError::TooManyEntries(count.into()));
         }
-        let expected = count_usize * ENTRY_LEN;
-        if entries.len() != expected {
+        // Every entry is at least ENTRY_LEN bytes: bound the count first.
+        let least = count_usize * ENTRY_LEN;
+        if entries.len() < least {
             return Err(EventLogError::Length {
-                expected,
+                expected: least,
                 actual: entries.len(),
             });
         }
         let mut live = std::collections::HashSet::new();
         let mut events = Vec::with_capacity(count_usize);
-        for (index, entry) in entries.chunks_exact(ENTRY_LEN).enumerate() {
-            let event = parse_entry(index, entry)?;
+        let mut rest = entries;
+        for index in 0..count_usize {
+            let (event, after) = parse_entry(index, rest)?;
+            rest = after;
             check_event(index, &event, live.contains(event.measurement()))?;
-            match event {
-                PluginEvent::Load(m) => live.insert(m),
-                PluginEvent::Unload(m) => live.remove(&m),
-            };
+            if event.is_load() {
+                live.insert(*event.measurement());
+            } else {
+                live.remove(event.measurement());
+            }
             events.push(event);
+        }
+        if !rest.is_empty() {
+            return Err(EventLogError::Length {
+                expected: entries.len() - rest.len(),
+                actual: entries.len(),
+            });
         }
         Ok(Self { events })
     }
 }
 
-fn parse_entry(index: usize, entry: &[u8]) -> Result<PluginEvent, EventLogError> {
-    let (kind, m) = entry
-        .split_first()
-        .and_then(|(k, m)| Some((*k, <[u8; MEASUREMENT_LEN]>::try_from(m).ok()?)))
-        .ok_or(EventLogError::Length {
-            expected: ENTRY_LEN,
-            actual: entry.len(),
-        })?;
-    let m = Measurement::from_bytes(m);
+/// One entry from the front of `bytes`, and what follows it.
+fn parse_entry(index: usize, bytes: &[u8]) -> Result<(PluginEvent, &[u8]), EventLogError> {
+    let short = |expected: usize| EventLogError::Length {
+        expected,
+        actual: bytes.len(),
+    };
+    let (&kind, rest) = bytes.split_first().ok_or(short(ENTRY_LEN))?;
+    let (m, rest) = rest
+        .split_first_chunk::<MEASUREMENT_LEN>()
+        .ok_or(short(ENTRY_LEN))?;
+    let m = Measurement::from_bytes(*m);
     match kind {
-        KIND_LOAD => Ok(PluginEvent::Load(m)),
-        KIND_UNLOAD => Ok(PluginEvent::Unload(m)),
+        KIND_LOAD => Ok((PluginEvent::Load(m), rest)),
+        KIND_UNLOAD => Ok((PluginEvent::Unload(m), rest)),
+        KIND_SIGNED_LOAD => {
+            let (key, rest) = rest
+                .split_first_chunk::<32>()
+                .ok_or(short(SIGNED_ENTRY_LEN))?;
+            let (digest, rest) = rest
+                .split_first_chunk::<48>()
+                .ok_or(short(SIGNED_ENTRY_LEN))?;
+            let load = SignedLoad {
+                measurement: m,
+                publisher_key: *key,
+                manifest_digest: *digest,
+            };
+            Ok((PluginEvent::SignedLoad(load), rest))
+        }
         kind => Err(EventLogError::Kind { index, kind }),
     }
 }
@@ -334,15 +431,10 @@ fn parse_entry(index: usize, entry: &[u8]) -> Result<PluginEvent, EventLogError>
 /// Whether `event`, at `index`, keeps the log well formed given whether its
 /// plugin is live before it.
 fn check_event(index: usize, event: &PluginEvent, live: bool) -> Result<(), EventLogError> {
-    match (event, live) {
-        (PluginEvent::Load(m), true) => Err(EventLogError::AlreadyLoaded {
-            index,
-            measurement: *m,
-        }),
-        (PluginEvent::Unload(m), false) => Err(EventLogError::NotLoaded {
-            index,
-            measurement: *m,
-        }),
+    let measurement = *event.measurement();
+    match (event.is_load(), live) {
+        (true, true) => Err(EventLogError::AlreadyLoaded { index, measurement }),
+        (false, false) => Err(EventLogError::NotLoaded { index, measurement }),
         _ => Ok(()),
     }
 }

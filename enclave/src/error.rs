@@ -36,6 +36,14 @@ pub enum Error {
     /// An opened release was refused: `bundle_expired` or `unknown_plugin`.
     #[error("release refused: {0}")]
     Release(#[from] ReleaseError),
+    /// A publisher manifest or signature was refused (see `server/provenance.rs`).
+    #[error("plugin manifest refused: {0}")]
+    Manifest(#[from] enclet_manifest::ManifestError),
+    /// The enclave requires signed plugins and the load carried no manifest.
+    #[error(
+        "this enclave loads only plugins with a signed manifest (it has publisher keys); none came with this load"
+    )]
+    Unsigned,
     /// The plugin event log refused an entry.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
@@ -78,11 +86,24 @@ impl Error {
             Self::Attester(AttesterError::CredentialRejected(_)) => "credential_rejected",
             Self::InvalidRequest(_) | Self::Attester(AttesterError::Input(_)) => "invalid_request",
             Self::Attester(_) => "attester_failed",
+            Self::Manifest(e) => manifest_code(e),
+            Self::Unsigned => "unsigned_plugin",
             Self::EventLog(EventLogError::Full) => "event_log_full",
             Self::EventLog(_) => "event_log",
             Self::NoAttester => "no_attester",
             Self::Listen { .. } => "listen_failed",
             Self::Internal(_) => "internal",
         }
+    }
+}
+
+fn manifest_code(e: &enclet_manifest::ManifestError) -> &'static str {
+    use enclet_manifest::ManifestError as M;
+    match e {
+        M::UnknownCapability(_) => "unknown_capability",
+        M::UnsupportedHostApi { .. } => "unsupported_host_api",
+        M::ComponentMismatch { .. } => "component_mismatch",
+        M::Key(_) | M::MalformedSignature(_) | M::BadSignature => "untrusted_signature",
+        _ => "invalid_manifest",
     }
 }

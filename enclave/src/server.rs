@@ -80,6 +80,7 @@ mod handler;
 mod lanes;
 mod lifecycle;
 mod pool;
+mod provenance;
 mod release;
 mod watch;
 
@@ -108,7 +109,7 @@ pub const ACCEPT_FAILURE_LIMIT: u32 = 20;
 
 /// Tunables of the server loop. [`ServerConfig::default`] holds the defaults
 /// (the `enclet-enclave` flags take theirs from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Bounds on every frame.
     pub frame_limits: FrameLimits,
@@ -137,6 +138,9 @@ pub struct ServerConfig {
     pub busy_poll: Duration,
     /// How long a lane of the pool waits for work before it ends.
     pub lane_idle_timeout: Duration,
+    /// Publisher keys whose signed manifests this enclave accepts; when any
+    /// is set, unsigned loads are refused (see `provenance.rs`).
+    pub publisher_keys: Vec<enclet_manifest::PublicKey>,
 }
 
 impl Default for ServerConfig {
@@ -151,6 +155,7 @@ impl Default for ServerConfig {
             max_connections: 8,
             busy_poll: Duration::from_micros(100),
             lane_idle_timeout: Duration::from_secs(5),
+            publisher_keys: Vec::new(),
         }
     }
 }

@@ -326,6 +326,7 @@ async fn the_enclave_completes_partial_limits_and_refuses_unreadable_ones() {
         name: "hostile".to_owned(),
         component: plugin("hostile"),
         limits: Some(partial),
+        signed: None,
     };
     let Response::Loaded(loaded) = client.request(&request).await.unwrap() else {
         panic!("the partial load was not accepted");

@@ -28,4 +28,5 @@ mod load_limits;
 mod plugins;
 mod release;
 mod saturation;
+mod signed;
 mod unload;

@@ -145,10 +145,10 @@ fn rejects_malformed_encodings() {
         Err(EventLogError::TooManyEntries(u32::MAX.into()))
     );
     let mut kind = bytes;
-    kind[MAGIC.len() + 4] = 3;
+    kind[MAGIC.len() + 4] = 4;
     assert_eq!(
         EventLog::from_bytes(&kind),
-        Err(EventLogError::Kind { index: 0, kind: 3 })
+        Err(EventLogError::Kind { index: 0, kind: 4 })
     );
 }
 
@@ -200,4 +200,56 @@ fn events_serialize_with_their_kind() {
     let json = serde_json::to_value(PluginEvent::Unload(a)).unwrap();
     assert_eq!(json["event"], "unload");
     assert_eq!(json["measurement"], a.to_hex());
+}
+
+fn signed(name: &[u8]) -> PluginEvent {
+    PluginEvent::SignedLoad(SignedLoad {
+        measurement: m(name),
+        publisher_key: [7; 32],
+        manifest_digest: [9; 48],
+    })
+}
+
+#[test]
+fn a_signed_load_binds_its_publisher_and_manifest() {
+    let log = log_of(&[signed(b"a"), PluginEvent::Load(m(b"b"))]);
+    assert_eq!(EventLog::from_bytes(&log.to_bytes()).unwrap(), log);
+    assert_eq!(log.live(), vec![m(b"a"), m(b"b")]);
+    // The extend value is the documented one, and differs from an unsigned
+    // load's and from one with another key or manifest.
+    let expected: [u8; 48] = Sha384::new()
+        .chain_update(b"enclet-plugin-signed-load/v1")
+        .chain_update(m(b"a").as_bytes())
+        .chain_update([7u8; 32])
+        .chain_update([9u8; 48])
+        .finalize()
+        .into();
+    assert_eq!(signed(b"a").extend_value(), expected);
+    let PluginEvent::SignedLoad(mut other) = signed(b"a") else {
+        unreachable!()
+    };
+    other.publisher_key = [8; 32];
+    assert_ne!(PluginEvent::SignedLoad(other).extend_value(), expected);
+    assert_ne!(PluginEvent::Load(m(b"a")).extend_value(), expected);
+    // A signed load is a load: loading it again is refused; unloading works.
+    let mut again = log.clone();
+    assert!(matches!(
+        again.push_load(m(b"a")),
+        Err(EventLogError::AlreadyLoaded { .. })
+    ));
+    again.push_unload(m(b"a")).unwrap();
+    assert_eq!(again.live(), vec![m(b"b")]);
+    // JSON names the publisher key and the manifest digest.
+    let json = serde_json::to_value(signed(b"a")).unwrap();
+    assert_eq!(json["event"], "signed_load");
+    assert_eq!(json["publisher_key"], "07".repeat(32));
+    assert_eq!(json["manifest_sha384"], "09".repeat(48));
+    // A signed entry cut short is a length error, not a panic.
+    let bytes = log_of(&[signed(b"a")]).to_bytes();
+    for cut in [1, 20, 80] {
+        assert!(matches!(
+            EventLog::from_bytes(&bytes[..bytes.len() - cut]),
+            Err(EventLogError::Length { .. })
+        ));
+    }
 }

@@ -21,6 +21,11 @@ pub enum Request {
         /// The limits asked for. `None`, and every limit left out of a
         /// [`LimitsRequest`], take the enclave's configured defaults.
         limits: Option<LimitsRequest>,
+        /// The publisher's manifest and its signature. An enclave configured
+        /// with publisher keys refuses a load without them; left off the wire
+        /// when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed: Option<SignedManifest>,
     },
     /// Run a loaded plugin's `handle(input)`.
     Invoke {
@@ -81,6 +86,18 @@ pub enum Request {
         #[serde(with = "serde_bytes")]
         bundle: Vec<u8>,
     },
+}
+
+/// A publisher's manifest (TOML) and its cosign-format signature, checked
+/// by the enclave before it compiles anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedManifest {
+    /// The exact manifest bytes.
+    #[serde(with = "serde_bytes")]
+    pub manifest: Vec<u8>,
+    /// base64 of the DER ECDSA P-256 signature over them.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
 }
 
 /// Enclave → parent.

@@ -99,6 +99,28 @@ struct Args {
     /// Attestation backend: `tpm:host=H,port=P`, `tpm:device=PATH` or `none`.
     #[arg(long, env = "ENCLET_ENCLAVE_ATTESTER", default_value = "none", value_parser = parse_attester)]
     attester: AttesterChoice,
+    /// A publisher's public key (PEM SPKI, ECDSA P-256; repeatable). With
+    /// any, only plugins whose manifest one of them signed are loaded, and
+    /// each load records the publisher key and manifest digest in the event
+    /// log. Bake them into the image's entrypoint: they are then measured.
+    #[arg(long, value_name = "PUB.pem")]
+    publisher_key: Vec<std::path::PathBuf>,
+}
+
+/// Reads the publisher keys named on the command line.
+fn publisher_keys(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<enclet_manifest::PublicKey>> {
+    use std::io::Read as _;
+    paths
+        .iter()
+        .map(|path| {
+            let mut pem = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(16 * 1024).read_to_end(&mut pem))
+                .with_context(|| format!("reading --publisher-key {}", path.display()))?;
+            enclet_manifest::PublicKey::from_pem(&pem)
+                .with_context(|| format!("--publisher-key {}", path.display()))
+        })
+        .collect()
 }
 
 /// Smallest `--max-frame-bytes`: room for any error answer.
@@ -168,7 +190,11 @@ async fn main() -> anyhow::Result<()> {
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;
-    let config = server_config(&args);
+    let mut config = server_config(&args);
+    config.publisher_keys = publisher_keys(&args.publisher_key)?;
+    for key in &config.publisher_keys {
+        tracing::info!(publisher_key = %hex::encode(key.fingerprint()), "publisher key accepted");
+    }
     let attester = open_attester(&args.attester).await?;
     let server =
         Arc::new(Server::new(Arc::new(runtime), attester, config).context("starting the server")?);

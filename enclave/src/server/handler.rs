@@ -6,9 +6,10 @@ use enclet_protocol::{
     ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
-use super::{Server, attest, lifecycle, release};
+use super::{Server, attest, lifecycle, provenance, release};
 use crate::Error;
 use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded};
+use enclet_attestation::event_log::SignedLoad;
 
 /// Handles one request; failures become [`Response::Error`] with a stable code.
 pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
@@ -17,12 +18,25 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             name,
             component,
             limits,
+            signed,
         } => {
-            // Limits left out of the request take this enclave's defaults;
-            // the runtime then checks the result against its hard maxima.
-            let defaults = server.runtime.config().default_limits;
-            let limits = limits.map(|partial| defaults.overlay(&partial));
-            load(server, name, component, limits).await
+            // Publisher checks come before anything is compiled.
+            match provenance::check(&server.config.publisher_keys, signed.as_ref(), &component) {
+                Err(e) => Err(e),
+                Ok(provenance) => {
+                    // Limits left out of the request take the manifest's, then
+                    // this enclave's defaults; the runtime then checks the
+                    // result against its hard maxima.
+                    let limits = match &provenance {
+                        Some(p) => provenance::limits(limits, &p.limits),
+                        None => limits,
+                    };
+                    let defaults = server.runtime.config().default_limits;
+                    let limits = limits.map(|partial| defaults.overlay(&partial));
+                    let signed = provenance.map(|p| p.load);
+                    load(server, name, component, limits, signed).await
+                }
+            }
         }
         Request::Invoke { plugin, input } => {
             return invoked(server.runtime.invoke(&plugin, input).await);
@@ -62,6 +76,7 @@ async fn load(
     name: String,
     component: Vec<u8>,
     limits: Option<Limits>,
+    signed: Option<SignedLoad>,
 ) -> Result<Response, Error> {
     let runtime = Arc::clone(&server.runtime);
     // Compilation takes tens of milliseconds or more and much memory: keep it
@@ -79,7 +94,7 @@ async fn load(
             info,
             newly_loaded: false,
         },
-        Compiled::New(prepared) => lifecycle::record_and_commit(server, prepared).await?,
+        Compiled::New(prepared) => lifecycle::record_and_commit(server, prepared, signed).await?,
     };
     Ok(Response::Loaded(LoadResult {
         info: info_to_wire(&loaded.info),

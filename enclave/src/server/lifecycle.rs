@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use enclet_attestation::Measurement;
-use enclet_attestation::event_log::PluginEvent;
+use enclet_attestation::event_log::{PluginEvent, SignedLoad};
 use enclet_protocol::{LimitsRequest, Response};
 
 use super::Server;
@@ -36,6 +36,7 @@ async fn measure(server: &Server, event: PluginEvent) -> Result<(), Error> {
 pub(super) async fn record_and_commit(
     server: &Arc<Server>,
     prepared: Prepared,
+    signed: Option<SignedLoad>,
 ) -> Result<Loaded, Error> {
     let mut log = server.event_log.lock().await;
     // Another load of the same bytes may have committed while we compiled;
@@ -46,7 +47,12 @@ pub(super) async fn record_and_commit(
             newly_loaded: false,
         });
     }
-    let event = PluginEvent::Load(prepared.info().measurement);
+    let event = match signed {
+        Some(load) if load.measurement == prepared.info().measurement => {
+            PluginEvent::SignedLoad(load)
+        }
+        _ => PluginEvent::Load(prepared.info().measurement),
+    };
     log.check(&event)?;
     measure(server, event).await?;
     log.push(event)?;

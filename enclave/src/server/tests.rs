@@ -106,6 +106,7 @@ async fn answers_health_list_and_errors_by_id() {
         name: "x".into(),
         component: b"not wasm".to_vec(),
         limits: None,
+        signed: None,
     };
     let (_, resp) = call(&mut s, 11, &bad).await;
     assert!(
@@ -192,6 +193,7 @@ async fn loads_beyond_the_compile_bound_wait_and_complete() {
         name: name.into(),
         component: plugin_bytes(name),
         limits: None,
+        signed: None,
     };
     let answers = tokio::time::timeout(Duration::from_mins(2), async {
         tokio::join!(

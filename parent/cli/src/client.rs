@@ -70,19 +70,33 @@ impl ParentClient {
         path: &str,
         body: Vec<u8>,
     ) -> Result<Bytes, CallError> {
+        self.call_with_headers(method, path, &[], body).await
+    }
+
+    /// Like [`call`](Self::call), with extra request headers.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call).
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Bytes, CallError> {
         let transport = |e: &dyn fmt::Display| CallError::Transport(format!("{}: {e}", self.addr));
         let (status, bytes) = match &self.addr {
             OperatorAddr::Unix(p) => {
                 let s = tokio::net::UnixStream::connect(p)
                     .await
                     .map_err(|e| transport(&e))?;
-                exchange(s, method, path, body).await
+                exchange(s, method, path, headers, body).await
             }
             OperatorAddr::Tcp(a) => {
                 let s = tokio::net::TcpStream::connect(a)
                     .await
                     .map_err(|e| transport(&e))?;
-                exchange(s, method, path, body).await
+                exchange(s, method, path, headers, body).await
             }
         }
         .map_err(|e| transport(&e))?;
@@ -123,6 +137,7 @@ async fn exchange<S>(
     stream: S,
     method: Method,
     path: &str,
+    headers: &[(&str, String)],
     body: Vec<u8>,
 ) -> Result<(StatusCode, Bytes), String>
 where
@@ -132,11 +147,15 @@ where
         .await
         .map_err(|e| e.to_string())?;
     let driver = tokio::spawn(conn);
-    let request = Request::builder()
+    let mut request = Request::builder()
         .method(method)
         .uri(path)
         .header(header::HOST, "enclet-parent")
-        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_TYPE, "application/octet-stream");
+    for (name, value) in headers {
+        request = request.header(*name, value.as_str());
+    }
+    let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let response = sender

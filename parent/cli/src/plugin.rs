@@ -66,6 +66,13 @@ pub struct LoadArgs {
     /// Print the parent's JSON answer.
     #[arg(long)]
     pub json: bool,
+    /// The publisher's manifest for this component (an enclave with
+    /// publisher keys requires it, with --signature).
+    #[arg(long, value_name = "MANIFEST.toml", requires = "signature")]
+    pub manifest: Option<PathBuf>,
+    /// The manifest's signature (cosign format, see `enclet plugin sign`).
+    #[arg(long, value_name = "SIG", requires = "manifest")]
+    pub signature: Option<PathBuf>,
     /// Per-plugin limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -75,7 +82,8 @@ pub struct LoadArgs {
 const LOAD_EXAMPLES: &str = "\
 Examples:
   enclet plugin load echo.wasm
-  enclet plugin load payout.wasm --name payout --fuel 1000000 --deadline-ms 500 --json";
+  enclet plugin load payout.wasm --name payout --fuel 1000000 --deadline-ms 500 --json
+  enclet plugin load payout.wasm --manifest payout.toml --signature payout.toml.sig";
 
 /// Explains how limits combine, then the examples, after `enclet plugin load --help`.
 const LOAD_HELP: &str = "\
@@ -263,7 +271,19 @@ async fn load(client: &ParentClient, args: &LoadArgs) -> Result<(), Failure> {
         Some(n) => n.clone(),
         None => default_name(&args.file)?,
     };
-    let answer = load_bytes_with_limits(client, &name, bytes, &args.limits).await?;
+    let headers = publish::signed_headers(args.manifest.as_deref(), args.signature.as_deref())?;
+    let answer: LoadAnswer = client
+        .call_with_headers(
+            Method::POST,
+            &load_path(&name, &args.limits),
+            &headers,
+            bytes,
+        )
+        .await
+        .and_then(|b| {
+            serde_json::from_slice(&b)
+                .map_err(|e| CallError::Transport(format!("unexpected load answer: {e}")))
+        })?;
     if !answer.newly_loaded && args.limits.differs_from(&answer.limits) {
         eprintln!(
             "note: these bytes were already loaded and keep their first limits: {}",

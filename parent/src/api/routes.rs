@@ -10,7 +10,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use enclet_protocol::{Limits, LimitsRequest, LoadResult, PluginInfo, Request};
+use enclet_protocol::{Limits, LimitsRequest, LoadResult, PluginInfo, Request, SignedManifest};
 use serde::Serialize;
 
 use super::{ApiError, ApiState};
@@ -64,6 +64,7 @@ impl From<PluginInfo> for PluginJson {
 pub(super) async fn load(
     State(state): State<Arc<ApiState>>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let Query(pairs) = query.map_err(|e| {
@@ -75,9 +76,10 @@ pub(super) async fn load(
     })?;
     let load_query::LoadQuery { name, limits } = load_query::parse(pairs)?;
     check_name(&name)?;
+    let signed = signed_manifest(&headers)?;
     let component = body_bytes(body)?;
     let client = state.enclave.client().await?;
-    let loaded = load_partial(&client, name, component.to_vec(), limits).await?;
+    let loaded = load_partial(&client, name, component.to_vec(), limits, signed).await?;
     tracing::info!(
         plugin = %loaded.info.name,
         measurement = %loaded.info.measurement,
@@ -105,11 +107,13 @@ async fn load_partial(
     name: String,
     component: Vec<u8>,
     limits: Option<LimitsRequest>,
+    signed: Option<SignedManifest>,
 ) -> Result<LoadResult, Error> {
     let request = Request::Load {
         name,
         component,
         limits,
+        signed,
     };
     match client.request(&request).await? {
         enclet_protocol::Response::Loaded(loaded) => Ok(loaded),
@@ -192,6 +196,33 @@ pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, A
         };
         ApiError::new(status, code, e.body_text())
     })
+}
+
+/// Header carrying the publisher's manifest, base64 (standard alphabet).
+pub(crate) const MANIFEST_HEADER: &str = "enclet-manifest";
+/// Header carrying the manifest's signature (cosign's base64 text).
+pub(crate) const SIGNATURE_HEADER: &str = "enclet-signature";
+
+/// The manifest and signature headers of a load: both or neither. The parent
+/// only decodes them; the enclave judges them.
+fn signed_manifest(headers: &axum::http::HeaderMap) -> Result<Option<SignedManifest>, ApiError> {
+    use base64::Engine as _;
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", why);
+    match (headers.get(MANIFEST_HEADER), headers.get(SIGNATURE_HEADER)) {
+        (None, None) => Ok(None),
+        (Some(manifest), Some(signature)) => {
+            let manifest = base64::engine::general_purpose::STANDARD
+                .decode(manifest.as_bytes())
+                .map_err(|e| bad(format!("{MANIFEST_HEADER} is not base64: {e}")))?;
+            Ok(Some(SignedManifest {
+                manifest,
+                signature: signature.as_bytes().to_vec(),
+            }))
+        }
+        _ => Err(bad(format!(
+            "{MANIFEST_HEADER} and {SIGNATURE_HEADER} come together"
+        ))),
+    }
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {

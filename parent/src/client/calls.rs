@@ -25,6 +25,7 @@ impl EnclaveClient {
             name: name.to_owned(),
             component,
             limits: limits.map(Into::into),
+            signed: None,
         };
         match self.request(&request).await? {
             Response::Loaded(r) => Ok(r),

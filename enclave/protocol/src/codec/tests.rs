@@ -31,6 +31,7 @@ fn requests() -> Vec<Request> {
             name: "echo".into(),
             component: vec![0, 97, 115, 109, 255],
             limits: Some(limits().into()),
+            signed: None,
         },
         Request::Load {
             name: "partial".into(),
@@ -39,11 +40,16 @@ fn requests() -> Vec<Request> {
                 deadline_ms: Some(7),
                 ..LimitsRequest::default()
             }),
+            signed: Some(crate::SignedManifest {
+                manifest: b"schema = 1".to_vec(),
+                signature: b"MEUCIQ==".to_vec(),
+            }),
         },
         Request::Load {
             name: String::new(),
             component: vec![],
             limits: None,
+            signed: None,
         },
         Request::Invoke {
             plugin: Measurement::of_plugin(b"x"),

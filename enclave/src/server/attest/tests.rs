@@ -122,6 +122,7 @@ fn load_echo() -> Request {
         name: "echo".into(),
         component: plugin_bytes("echo"),
         limits: None,
+        signed: None,
     }
 }
 

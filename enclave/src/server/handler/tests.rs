@@ -35,6 +35,7 @@ async fn load(server: &Arc<Server>, plugin: &str, limits: Option<LimitsRequest>)
         name: plugin.to_owned(),
         component: plugin_bytes(plugin),
         limits,
+        signed: None,
     };
     handle(server, request).await
 }

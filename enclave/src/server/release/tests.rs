@@ -45,6 +45,7 @@ impl Enclave {
                 name: name.to_owned(),
                 component: plugin_bytes(name),
                 limits: None,
+                signed: None,
             };
             let Response::Loaded(r) = handle(&server, request).await else {
                 panic!("{name} did not load");

@@ -66,6 +66,7 @@ async fn load(s: &Arc<Server>, name: &str) -> Measurement {
             name: name.into(),
             component: plugin_bytes(name),
             limits: Some(limits),
+            signed: None,
         },
     )
     .await;

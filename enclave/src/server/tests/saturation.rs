@@ -225,6 +225,7 @@ async fn loads_beyond_the_bound_are_refused_with_overloaded() {
         name: name.into(),
         component: plugin_bytes(name),
         limits: None,
+        signed: None,
     };
     let requests = [(1, load("echo")), (2, load("payout"))];
     let bytes: Vec<u8> = requests

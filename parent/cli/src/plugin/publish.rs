@@ -135,6 +135,32 @@ fn read(path: &Path, max: u64) -> Result<Vec<u8>, Failure> {
     crate::bounded::read_file(path, max).map_err(|e| usage(e.to_string()))
 }
 
+/// The headers that carry a manifest and its signature with a load (both or
+/// neither; clap enforces that).
+pub(super) fn signed_headers(
+    manifest: Option<&Path>,
+    signature: Option<&Path>,
+) -> Result<Vec<(&'static str, String)>, Failure> {
+    use base64::Engine as _;
+    let (Some(manifest), Some(signature)) = (manifest, signature) else {
+        return Ok(Vec::new());
+    };
+    let manifest = read(
+        manifest,
+        enclet_manifest::manifest::MAX_MANIFEST_BYTES as u64,
+    )?;
+    let signature = read(signature, MAX_SMALL_FILE)?;
+    let signature = String::from_utf8(signature)
+        .map_err(|_| usage("the signature file is not base64 text".to_owned()))?;
+    Ok(vec![
+        (
+            "enclet-manifest",
+            base64::engine::general_purpose::STANDARD.encode(manifest),
+        ),
+        ("enclet-signature", signature.trim().to_owned()),
+    ])
+}
+
 pub(super) fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     let key_path = PathBuf::from(format!("{}.key", args.output_key_prefix));
     let pub_path = PathBuf::from(format!("{}.pub", args.output_key_prefix));

@@ -299,19 +299,25 @@ fn human(claims: &TpmClaims, notes: &[&str]) -> String {
             }
         }
     }
-    // The history, when it is more than the loads of the live plugins.
-    let unloads = claims
+    // The history, when it says more than the live plugins do.
+    let telling = claims
         .claims
         .plugin_events
         .iter()
-        .any(|e| matches!(e, PluginEvent::Unload(_)));
-    if unloads {
+        .any(|e| !matches!(e, PluginEvent::Load(_)));
+    if telling {
         for e in &claims.claims.plugin_events {
-            let (kind, m) = match e {
-                PluginEvent::Load(m) => ("load", m),
-                PluginEvent::Unload(m) => ("unload", m),
+            let line = match e {
+                PluginEvent::Load(m) => format!("load   {m}"),
+                PluginEvent::Unload(m) => format!("unload {m}"),
+                PluginEvent::SignedLoad(l) => format!(
+                    "load   {} signed by publisher key sha256:{} (manifest sha384:{})",
+                    l.measurement,
+                    hex::encode(l.publisher_key),
+                    hex::encode(l.manifest_digest)
+                ),
             };
-            let _ = writeln!(s, "event        {kind:<6} {m}");
+            let _ = writeln!(s, "event        {line}");
         }
     }
     for n in notes {

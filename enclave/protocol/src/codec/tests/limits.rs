@@ -82,6 +82,7 @@ fn partial_limits_round_trip_in_a_load() {
             name: "p".into(),
             component: vec![0; 3],
             limits: Some(partial),
+            signed: None,
         };
         let frame = encode(9, &req, LIMITS).unwrap();
         let (_, back): (_, Request) = decode(body(&frame)).unwrap();
@@ -118,6 +119,7 @@ fn loads_from_earlier_parents_still_decode() {
                 name: "p".into(),
                 component: vec![7],
                 limits: limits.map(LimitsRequest::from),
+                signed: None,
             }
         );
     }
@@ -183,6 +185,11 @@ fn a_largest_body_fits_the_default_frame() {
             max_table_elements: widest,
             max_input_bytes: widest,
             max_output_bytes: widest,
+        }),
+        // The largest manifest (16 KiB) and a signature file's worth.
+        signed: Some(crate::SignedManifest {
+            manifest: vec![b'#'; 16 * 1024],
+            signature: vec![b'A'; 16 * 1024],
         }),
     };
     let invoke = Request::Invoke {
