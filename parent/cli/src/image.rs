@@ -6,6 +6,7 @@
 //! the result. Writing never replaces an existing file unless asked to, and
 //! then atomically (a temporary file in the same directory, renamed).
 
+use crate::stdout::print;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -231,17 +232,5 @@ fn fail(command: &str, failure: &Failure, json: bool) -> ExitCode {
             }
             ExitCode::from(1)
         }
-    }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        // The reader went away; the exit status still tells the outcome.
     }
 }

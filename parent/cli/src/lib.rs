@@ -34,6 +34,8 @@ pub mod plugin;
 pub mod secret;
 pub mod verify;
 
+mod stdout;
+
 use enclet_parent::OperatorAddr;
 
 /// Run WebAssembly plugins in attested enclaves, and verify the evidence.

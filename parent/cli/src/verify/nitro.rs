@@ -4,7 +4,7 @@
 //! the verification time (the clock, `--at`, or the document's own timestamp),
 //! builds the policy from the flags and reports the verdict as text or JSON.
 
-use std::io::Write;
+use crate::stdout::print;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -296,18 +296,6 @@ fn report(args: &NitroArgs, (at, decoded, result): Outcome) -> ExitCode {
             }
             ExitCode::from(1)
         }
-    }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
-fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        // The reader went away; the exit status still carries the verdict.
     }
 }
 

@@ -4,8 +4,8 @@
 //! raw TPM wire structures, builds the expectations from the flags and reports
 //! the verdict as text or JSON.
 
+use crate::stdout::print;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -250,13 +250,6 @@ fn report(args: &TpmArgs, result: Result<TpmClaims, enclet_attestation::Error>) 
             ExitCode::from(1)
         }
     }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not worth a panic: the exit
-/// status still carries the verdict.
-fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn human(claims: &TpmClaims, notes: &[&str]) -> String {
