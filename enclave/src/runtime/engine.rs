@@ -13,11 +13,14 @@
 //!   started it (see `compile.rs`), so N compile permits are at most N cores.
 //!
 //! The [`EpochTicker`] increments the engine's epoch every `epoch_tick` on its
-//! own thread; it stops and is joined when the runtime is dropped.
+//! own thread; it stops and is joined when the runtime is dropped. A wake-up
+//! that comes late (a loaded machine) issues every tick that came due while
+//! it slept, so an epoch deadline stays a wall-clock deadline: the epoch is
+//! the number of whole ticks since the ticker started, never fewer.
 
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -87,9 +90,14 @@ impl EpochTicker {
         let thread = thread::Builder::new()
             .name("enclet-epoch".to_owned())
             .spawn(move || {
+                let mut schedule = TickSchedule::new(Instant::now(), tick);
                 // A message or a dropped sender both mean: stop.
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    engine.increment_epoch();
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(schedule.wait(Instant::now()))
+                {
+                    for _ in 0..schedule.due(Instant::now()) {
+                        engine.increment_epoch();
+                    }
                 }
             })
             .map_err(|e| RuntimeError::Internal(format!("epoch ticker thread: {e}")))?;
@@ -107,5 +115,88 @@ impl Drop for EpochTicker {
             // The thread only loops on `recv_timeout`; it cannot panic.
             let _ = thread.join();
         }
+    }
+}
+
+/// Which epoch ticks have come due: the epoch the engine should be at is the
+/// number of whole `tick`s since `start`, however late the thread wakes.
+#[derive(Debug)]
+struct TickSchedule {
+    start: Instant,
+    tick: Duration,
+    issued: u128,
+}
+
+impl TickSchedule {
+    fn new(start: Instant, tick: Duration) -> Self {
+        Self {
+            start,
+            tick: tick.max(Duration::from_nanos(1)),
+            issued: 0,
+        }
+    }
+
+    /// Whole ticks elapsed at `now`.
+    fn elapsed_ticks(&self, now: Instant) -> u128 {
+        now.saturating_duration_since(self.start).as_nanos() / self.tick.as_nanos()
+    }
+
+    /// Ticks that came due since the last call, marked as issued.
+    fn due(&mut self, now: Instant) -> u64 {
+        let owed = self.elapsed_ticks(now).saturating_sub(self.issued);
+        self.issued = self.issued.saturating_add(owed);
+        u64::try_from(owed).unwrap_or(u64::MAX)
+    }
+
+    /// How long to sleep from `now` until the next tick is due.
+    fn wait(&self, now: Instant) -> Duration {
+        let next = self.issued.saturating_add(1);
+        let at = self.tick.as_nanos().saturating_mul(next);
+        let passed = now.saturating_duration_since(self.start).as_nanos();
+        let nanos = u64::try_from(at.saturating_sub(passed)).unwrap_or(u64::MAX);
+        Duration::from_nanos(nanos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::TickSchedule;
+
+    const TICK: Duration = Duration::from_millis(5);
+
+    #[test]
+    fn a_late_wake_up_issues_every_tick_that_came_due() {
+        let start = Instant::now();
+        let mut schedule = TickSchedule::new(start, TICK);
+        assert_eq!(schedule.due(start), 0);
+        assert_eq!(schedule.due(start + TICK), 1);
+        // The thread was starved for 100 ms: 20 ticks were due, 19 are owed.
+        assert_eq!(schedule.due(start + Duration::from_millis(100)), 19);
+        assert_eq!(schedule.due(start + Duration::from_millis(100)), 0);
+        assert_eq!(schedule.due(start + Duration::from_millis(104)), 0);
+        assert_eq!(schedule.due(start + Duration::from_millis(105)), 1);
+    }
+
+    #[test]
+    fn the_sleep_ends_at_the_next_tick_boundary_not_a_full_tick_later() {
+        let start = Instant::now();
+        let mut schedule = TickSchedule::new(start, TICK);
+        assert_eq!(schedule.wait(start), TICK);
+        assert_eq!(
+            schedule.wait(start + Duration::from_millis(3)),
+            Duration::from_millis(2)
+        );
+        schedule.due(start + Duration::from_millis(7));
+        assert_eq!(
+            schedule.wait(start + Duration::from_millis(7)),
+            Duration::from_millis(3)
+        );
+        // Behind schedule: no sleep at all.
+        assert_eq!(
+            schedule.wait(start + Duration::from_millis(30)),
+            Duration::ZERO
+        );
     }
 }
