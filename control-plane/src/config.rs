@@ -120,6 +120,28 @@ pub struct Config {
     pub tpm: TpmSettings,
     /// The Rego policy.
     pub policy: PolicySettings,
+    /// Capability tokens.
+    pub capabilities: CapabilitySettings,
+}
+
+/// `[capabilities]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapabilitySettings {
+    /// The root key (PKCS#8 PEM, Ed25519). Default unset:
+    /// `<state dir>/capability.key`, made on first start.
+    pub key: Option<PathBuf>,
+    /// Lifetime of a capability token, seconds. Default 300.
+    pub token_ttl_secs: u64,
+}
+
+impl Default for CapabilitySettings {
+    fn default() -> Self {
+        Self {
+            key: None,
+            token_ttl_secs: 300,
+        }
+    }
 }
 
 /// `[tls]`.
@@ -174,6 +196,7 @@ impl Default for Config {
             tls: TlsSettings::default(),
             tpm: TpmSettings::default(),
             policy: PolicySettings::default(),
+            capabilities: CapabilitySettings::default(),
         }
     }
 }
@@ -241,6 +264,10 @@ impl Config {
             ("request_timeout_ms", self.request_timeout_ms),
             ("tls_handshake_timeout_ms", self.tls_handshake_timeout_ms),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
+            (
+                "capabilities.token_ttl_secs",
+                self.capabilities.token_ttl_secs,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -287,6 +314,7 @@ impl Config {
             &mut self.tpm.ek_ca,
             &mut self.policy.rego,
             &mut self.policy.data,
+            &mut self.capabilities.key,
         ];
         for p in optional.into_iter().flatten() {
             fix(p);

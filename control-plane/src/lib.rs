@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod capability;
 pub mod config;
 mod error;
 pub mod policy;

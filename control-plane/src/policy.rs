@@ -40,7 +40,7 @@ use regorus::{CompiledPolicy, Engine, Value};
 
 pub use decision::{
     Decision, INVALID_DECISION, MAX_RULE_LEN, MAX_SECRET_NAME_LEN, MAX_SECRETS, NO_DECISION,
-    PluginDecision, RuleVerdict,
+    POLICY_CAPABILITIES, PluginDecision, RuleVerdict,
 };
 pub use error::PolicyError;
 pub use input::PolicyInput;

@@ -7,7 +7,10 @@
 //!  3. verifier: TPM quote with the activated AK, or Nitro document
 //!  4. policy over the verified claims: enclave and every attested plugin
 //!  5. secrets the policy granted, from the store; each sealed (HPKE) to the
-//!     attested public key with the session and expiry (now + release_ttl)
+//!     attested public key with the session and expiry (now + release_ttl);
+//!     a capability token per allowed plugin (`enclet-capability`): the
+//!     policy's capabilities plus `secret:NAME` per granted secret, bound to
+//!     the plugin, the attested key and now + `capabilities.token_ttl_secs`
 //!  6. ONE audit append, durable: verdict allowed, a policy_decision per
 //!     plugin, a release per plugin that received secrets — then the answer
 //! ```
@@ -153,9 +156,16 @@ fn pipeline(
     let decision = verify_step::decide(&engine, &enclave, &submission.names)?;
     // Steps 5 and 6: seal what was granted, audit, answer.
     let expires_at = (now / 1000).saturating_add(state.limits.release_ttl_secs);
-    let granted = grant::seal_granted(state, id, &enclave, &decision, expires_at)?;
+    let token_expires_at = (now / 1000).saturating_add(state.issuer.token_ttl_secs);
+    let granted =
+        grant::seal_granted(state, id, &enclave, &decision, expires_at, token_expires_at)?;
     let events = grant::audit_events(now, id, peer, &enclave, &decision, &granted, expires_at);
-    let release = grant::answer(id, expires_at, &decision, granted)?;
+    let minted = granted.plugins.iter().any(|g| g.token.is_some());
+    let mut release = grant::answer(id, expires_at, &decision, granted)?;
+    if minted {
+        // The parent re-attests before this: before the tokens expire.
+        release.expires_at = release.expires_at.min(token_expires_at);
+    }
     state.store.append_audit(events)?;
     Ok(release)
 }

@@ -5,6 +5,7 @@
 //!  state dir (0700) ─ control-plane.toml (written with defaults if absent)
 //!                   ─ tls/ (development CA, unless tls.cert/key are set)
 //!                   ─ admin.token (0600)   ─ store.sqlite, secrets.key (the store)
+//!                   ─ capability.key (0600), capability.pub (see `capability.rs`)
 //!  Service::start ──▶ Service { listener bound } ──run(shutdown)──▶ serves until shutdown
 //!  Reloader::reload (SIGHUP in the binary): config file → Engine; failure keeps the old one
 //! ```
@@ -169,6 +170,7 @@ impl Service {
         let tls = server_tls(&config, dir)?;
         let (admin, token_path, _) = AdminToken::load_or_create(dir)?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir)?);
+        let issuer = crate::capability::Issuer::load_or_create(dir, &config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| StartError::Io(format!("listening on {}: {e}", config.listen)))?;
@@ -179,6 +181,7 @@ impl Service {
             Limits::from_config(&config),
             admin,
             config.max_sessions,
+            issuer,
         );
         Ok(Self {
             state: Arc::new(state),

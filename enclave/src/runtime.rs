@@ -47,6 +47,7 @@
 //! blocks the async executor.
 
 mod bindings;
+mod capabilities;
 mod compile;
 mod config;
 mod engine;
@@ -69,7 +70,7 @@ use wasmtime::Engine;
 use wasmtime::component::Linker;
 
 pub use compile::{CompilePermit, START_DEADLINE, START_FUEL};
-pub use config::RuntimeConfig;
+pub use config::{CapabilityGate, RuntimeConfig};
 pub use error::{InvokeError, LoadError, RuntimeError};
 pub use lifecycle::{LimitsError, Unregistered};
 pub use limits::{HardMaxima, Limits};
@@ -182,7 +183,7 @@ impl Runtime {
             engine,
             linker,
             registry: Registry::new(config.max_plugins),
-            secrets: Secrets::new(clock),
+            secrets: Secrets::new(clock, config.capability_gate.clone()),
             slots: Arc::new(Semaphore::new(permits)),
             compiler: compile::Compiler::new(compiles, config.compile_timeout),
             config,
@@ -294,8 +295,14 @@ impl Runtime {
     /// [`ReleaseError::Expired`] if `expires_at` is not after the clock's now;
     /// [`ReleaseError::UnknownPlugin`] if `opened` names a plugin that is not
     /// loaded. Either way the previous table stays in force.
-    pub fn install_secrets(&self, opened: OpenedBundle) -> Result<Installed, ReleaseError> {
-        self.secrets.install(opened, &self.registry.infos())
+    pub fn install_secrets(
+        &self,
+        opened: OpenedBundle,
+        tokens: Vec<enclet_protocol::PluginToken>,
+        enclave_key: &[u8],
+    ) -> Result<Installed, ReleaseError> {
+        self.secrets
+            .install(opened, tokens, enclave_key, &self.registry.infos())
     }
 
     /// Every loaded plugin, in load order.

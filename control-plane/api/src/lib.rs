@@ -212,7 +212,8 @@ pub struct PcrValue {
 pub struct Release {
     /// The session.
     pub session: String,
-    /// When the released secrets expire (Unix seconds); re-attest before.
+    /// When the released secrets or, if earlier, the capability tokens
+    /// expire (Unix seconds); re-attest before.
     pub expires_at: u64,
     /// The policy's decision per attested plugin, in load order.
     pub plugins: Vec<PluginRelease>,
@@ -231,6 +232,16 @@ pub struct PluginRelease {
     pub rule: String,
     /// Names of the secrets sealed for it (never values).
     pub secrets: Vec<String>,
+    /// The capabilities its token grants (`log`, `secret:NAME`); empty when denied.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Its capability token (a Biscuit bound to this plugin, the attested
+    /// enclave key and the token expiry); absent when denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Hex>,
+    /// The token's revocation id (hex), what `enclet revoke token` takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
 }
 
 /// `GET /v1/health` answer.

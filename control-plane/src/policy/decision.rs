@@ -62,6 +62,8 @@ pub struct PluginDecision {
     pub rule: String,
     /// Names of the secrets granted (empty when denied).
     pub secrets: Vec<String>,
+    /// Capabilities other than secrets granted (e.g. `log`; empty when denied).
+    pub capabilities: Vec<String>,
 }
 
 impl Decision {
@@ -102,7 +104,7 @@ impl Decision {
             plugins: input
                 .plugins()
                 .iter()
-                .map(|(m, name)| plugin(*m, name.as_ref(), deny(rule), Vec::new()))
+                .map(|(m, name)| plugin(*m, name.as_ref(), deny(rule), Grants::default()))
                 .collect(),
             problems: vec![problem],
         }
@@ -166,35 +168,38 @@ fn read_plugin(
         }
         Some(_) => {
             problems.push("plugins is not an object".into());
-            return plugin(m, name, deny(INVALID_DECISION), Vec::new());
+            return plugin(m, name, deny(INVALID_DECISION), Grants::default());
         }
     };
     let Some(entry) = entry else {
         problems.push(format!("no decision for plugin {m}"));
-        return plugin(m, name, deny(NO_DECISION), Vec::new());
+        return plugin(m, name, deny(NO_DECISION), Grants::default());
     };
     match read_verdict(entry, true) {
-        Ok((verdict, secrets)) if verdict.allow => plugin(m, name, verdict, secrets),
-        Ok((verdict, _)) => plugin(m, name, verdict, Vec::new()),
+        Ok((verdict, grants)) if verdict.allow => plugin(m, name, verdict, grants),
+        Ok((verdict, _)) => plugin(m, name, verdict, Grants::default()),
         Err(p) => {
             problems.push(format!("plugin {m}: {p}"));
-            plugin(m, name, deny(INVALID_DECISION), Vec::new())
+            plugin(m, name, deny(INVALID_DECISION), Grants::default())
         }
     }
 }
 
-fn plugin(
-    m: Measurement,
-    name: Option<&String>,
-    v: RuleVerdict,
+/// What an allowed plugin's verdict grants.
+#[derive(Default)]
+struct Grants {
     secrets: Vec<String>,
-) -> PluginDecision {
+    capabilities: Vec<String>,
+}
+
+fn plugin(m: Measurement, name: Option<&String>, v: RuleVerdict, grants: Grants) -> PluginDecision {
     PluginDecision {
         measurement: m,
         name: name.cloned(),
         allow: v.allow,
         rule: v.rule,
-        secrets,
+        secrets: grants.secrets,
+        capabilities: grants.capabilities,
     }
 }
 
@@ -205,13 +210,14 @@ fn deny(rule: &str) -> RuleVerdict {
     }
 }
 
-/// `{allow: bool, rule: string}` (+ optional `secrets` for plugins).
-fn read_verdict(v: &Value, plugin: bool) -> Result<(RuleVerdict, Vec<String>), String> {
+/// `{allow: bool, rule: string}` (+ optional `secrets` and `capabilities`
+/// for plugins).
+fn read_verdict(v: &Value, plugin: bool) -> Result<(RuleVerdict, Grants), String> {
     let Value::Object(obj) = v else {
         return Err("the verdict is not an object".into());
     };
     let allowed: &[&str] = if plugin {
-        &["allow", "rule", "secrets"]
+        &["allow", "rule", "secrets", "capabilities"]
     } else {
         &["allow", "rule"]
     };
@@ -235,13 +241,47 @@ fn read_verdict(v: &Value, plugin: bool) -> Result<(RuleVerdict, Vec<String>), S
         Some(Value::Set(s)) => read_secrets(s.iter())?,
         Some(_) => return Err("`secrets` is not an array of strings".into()),
     };
+    let capabilities = match obj.get(&Value::from("capabilities")) {
+        None => Vec::new(),
+        Some(Value::Array(a)) => read_capabilities(a.iter())?,
+        Some(Value::Set(s)) => read_capabilities(s.iter())?,
+        Some(_) => return Err("`capabilities` is not an array of strings".into()),
+    };
     Ok((
         RuleVerdict {
             allow: *allow,
             rule,
         },
-        secrets,
+        Grants {
+            secrets,
+            capabilities,
+        },
     ))
+}
+
+/// Capabilities a policy grants besides secrets (which `secrets` grants).
+pub const POLICY_CAPABILITIES: &[&str] = &["log"];
+
+fn read_capabilities<'a>(
+    items: impl ExactSizeIterator<Item = &'a Value>,
+) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let Value::String(s) = item else {
+            return Err("`capabilities` is not an array of strings".into());
+        };
+        let Some(known) = POLICY_CAPABILITIES.iter().find(|k| **k == s.as_ref()) else {
+            let shown: String = s.chars().take(64).collect();
+            return Err(format!(
+                "unknown capability {shown:?} (known: {}; secrets are granted with `secrets`)",
+                POLICY_CAPABILITIES.join(", ")
+            ));
+        };
+        if !out.iter().any(|o| o == known) {
+            out.push((*known).to_owned());
+        }
+    }
+    Ok(out)
 }
 
 fn read_secrets<'a>(

@@ -2,6 +2,7 @@
 //! entries that record the release, and the answer.
 
 use enclet_attestation::Measurement;
+use enclet_capability::{MintedToken, TokenGrant, mint};
 use enclet_control_plane_api::{Hex, PluginRelease, Release};
 use enclet_sealed::{SealedBundle, SealedSecret, seal};
 use serde_json::{Value, json};
@@ -19,6 +20,9 @@ pub(super) struct PluginGrant {
     pub(super) sealed: Vec<(String, u64)>,
     /// Granted names absent from the store.
     pub(super) missing: Vec<String>,
+    /// The capabilities its token grants, and the token (allowed plugins).
+    pub(super) capabilities: Vec<String>,
+    pub(super) token: Option<MintedToken>,
 }
 
 /// Every plugin's grant (in decision order) and the sealed values.
@@ -34,6 +38,7 @@ pub(super) fn seal_granted(
     enclave: &VerifiedEnclave,
     decision: &Decision,
     expires_at: u64,
+    token_expires_at: u64,
 ) -> Result<Granted, ApiError> {
     let key =
         enclave.claims.public_key.as_deref().ok_or_else(|| {
@@ -47,7 +52,23 @@ pub(super) fn seal_granted(
         let mut grant = PluginGrant {
             sealed: Vec::new(),
             missing: Vec::new(),
+            capabilities: Vec::new(),
+            token: None,
         };
+        if plugin.allow {
+            grant.capabilities = capabilities(plugin);
+            let token = mint(
+                state.issuer.key(),
+                &TokenGrant {
+                    plugin: &plugin.measurement.to_hex(),
+                    enclave_key: key,
+                    capabilities: &grant.capabilities,
+                    expires_at: token_expires_at,
+                },
+            )
+            .map_err(|e| ApiError::internal(&format!("minting a capability token: {e}")))?;
+            grant.token = Some(token);
+        }
         for name in plugin.secrets.iter().filter(|_| plugin.allow) {
             let Some((info, value)) = state.store.secret(name)? else {
                 tracing::warn!(secret = %name, plugin = %plugin.measurement, "granted secret is not in the store");
@@ -75,6 +96,22 @@ pub(super) fn seal_granted(
         granted.plugins.push(grant);
     }
     Ok(granted)
+}
+
+/// What an allowed plugin's token grants: the policy's capabilities and a
+/// `secret:NAME` per granted secret whose name a token can carry (others are
+/// left out, and logged: the plugin cannot read them).
+fn capabilities(plugin: &crate::policy::PluginDecision) -> Vec<String> {
+    let mut out = plugin.capabilities.clone();
+    for name in &plugin.secrets {
+        let capability = format!("secret:{name}");
+        if capability.parse::<enclet_manifest::Capability>().is_ok() {
+            out.push(capability);
+        } else {
+            tracing::warn!(secret = %name, plugin = %plugin.measurement, "granted secret name cannot be a capability: the plugin cannot read it");
+        }
+    }
+    out
 }
 
 fn measurements(m: &[Measurement]) -> Value {
@@ -119,7 +156,7 @@ pub(super) fn audit_events(
         ));
     }
     for (plugin, grant) in decision.plugins.iter().zip(&granted.plugins) {
-        if grant.sealed.is_empty() && grant.missing.is_empty() {
+        if grant.sealed.is_empty() && grant.missing.is_empty() && grant.token.is_none() {
             continue;
         }
         let secrets: Vec<Value> = grant
@@ -134,6 +171,8 @@ pub(super) fn audit_events(
                 "secrets": secrets,
                 "missing": grant.missing,
                 "expires_at": expires_at,
+                "capabilities": grant.capabilities,
+                "token_id": grant.token.as_ref().map(|t| t.id.as_str()),
             }),
         ));
     }
@@ -156,6 +195,9 @@ pub(super) fn answer(
             name: plugin.name.clone(),
             rule: plugin.rule.clone(),
             secrets: grant.sealed.iter().map(|(n, _)| n.clone()).collect(),
+            capabilities: grant.capabilities.clone(),
+            token: grant.token.as_ref().map(|t| Hex(t.bytes.clone())),
+            token_id: grant.token.as_ref().map(|t| t.id.clone()),
         })
         .collect();
     let bundle = SealedBundle::new(id.0, expires_at, granted.secrets)

@@ -47,6 +47,7 @@ pub struct ServiceState {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: Limits,
     pub(crate) admin: AdminToken,
+    pub(crate) issuer: crate::capability::Issuer,
 }
 
 impl std::fmt::Debug for ServiceState {
@@ -68,6 +69,7 @@ impl ServiceState {
         limits: Limits,
         admin: AdminToken,
         max_sessions: usize,
+        issuer: crate::capability::Issuer,
     ) -> Self {
         Self {
             store,
@@ -76,7 +78,14 @@ impl ServiceState {
             clock,
             limits,
             admin,
+            issuer,
         }
+    }
+
+    /// The capability root key and token lifetime.
+    #[must_use]
+    pub fn issuer(&self) -> &crate::capability::Issuer {
+        &self.issuer
     }
 
     /// The store.

@@ -71,7 +71,8 @@ pub use frame::{
 };
 pub use message::{
     AttesterIdentity, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult, PcrValue,
-    PluginInfo, Released, ReleasedPlugin, Request, Response, SignedManifest, TpmEvidence,
+    PluginInfo, PluginToken, Released, ReleasedPlugin, Request, Response, SignedManifest,
+    TpmEvidence,
 };
 pub use socket::{FrameReader, FrameWriter, RawSocket};
 pub use transport::{Endpoint, Transport, UnixTransport, VsockTransport};

@@ -85,7 +85,22 @@ pub enum Request {
         /// The sealed bundle (CBOR).
         #[serde(with = "serde_bytes")]
         bundle: Vec<u8>,
+        /// Each plugin's capability token from the same release (checked
+        /// by the enclave against its capability root; opaque here).
+        #[serde(default)]
+        tokens: Vec<PluginToken>,
     },
+}
+
+/// One plugin's capability token, as the control plane minted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginToken {
+    /// The plugin it was minted for.
+    #[serde(with = "crate::bytes::measurement")]
+    pub plugin: Measurement,
+    /// The serialized Biscuit.
+    #[serde(with = "serde_bytes")]
+    pub token: Vec<u8>,
 }
 
 /// A publisher's manifest (TOML) and its cosign-format signature, checked

@@ -39,7 +39,7 @@ use clap::Parser;
 use enclet_attestation::Measurement;
 use enclet_attester::{Attester, AttesterConfig};
 use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
-use enclet_enclave::runtime::{Runtime, RuntimeConfig};
+use enclet_enclave::runtime::{CapabilityGate, Runtime, RuntimeConfig};
 use enclet_enclave::server::{Server, ServerConfig};
 use enclet_protocol::{Endpoint, FrameLimits, Transport, UnixTransport, VsockTransport};
 
@@ -105,6 +105,32 @@ struct Args {
     /// log. Bake them into the image's entrypoint: they are then measured.
     #[arg(long, value_name = "PUB.pem")]
     publisher_key: Vec<std::path::PathBuf>,
+    /// The control plane's capability root key (PEM SPKI, Ed25519: its
+    /// state directory's `capability.pub`). With it, every gated host call
+    /// (`secrets.get`, `log`) needs the plugin's capability token from the
+    /// last release. Without it gated calls are NOT checked (development
+    /// only; a warning says so). Bake it into the image's entrypoint.
+    #[arg(long, value_name = "PUB.pem")]
+    capability_root: Option<std::path::PathBuf>,
+}
+
+/// The capability gate the flags ask for.
+fn capability_gate(path: Option<&std::path::Path>) -> anyhow::Result<CapabilityGate> {
+    use std::io::Read as _;
+    let Some(path) = path else {
+        tracing::warn!(
+            "no --capability-root: capability tokens are NOT checked (development only)"
+        );
+        return Ok(CapabilityGate::InsecureUngated);
+    };
+    let mut pem = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(8 * 1024).read_to_string(&mut pem))
+        .with_context(|| format!("reading --capability-root {}", path.display()))?;
+    let root = enclet_capability::RootPublicKey::from_pem(&pem)
+        .with_context(|| format!("--capability-root {}", path.display()))?;
+    tracing::info!(capability_root = %root.to_hex(), "capability tokens checked on gated calls");
+    Ok(CapabilityGate::Tokens(root))
 }
 
 /// Reads the publisher keys named on the command line.
@@ -187,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent_invocations: args.max_concurrent_invocations,
         max_concurrent_compiles: args.max_concurrent_compiles,
         compile_timeout: Duration::from_millis(args.compile_timeout_ms),
+        capability_gate: capability_gate(args.capability_root.as_deref())?,
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;

@@ -39,6 +39,22 @@ pub struct RuntimeConfig {
     /// interrupted: it runs on to its end, keeping its permit, and its result
     /// is discarded (see `compile.rs`).
     pub compile_timeout: Duration,
+    /// How capability-gated host calls (`secrets.get`, `log`) are checked.
+    pub capability_gate: CapabilityGate,
+}
+
+/// How capability-gated host calls are checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CapabilityGate {
+    /// Every gated call needs the plugin's capability token from the last
+    /// release, signed by this root (the control plane's key, part of the
+    /// enclave's measured configuration) and bound to this enclave's key.
+    Tokens(enclet_capability::RootPublicKey),
+    /// DEVELOPMENT ONLY: gated calls are not checked against any token
+    /// (secrets are still only what a release sealed to the plugin). The
+    /// enclave binary warns at start-up when it runs this way.
+    #[default]
+    InsecureUngated,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +69,7 @@ impl Default for RuntimeConfig {
             max_wasm_stack_bytes: 512 * 1024,
             max_concurrent_compiles: 2,
             compile_timeout: Duration::from_mins(1),
+            capability_gate: CapabilityGate::InsecureUngated,
         }
     }
 }

@@ -102,6 +102,15 @@ pub enum InvokeError {
     /// a call to an import it was not granted, a canonical ABI violation, …).
     #[error("guest trap: {0}")]
     GuestTrap(String),
+    /// A capability-gated host call the plugin's token does not allow (not
+    /// granted, no token, a token for another plugin or enclave). The
+    /// message names the capability.
+    #[error("{0}")]
+    Denied(String),
+    /// A capability-gated host call after the plugin's token expired: the
+    /// parent must re-attest for a fresh one.
+    #[error("{0}")]
+    CapabilityExpired(String),
     /// The plugin ran to completion and returned an error of its own.
     #[error("plugin error: {0}")]
     PluginError(String),
@@ -123,6 +132,8 @@ impl InvokeError {
             Self::TableLimit => "table_limit",
             Self::OutputTooLarge { .. } => "output_too_large",
             Self::GuestTrap(_) => "guest_trap",
+            Self::Denied(_) => "denied",
+            Self::CapabilityExpired(_) => "capability_expired",
             Self::PluginError(_) => "plugin_error",
             Self::Internal(_) => "internal",
         }

@@ -31,6 +31,8 @@ use super::error::InvokeError;
 use super::host::HostState;
 use super::limiter::{LimitHit, Limiter};
 use super::plugin::Plugin;
+use enclet_capability::CapabilityError;
+
 use super::secrets::SecretsView;
 
 /// Longest plugin error message kept, in bytes.
@@ -141,6 +143,15 @@ fn classify(err: &wasmtime::Error, store: &Store<HostState>, stage: &str) -> Inv
             let text = trap.to_string();
             let reason = text.strip_prefix("wasm trap: ").unwrap_or(&text);
             InvokeError::GuestTrap(reason.to_owned())
+        }
+        None if stage == "calling" && err.downcast_ref::<CapabilityError>().is_some() => {
+            match err.downcast_ref::<CapabilityError>() {
+                Some(e @ CapabilityError::Expired { .. }) => {
+                    InvokeError::CapabilityExpired(e.to_string())
+                }
+                Some(e) => InvokeError::Denied(e.to_string()),
+                None => InvokeError::Internal(format!("{stage}: {err:#}")),
+            }
         }
         // Errors raised while running guest code without a wasm trap: a call of
         // an import the plugin was not granted, a canonical-ABI violation.

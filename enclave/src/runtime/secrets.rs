@@ -33,7 +33,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use enclet_attestation::measurement::Measurement;
 use enclet_sealed::{OpenedBundle, SecretBytes};
 
+use enclet_protocol::PluginToken;
+
 use super::PluginInfo;
+use super::capabilities::{Gate, Tokens, parse_tokens};
+use super::config::CapabilityGate;
 use crate::clock::Clock;
 
 /// Longest secret name a plugin can be granted, in bytes.
@@ -71,6 +75,15 @@ pub enum ReleaseError {
         /// The plugin's measurement, hex.
         measurement: String,
     },
+    /// A capability token does not verify under the capability root, or was
+    /// minted for another plugin.
+    #[error("capability token for plugin {measurement}: {reason}")]
+    InvalidToken {
+        /// The plugin it is listed for, hex.
+        measurement: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ReleaseError {
@@ -80,6 +93,7 @@ impl ReleaseError {
         match self {
             Self::Expired { .. } => "bundle_expired",
             Self::UnknownPlugin { .. } => "unknown_plugin",
+            Self::InvalidToken { .. } => "invalid_token",
         }
     }
 }
@@ -102,16 +116,19 @@ pub struct Grant {
     pub names: Vec<String>,
 }
 
-/// One release: plugin → name → value (`None` once expired and wiped).
+/// One release: plugin → name → value (`None` once expired and wiped), and
+/// each plugin's capability token with the enclave key they are bound to.
 #[derive(Default)]
 struct Table {
     expires_at: u64,
     holds_values: bool,
     plugins: BTreeMap<Measurement, BTreeMap<String, Option<SecretBytes>>>,
+    tokens: Tokens,
+    enclave_key: Arc<[u8]>,
 }
 
 impl Table {
-    fn from_opened(opened: OpenedBundle) -> Self {
+    fn from_opened(opened: OpenedBundle, tokens: Tokens, enclave_key: &[u8]) -> Self {
         let plugins = opened
             .secrets
             .into_iter()
@@ -121,6 +138,8 @@ impl Table {
             expires_at: opened.expires_at,
             holds_values: true,
             plugins,
+            tokens,
+            enclave_key: Arc::from(enclave_key),
         }
     }
 
@@ -135,6 +154,8 @@ impl Table {
             expires_at: self.expires_at,
             holds_values: false,
             plugins,
+            tokens: self.tokens.clone(),
+            enclave_key: Arc::clone(&self.enclave_key),
         }
     }
 }
@@ -150,33 +171,40 @@ impl std::fmt::Debug for Table {
             .field("expires_at", &self.expires_at)
             .field("holds_values", &self.holds_values)
             .field("names", &names)
+            .field("tokens", &self.tokens.len())
             .finish()
     }
 }
 
-/// The runtime's secret table and its clock.
+/// The runtime's secret table, its clock and its capability gate.
 #[derive(Debug)]
 pub(crate) struct Secrets {
     current: RwLock<Arc<Table>>,
     clock: Arc<dyn Clock>,
+    gate: CapabilityGate,
 }
 
 impl Secrets {
     /// An empty table: every lookup is `not-granted` until a release.
-    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(clock: Arc<dyn Clock>, gate: CapabilityGate) -> Self {
         Self {
             current: RwLock::default(),
             clock,
+            gate,
         }
     }
 
-    /// Replaces the whole table with `opened`, unless it has expired or names
-    /// a plugin that is not in `loaded`.
+    /// Replaces the whole table with `opened` and `tokens` (bound to
+    /// `enclave_key`), unless it has expired, a token does not verify, or it
+    /// names a plugin that is not in `loaded`.
     pub(crate) fn install(
         &self,
         opened: OpenedBundle,
+        tokens: Vec<PluginToken>,
+        enclave_key: &[u8],
         loaded: &[PluginInfo],
     ) -> Result<Installed, ReleaseError> {
+        let tokens = parse_tokens(&self.gate, tokens)?;
         let now = self.clock.now();
         if opened.expires_at <= now {
             return Err(ReleaseError::Expired {
@@ -187,6 +215,7 @@ impl Secrets {
         if let Some(unknown) = opened
             .secrets
             .keys()
+            .chain(tokens.keys())
             .find(|m| !loaded.iter().any(|p| p.measurement == **m))
         {
             return Err(ReleaseError::UnknownPlugin {
@@ -206,7 +235,7 @@ impl Secrets {
             expires_at: opened.expires_at,
             plugins,
         };
-        let table = Arc::new(Table::from_opened(opened));
+        let table = Arc::new(Table::from_opened(opened, tokens, enclave_key));
         // The old table is dropped here, or when the last invocation using it ends.
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = table;
         Ok(installed)
@@ -214,10 +243,19 @@ impl Secrets {
 
     /// What `plugin` may read during one invocation.
     pub(crate) fn view(&self, plugin: Measurement) -> SecretsView {
+        let table = self.snapshot();
+        let gate = Gate::new(
+            &self.gate,
+            table.tokens.get(&plugin).cloned(),
+            &plugin,
+            Arc::clone(&table.enclave_key),
+            Arc::clone(&self.clock),
+        );
         SecretsView {
-            table: self.snapshot(),
+            table,
             plugin,
             clock: Arc::clone(&self.clock),
+            gate,
         }
     }
 
@@ -248,6 +286,7 @@ pub(crate) struct SecretsView {
     table: Arc<Table>,
     plugin: Measurement,
     clock: Arc<dyn Clock>,
+    gate: Gate,
 }
 
 impl SecretsView {
@@ -258,7 +297,13 @@ impl SecretsView {
             table: Arc::default(),
             plugin: Measurement::from_bytes([0; enclet_attestation::measurement::MEASUREMENT_LEN]),
             clock: Arc::new(crate::clock::SystemClock),
+            gate: Gate::DenyAll,
         }
+    }
+
+    /// The capability gate of this invocation.
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// This plugin's secret `name`. A name it was not given is `NotGranted`

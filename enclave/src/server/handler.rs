@@ -53,7 +53,7 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             encrypted_secret,
         } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
-        Request::Release { bundle } => release::release(server, bundle).await,
+        Request::Release { bundle, tokens } => release::release(server, bundle, tokens).await,
     };
     result.unwrap_or_else(|e| failed(&e))
 }

@@ -5,8 +5,10 @@
 //! 2. Open every entry with the enclave key, or none (`bundle_tampered`), on
 //!    the blocking pool: each entry is an HPKE open.
 //! 3. Refuse it if it has expired (`bundle_expired`, judged on the
-//!    authenticated `expires_at`) or names a plugin that is not loaded
-//!    (`unknown_plugin`); otherwise replace the whole secret table.
+//!    authenticated `expires_at`), a capability token does not verify under
+//!    the capability root or was minted for another plugin (`invalid_token`),
+//!    or it names a plugin that is not loaded (`unknown_plugin`); otherwise
+//!    replace the whole secret table and the tokens.
 //! 4. Answer with the names each plugin now holds, plugins in load order.
 //!
 //! A refused release leaves the previous table in force. The log records the
@@ -14,22 +16,30 @@
 
 use std::sync::Arc;
 
-use enclet_protocol::{Released, ReleasedPlugin, Response};
+use enclet_protocol::{PluginToken, Released, ReleasedPlugin, Response};
 use enclet_sealed::SealedBundle;
 
 use super::Server;
 use crate::Error;
 
 /// Handles `Request::Release { bundle }` (steps 1–4 of the module docs).
-pub(super) async fn release(server: &Arc<Server>, bundle: Vec<u8>) -> Result<Response, Error> {
-    let result = install(server, &bundle).await;
+pub(super) async fn release(
+    server: &Arc<Server>,
+    bundle: Vec<u8>,
+    tokens: Vec<PluginToken>,
+) -> Result<Response, Error> {
+    let result = install(server, &bundle, tokens).await;
     if let Err(e) = &result {
         tracing::warn!(code = e.code(), reason = %e, "release refused: previous secrets stay");
     }
     result
 }
 
-async fn install(server: &Arc<Server>, bundle: &[u8]) -> Result<Response, Error> {
+async fn install(
+    server: &Arc<Server>,
+    bundle: &[u8],
+    tokens: Vec<PluginToken>,
+) -> Result<Response, Error> {
     // Step 1: parse.
     let sealed = SealedBundle::from_bytes(bundle)?;
     // Step 2: open, all or nothing.
@@ -38,8 +48,10 @@ async fn install(server: &Arc<Server>, bundle: &[u8]) -> Result<Response, Error>
         .await
         .map_err(|e| Error::Internal(format!("open task: {e}")))??;
     let session = hex::encode(opened.session);
-    // Step 3: expiry, plugins, replace.
-    let installed = server.runtime.install_secrets(opened)?;
+    // Step 3: expiry, tokens, plugins, replace.
+    let installed = server
+        .runtime
+        .install_secrets(opened, tokens, server.key.public_key())?;
     tracing::info!(
         %session,
         expires_at = installed.expires_at,

@@ -2,8 +2,8 @@
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    AttesterIdentity, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, Released,
-    Request, Response,
+    AttesterIdentity, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, PluginToken,
+    Released, Request, Response,
 };
 
 use super::EnclaveClient;
@@ -161,13 +161,18 @@ impl EnclaveClient {
     }
 
     /// Hands the enclave a sealed release bundle (opaque bytes from the
-    /// control plane); the enclave opens all of it or none.
+    /// control plane) and the plugins' capability tokens; the enclave opens
+    /// all of it or none.
     ///
     /// # Errors
     /// [`Error::Enclave`] with the enclave's reason when it refuses the
     /// bundle (the previous secrets stay in force), or a connection error.
-    pub async fn release(&self, bundle: Vec<u8>) -> Result<Released, Error> {
-        match self.request(&Request::Release { bundle }).await? {
+    pub async fn release(
+        &self,
+        bundle: Vec<u8>,
+        tokens: Vec<PluginToken>,
+    ) -> Result<Released, Error> {
+        match self.request(&Request::Release { bundle, tokens }).await? {
             Response::Released(r) => Ok(r),
             other => unexpected("released", other),
         }

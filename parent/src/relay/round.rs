@@ -7,7 +7,7 @@ use enclet_control_plane_api::{
     AttesterKind, Evidence, EvidenceSubmission, Hex, NonceIssued, PcrValue, PluginName, Release,
     evidence_path, nonces_path,
 };
-use enclet_protocol::{AttesterIdentity, PluginInfo};
+use enclet_protocol::{AttesterIdentity, PluginInfo, PluginToken};
 use hyper::Method;
 
 use super::error::{RoundError, Step};
@@ -86,8 +86,9 @@ impl Rounds {
             bundle,
             ..
         } = release;
+        let tokens = plugin_tokens(&plugins);
         let released = enclave
-            .release(bundle.0)
+            .release(bundle.0, tokens)
             .await
             .map_err(RoundError::enclave(Step::Release))?;
         Ok(CurrentRelease::new(&released, &plugins, &names, expires_at))
@@ -113,6 +114,27 @@ impl Rounds {
         self.session = Some(opened.clone());
         Ok(opened)
     }
+}
+
+/// The capability tokens of a release, for the enclave (opaque bytes; a
+/// measurement the control plane wrote wrongly is left out and logged).
+fn plugin_tokens(plugins: &[enclet_control_plane_api::PluginRelease]) -> Vec<PluginToken> {
+    plugins
+        .iter()
+        .filter_map(|p| {
+            let token = p.token.as_ref()?;
+            match p.measurement.parse() {
+                Ok(plugin) => Some(PluginToken {
+                    plugin,
+                    token: token.0.clone(),
+                }),
+                Err(e) => {
+                    tracing::warn!(measurement = %p.measurement, reason = %e, "release names a malformed measurement: its token is left out");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// Nonce, evidence bound to it, the plugin names, and the submission.

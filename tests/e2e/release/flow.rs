@@ -129,7 +129,7 @@ async fn a_tampered_bundle_is_refused_and_the_secrets_stay(
     assert_ne!(forged, original);
 
     let enclave = stack.enclave_client().await;
-    let err = enclave.release(tampered).await.unwrap_err();
+    let err = enclave.release(tampered, Vec::new()).await.unwrap_err();
     assert_eq!(err.code(), "bundle_tampered", "{err}");
 
     let payout_hex = payout.to_hex();
@@ -147,7 +147,7 @@ async fn a_tampered_bundle_is_refused_and_the_secrets_stay(
     );
 
     // The same bytes untouched open fine: only the flipped byte was refused.
-    let released = enclave.release(bundle).await.unwrap();
+    let released = enclave.release(bundle, Vec::new()).await.unwrap();
     let held: Vec<(String, Vec<String>)> = released
         .plugins
         .iter()

@@ -71,7 +71,7 @@ impl Tap {
         self.requests()
             .into_iter()
             .filter_map(|r| match r {
-                Request::Release { bundle } => Some(bundle),
+                Request::Release { bundle, .. } => Some(bundle),
                 _ => None,
             })
             .collect()

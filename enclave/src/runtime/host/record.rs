@@ -37,6 +37,12 @@ pub(super) fn log(
     mut store: StoreContextMut<'_, HostState>,
     (level, message, fields): (Level, WasmStr, WasmList<FieldView>),
 ) -> wasmtime::Result<()> {
+    store
+        .data()
+        .secrets
+        .gate()
+        .check("log")
+        .map_err(wasmtime::Error::new)?;
     let Some(mut reader) = store.data_mut().log.start_record() else {
         return Ok(());
     };

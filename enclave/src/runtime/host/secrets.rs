@@ -9,7 +9,10 @@
 //! 2. the name is validated as UTF-8 in place (borrowed, not copied) and
 //!    charged to the budget in full; a name longer than [`MAX_NAME_BYTES`]
 //!    cannot have been granted and is `not-granted` without a lookup;
-//! 3. the lookup goes through the invocation's [`SecretsView`](crate::runtime::secrets::SecretsView):
+//! 3. the capability gate allows `secret:NAME` (see `capabilities.rs`: with
+//!    tokens checked, a name the plugin's token does not grant ends the
+//!    invocation with `denied`, an expired token with `capability_expired`);
+//!    then the lookup goes through the invocation's [`SecretsView`](crate::runtime::secrets::SecretsView):
 //!    this plugin's own row of the table only;
 //! 4. a value (at most [`MAX_VALUE_BYTES`], bounded when the bundle was
 //!    parsed) is copied once into guest memory through the guest's
@@ -64,6 +67,13 @@ pub(super) fn get(
     let (read, result, shown) = {
         let text = name.to_str(store.as_context())?;
         let state = store.data();
+        // The capability, before any lookup: a name no token can grant is denied.
+        let capability = format!("secret:{}", escape::bounded(&text, MAX_NAME_BYTES));
+        state
+            .secrets
+            .gate()
+            .check(&capability)
+            .map_err(wasmtime::Error::new)?;
         let result = if text.len() > MAX_NAME_BYTES {
             Err(LookupError::NotGranted)
         } else {

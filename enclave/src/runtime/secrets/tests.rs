@@ -45,7 +45,10 @@ fn read(secrets: &Secrets, m: Measurement, name: &str) -> Result<Vec<u8>, Lookup
 
 fn table() -> (Secrets, Arc<ManualClock>) {
     let clock = ManualClock::at(NOW);
-    (Secrets::new(clock.clone()), clock)
+    (
+        Secrets::new(clock.clone(), CapabilityGate::InsecureUngated),
+        clock,
+    )
 }
 
 #[test]
@@ -63,6 +66,8 @@ fn each_plugin_reads_its_own_row_only() {
                     (plugin(1), "k", b"1k"),
                 ],
             ),
+            Vec::new(),
+            &[],
             &all,
         )
         .unwrap();
@@ -100,7 +105,12 @@ fn expiry_is_judged_by_the_clock_at_install_and_at_lookup() {
     let (secrets, clock) = table();
     let all = loaded(&[plugin(1)]);
     assert_eq!(
-        secrets.install(opened(NOW, &[(plugin(1), "k", b"v")]), &all),
+        secrets.install(
+            opened(NOW, &[(plugin(1), "k", b"v")]),
+            Vec::new(),
+            &[],
+            &all
+        ),
         Err(ReleaseError::Expired {
             expires_at: NOW,
             now: NOW
@@ -108,7 +118,12 @@ fn expiry_is_judged_by_the_clock_at_install_and_at_lookup() {
     );
     assert_eq!(read(&secrets, plugin(1), "k"), Err(LookupError::NotGranted));
     secrets
-        .install(opened(NOW + 1, &[(plugin(1), "k", b"v")]), &all)
+        .install(
+            opened(NOW + 1, &[(plugin(1), "k", b"v")]),
+            Vec::new(),
+            &[],
+            &all,
+        )
         .unwrap();
     // A view taken before expiry stops serving at expiry too.
     let early = secrets.view(plugin(1));
@@ -129,6 +144,8 @@ fn after_expiry_the_table_keeps_names_but_drops_values() {
     secrets
         .install(
             opened(NOW + 5, &[(plugin(1), "k", b"v")]),
+            Vec::new(),
+            &[],
             &loaded(&[plugin(1)]),
         )
         .unwrap();
@@ -145,13 +162,20 @@ fn a_release_replaces_the_whole_table_and_a_refused_one_changes_nothing() {
     let (secrets, _) = table();
     let all = loaded(&[plugin(1)]);
     secrets
-        .install(opened(NOW + 10, &[(plugin(1), "old", b"o")]), &all)
+        .install(
+            opened(NOW + 10, &[(plugin(1), "old", b"o")]),
+            Vec::new(),
+            &[],
+            &all,
+        )
         .unwrap();
     let refused = secrets.install(
         opened(
             NOW + 10,
             &[(plugin(1), "new", b"n"), (plugin(9), "x", b"x")],
         ),
+        Vec::new(),
+        &[],
         &all,
     );
     assert_eq!(
@@ -167,7 +191,12 @@ fn a_release_replaces_the_whole_table_and_a_refused_one_changes_nothing() {
         Err(LookupError::NotGranted)
     );
     secrets
-        .install(opened(NOW + 10, &[(plugin(1), "new", b"n")]), &all)
+        .install(
+            opened(NOW + 10, &[(plugin(1), "new", b"n")]),
+            Vec::new(),
+            &[],
+            &all,
+        )
         .unwrap();
     assert_eq!(read(&secrets, plugin(1), "new").unwrap(), b"n");
     assert_eq!(
@@ -175,7 +204,9 @@ fn a_release_replaces_the_whole_table_and_a_refused_one_changes_nothing() {
         Err(LookupError::NotGranted)
     );
     // An empty release revokes everything.
-    let empty = secrets.install(opened(NOW + 10, &[]), &all).unwrap();
+    let empty = secrets
+        .install(opened(NOW + 10, &[]), Vec::new(), &[], &all)
+        .unwrap();
     assert!(empty.plugins.is_empty());
     assert_eq!(
         read(&secrets, plugin(1), "new"),
@@ -189,6 +220,8 @@ fn debug_shows_names_never_values() {
     secrets
         .install(
             opened(NOW + 10, &[(plugin(1), "name-shown", b"value-hidden")]),
+            Vec::new(),
+            &[],
             &loaded(&[plugin(1)]),
         )
         .unwrap();

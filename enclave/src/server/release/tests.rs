@@ -67,7 +67,14 @@ impl Enclave {
     }
 
     async fn release(&self, bundle: Vec<u8>) -> Response {
-        handle(&self.server, Request::Release { bundle }).await
+        handle(
+            &self.server,
+            Request::Release {
+                bundle,
+                tokens: Vec::new(),
+            },
+        )
+        .await
     }
 
     /// The code of a refused release.

@@ -109,12 +109,13 @@ async fn release_sends_the_bundle_and_unpacks_the_answer() {
     use enclet_protocol::{Released, ReleasedPlugin};
     let (client, mut server) = connected();
     let c = client.clone();
-    let pending = tokio::spawn(async move { c.release(vec![0xa1, 0x01]).await });
+    let pending = tokio::spawn(async move { c.release(vec![0xa1, 0x01], Vec::new()).await });
     let (id, req) = next_request(&mut server).await;
     assert_eq!(
         req,
         Request::Release {
-            bundle: vec![0xa1, 0x01]
+            bundle: vec![0xa1, 0x01],
+            tokens: Vec::new(),
         }
     );
     let released = Released {
@@ -129,12 +130,12 @@ async fn release_sends_the_bundle_and_unpacks_the_answer() {
 
     // A refusal keeps the enclave's code; a wrong kind is unexpected.
     let c = client.clone();
-    let pending = tokio::spawn(async move { c.release(vec![1]).await });
+    let pending = tokio::spawn(async move { c.release(vec![1], Vec::new()).await });
     let (id, _) = next_request(&mut server).await;
     let refusal = ErrorBody::new("invalid_bundle", "entry 0 does not open");
     answer(&mut server, id, &Response::Error(refusal)).await;
     assert_eq!(pending.await.unwrap().unwrap_err().code(), "invalid_bundle");
-    let pending = tokio::spawn(async move { client.release(vec![1]).await });
+    let pending = tokio::spawn(async move { client.release(vec![1], Vec::new()).await });
     let (id, _) = next_request(&mut server).await;
     answer(&mut server, id, &Response::Output(vec![])).await;
     assert_eq!(

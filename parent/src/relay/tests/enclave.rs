@@ -163,7 +163,7 @@ fn answer(seen: &Seen, request: Request) -> Response {
                 limits,
             }])
         }
-        Request::Release { bundle } => {
+        Request::Release { bundle, .. } => {
             requests.push("release");
             let tail: [u8; 8] = bundle[bundle.len() - 8..].try_into().unwrap();
             seen.bundles.lock().unwrap().push(bundle);

@@ -277,6 +277,9 @@ async fn evidence(
                 name: Some(p.name),
                 rule: "test_grant".to_owned(),
                 secrets: vec!["k".to_owned()],
+                capabilities: vec!["secret:k".to_owned()],
+                token: Some(Hex(vec![0xb1; 8])),
+                token_id: Some("ab".repeat(64)),
             })
             .collect(),
         bundle: Hex(bundle(expires_at)),
