@@ -4,6 +4,7 @@
 
 mod leaks;
 mod payout;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use enclet_sealed::{SealedBundle, seal};
 
 use crate::clock::ManualClock;
 use crate::runtime::tests::plugin_bytes;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::{CapabilityGate, Runtime, RuntimeConfig};
 use crate::server::handler::handle;
 use crate::server::{Server, ServerConfig};
 
@@ -31,9 +32,14 @@ struct Enclave {
 
 impl Enclave {
     async fn start() -> Self {
+        Self::start_gated(CapabilityGate::InsecureUngated).await
+    }
+
+    async fn start_gated(capability_gate: CapabilityGate) -> Self {
         let clock = ManualClock::at(NOW);
         let config = RuntimeConfig {
             max_concurrent_invocations: 2,
+            capability_gate,
             ..RuntimeConfig::default()
         };
         let runtime = Runtime::with_clock(config, clock.clone()).unwrap();
