@@ -3,7 +3,9 @@
 # The enclave is allowed iff its key is trusted by activation (TPM) or the
 # AWS Nitro root, the nonce, PCR values and event log were all checked, and
 # it is not a debug enclave. A plugin is allowed iff data.plugins lists its
-# measurement (lowercase hex); it then receives data.plugins[m].secrets.
+# measurement (lowercase hex); it then receives data.plugins[m].secrets and
+# the capabilities data.plugins[m].capabilities (default ["log"]) in its
+# capability token.
 # Every attested plugin gets an entry: unlisted ones are denied explicitly.
 package enclet
 
@@ -23,10 +25,11 @@ enclave_verdict := {"allow": false, "rule": "untrusted_basis"} if {
 	input.debug != false
 } else := {"allow": true, "rule": "trusted_enclave"}
 
-plugin_verdicts[m] := {"allow": true, "rule": "listed_plugin", "secrets": secrets} if {
+plugin_verdicts[m] := {"allow": true, "rule": "listed_plugin", "secrets": secrets, "capabilities": capabilities} if {
 	some m in input.plugins.measurements
 	entry := data.plugins[m]
 	secrets := object.get(entry, "secrets", [])
+	capabilities := object.get(entry, "capabilities", ["log"])
 }
 
 plugin_verdicts[m] := {"allow": false, "rule": "unlisted_plugin", "secrets": []} if {

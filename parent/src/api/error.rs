@@ -56,6 +56,7 @@ impl From<Error> for ApiError {
 pub fn status_for(code: &str) -> StatusCode {
     match code {
         "unknown_plugin" | "not_found" => StatusCode::NOT_FOUND,
+        "denied" => StatusCode::FORBIDDEN,
         "invalid_measurement" | "invalid_name" | "invalid_request" | "invalid_limits" => {
             StatusCode::BAD_REQUEST
         }
@@ -75,7 +76,9 @@ pub fn status_for(code: &str) -> StatusCode {
         | "credential_rejected"
         | "compile_timeout"
         | "start_limit" => StatusCode::UNPROCESSABLE_ENTITY,
-        "enclave_unavailable" | "enclave_busy" | "overloaded" => StatusCode::SERVICE_UNAVAILABLE,
+        "enclave_unavailable" | "enclave_busy" | "overloaded" | "capability_expired" => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         "enclave_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "no_attester" | "unsupported" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -107,6 +110,8 @@ mod tests {
             ("output_too_large", 422),
             ("guest_trap", 422),
             ("plugin_error", 422),
+            ("denied", 403),
+            ("capability_expired", 503),
             ("enclave_unavailable", 503),
             ("enclave_busy", 503),
             ("enclave_timeout", 504),

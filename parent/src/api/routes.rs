@@ -152,7 +152,14 @@ pub(super) async fn invoke(
         .client()
         .await?
         .invoke(plugin, input.to_vec())
-        .await?;
+        .await
+        .inspect_err(|e| {
+            // The plugin's capability token expired: re-attest for a fresh one.
+            if matches!(e, crate::Error::Enclave(body) if body.code == "capability_expired") {
+                tracing::info!(%plugin, "capability token expired: starting a release round");
+                state.relay.trigger();
+            }
+        })?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], output).into_response())
 }
 

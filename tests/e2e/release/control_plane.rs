@@ -63,6 +63,11 @@ impl ControlPlane {
         }
     }
 
+    /// Its capability root public key (what `--capability-root` takes).
+    pub fn capability_root(&self) -> PathBuf {
+        self.dir.path().join("capability.pub")
+    }
+
     /// The CA its development server certificate chains to.
     pub fn ca_path(&self) -> PathBuf {
         self.dir.path().join("tls/ca.pem")

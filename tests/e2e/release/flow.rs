@@ -19,7 +19,7 @@ async fn only_payout_gets_the_secret_and_the_parent_never_sees_it() {
     let secret = Secret::random();
     let info = cp.put_secret(SECRET_NAME, secret.value()).await;
     assert_eq!((info.name.as_str(), info.size_bytes), (SECRET_NAME, 32));
-    let stack = Stack::start(&swtpm, &cp.url, &cp.ca_path()).await;
+    let stack = Stack::start(&swtpm, &cp.url, &cp.ca_path(), &cp.capability_root()).await;
 
     // Load the three plugins; the relay runs rounds on its own after loads.
     for (name, measurement) in plugins.named() {
@@ -58,19 +58,33 @@ async fn only_payout_gets_the_secret_and_the_parent_never_sees_it() {
     assert_ne!(altered.as_bytes(), output);
     assert!(verify_mac(altered.as_bytes(), secret.value()).is_err());
 
-    // Hostile asks for payout's secret: not granted to it.
+    // Hostile asks for payout's secret: its capability token does not grant
+    // it, so the enclave denies the call before any lookup.
     let err = stack
         .invoke(&hostile, format!("secret:{SECRET_NAME}").as_bytes())
         .await
         .unwrap_err();
     let (status_code, code, message) = api_error(err);
+    assert_eq!((status_code, code.as_str()), (403, "denied"), "{message}");
     assert_eq!(
-        (status_code, code.as_str()),
-        (422, "plugin_error"),
-        "{message}"
+        message,
+        format!("denied: secret:{SECRET_NAME} is not granted to this plugin")
     );
-    assert!(message.contains("not-granted"), "{message}");
-    assert!(message.contains(SECRET_NAME), "{message}");
+    // The control plane minted one token per allowed plugin and recorded
+    // what each grants.
+    let audit = cp.audit();
+    let granted: Vec<_> = audit
+        .iter()
+        .filter(|e| e["kind"] == "release")
+        .filter(|e| e["detail"]["measurement"] == payout.as_str())
+        .collect();
+    let last = granted.last().expect("a release entry for payout");
+    let capabilities = &last["detail"]["capabilities"];
+    assert_eq!(
+        capabilities,
+        &serde_json::json!(["log", format!("secret:{SECRET_NAME}")])
+    );
+    assert_eq!(last["detail"]["token_id"].as_str().map(str::len), Some(128));
 
     // Echo works as ever.
     let echoed = stack.invoke(&echo, b"hello from enclet").await.unwrap();

@@ -1,4 +1,4 @@
-//! The appliance side: `enclet-enclave --attester tpm:…` on a swtpm,
+//! The appliance side: `enclet-enclave --attester tpm:… --capability-root …` on a swtpm,
 //! `enclet-parent --control-plane … --control-plane-ca …` whose enclave link
 //! runs through a recording [`Tap`], and an operator API client that keeps
 //! every answer it received.
@@ -35,9 +35,10 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts the enclave on `swtpm`, the tap, and the parent relaying to the
-    /// control plane at `cp_url`, trusting only `cp_ca`.
-    pub async fn start(swtpm: &Swtpm, cp_url: &str, cp_ca: &Path) -> Self {
+    /// Starts the enclave on `swtpm` checking capability tokens against
+    /// `capability_root`, the tap, and the parent relaying to the control
+    /// plane at `cp_url`, trusting only `cp_ca`.
+    pub async fn start(swtpm: &Swtpm, cp_url: &str, cp_ca: &Path, capability_root: &Path) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("enclet-e2e-release-")
             .tempdir()
@@ -47,7 +48,14 @@ impl Stack {
         let listen = format!("unix:{}", path("enclave.sock").display());
         let enclave = Process::spawn(
             &bin("enclet-enclave"),
-            &["--listen", &listen, "--attester", &attester],
+            &[
+                "--listen",
+                &listen,
+                "--attester",
+                &attester,
+                "--capability-root",
+                capability_root.to_str().unwrap(),
+            ],
             &path("enclave.log"),
             "info",
         );

@@ -7,7 +7,7 @@ use std::path::Path;
 use enclet_protocol::Request;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
-use super::secret::{SECRET_NAME, Secret, verify_mac};
+use super::secret::{SECRET_NAME, Secret};
 use super::stack::Stack;
 use super::{PAYOUT_SAMPLE, Plugins, audit_kinds, control_plane, swtpm};
 use crate::harness::api_error;
@@ -40,7 +40,7 @@ async fn a_parent_pinned_to_another_ca_opens_no_session_and_releases_nothing() {
         std::fs::read(&impostor).unwrap(),
         std::fs::read(cp.ca_path()).unwrap()
     );
-    let stack = Stack::start(&swtpm, &cp.url, &impostor).await;
+    let stack = Stack::start(&swtpm, &cp.url, &impostor, &cp.capability_root()).await;
     for (name, measurement) in plugins.named() {
         assert_eq!(stack.load(name).await, measurement.to_hex(), "{name}");
     }
@@ -57,13 +57,14 @@ async fn a_parent_pinned_to_another_ca_opens_no_session_and_releases_nothing() {
     assert_eq!(release["last_round"]["code"], "transport", "{release}");
     assert_eq!(release["plugins"], serde_json::json!([]), "{release}");
 
-    // Payout answers unsigned: no key was released to it.
+    // Payout gets nothing: with no release it holds no capability token, so
+    // its read of the key is denied before any lookup.
     let payout = plugins.payout.to_hex();
-    let output = stack.invoke(&payout, PAYOUT_SAMPLE).await.unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&output).unwrap();
-    assert_eq!(json["mac"], serde_json::Value::Null, "{json}");
-    assert_eq!(json["total_cents"], 5250);
-    assert!(verify_mac(&output, secret.value()).is_err());
+    let err = stack.invoke(&payout, PAYOUT_SAMPLE).await.unwrap_err();
+    let (status, code, message) = api_error(err);
+    assert_eq!((status, code.as_str()), (403, "denied"), "{message}");
+    assert!(message.contains("secret:payout-hmac-key"), "{message}");
+    assert!(!message.contains(&hex::encode(secret.value())), "{message}");
 
     // The control plane never saw it: its audit log (readable, it holds the
     // admin entry of the secret) has no session, and no bundle went to the
