@@ -20,7 +20,7 @@ use enclet_sealed::{RecipientKey, SealedBundle};
 use enclet_swtpm::Swtpm;
 use hyper::Method;
 
-use crate::support::{Running, api_code};
+use crate::support::{Running, T0_MS, api_code};
 
 struct Enclave {
     attester: Box<dyn Attester>,
@@ -203,10 +203,16 @@ async fn a_tpm_enclave_gets_its_granted_secrets_sealed_to_its_key() {
     let verdict = cp.audit_of(AuditKind::Verdict);
     assert_eq!(verdict.last().unwrap().detail["outcome"], "allowed");
     assert_eq!(cp.audit_of(AuditKind::PolicyDecision).len(), 2);
+    // One release entry per allowed plugin: each got a capability token.
     let release_entries = cp.audit_of(AuditKind::Release);
-    assert_eq!(release_entries.len(), 1);
+    assert_eq!(release_entries.len(), 2);
     assert_eq!(release_entries[0].detail["secrets"][0]["version"], 1);
     assert_eq!(release_entries[0].detail["missing"][0], "not-uploaded");
+    assert_eq!(
+        release_entries[0].detail["token_id"].as_str(),
+        release.plugins[0].token_id.as_deref()
+    );
+    tokens_grant_what_policy_granted(&cp, &release, &e.plugins, key.public_key());
     let text = serde_json::to_string(&cp.audit(100).iter().map(|x| &x.detail).collect::<Vec<_>>())
         .unwrap();
     assert!(!text.contains("mac-key-bytes"));
@@ -279,4 +285,52 @@ async fn evidence_before_activation_or_after_a_wrong_answer_is_refused() {
         .await;
     assert_eq!(api_code(late), (403, "ak_not_activated".to_owned()));
     cp.stop().await;
+}
+
+/// The tokens verify under the control plane's `capability.pub`, are bound to
+/// each plugin and the attested key, and grant what the policy granted.
+fn tokens_grant_what_policy_granted(
+    cp: &Running,
+    release: &Release,
+    plugins: &[Measurement],
+    enclave_key: &[u8],
+) {
+    use enclet_capability::{CallContext, CapabilityToken, RootPublicKey};
+    let pem = std::fs::read_to_string(cp.dir.path().join("capability.pub")).unwrap();
+    let root = RootPublicKey::from_pem(&pem).unwrap();
+    for (plugin, granted) in plugins.iter().zip(&release.plugins) {
+        let bytes = &granted
+            .token
+            .as_ref()
+            .expect("a token per allowed plugin")
+            .0;
+        let token = CapabilityToken::parse(bytes, &root).unwrap();
+        assert_eq!(token.plugin(), plugin.to_hex());
+        // The default token lifetime (300 s) is shorter than the release's
+        // (600 s): the parent is told to come back before the token expires.
+        assert_eq!(release.expires_at, token.expires_at());
+        let now = token.expires_at() - 300;
+        assert!(now >= T0_MS / 1000);
+        for capability in &granted.capabilities {
+            let call = CallContext {
+                plugin: &plugin.to_hex(),
+                enclave_key,
+                capability,
+                now,
+            };
+            token.authorize(&call).unwrap();
+        }
+        let other = CallContext {
+            plugin: &plugin.to_hex(),
+            enclave_key,
+            capability: "secret:never-granted",
+            now,
+        };
+        assert_eq!(token.authorize(&other).unwrap_err().code(), "denied");
+    }
+    assert_eq!(
+        release.plugins[0].capabilities,
+        ["log", "secret:payout-hmac-key", "secret:not-uploaded"]
+    );
+    assert_eq!(release.plugins[1].capabilities, ["log"]);
 }
