@@ -298,3 +298,38 @@ fn the_shipped_example_policy_loads_with_its_data() {
     let d = p.evaluate(&input("caller_pinned_ak", &[])).unwrap();
     assert_eq!(d.enclave.rule, "tpm_needs_activated_ak");
 }
+
+#[test]
+fn capabilities_are_read_strictly_and_only_for_allowed_plugins() {
+    let a = m("a").to_hex();
+    let verdict = |allow: bool, capabilities: &str| {
+        odd_after_load(&format!(
+            "{{\"enclave\": {{\"allow\": true, \"rule\": \"ok\"}}, \"plugins\": {{\"{a}\": {{\"allow\": {allow}, \"rule\": \"ok\", \"capabilities\": {capabilities}}}}}}}"
+        ))
+        .evaluate(&input("activated_ak", &[m("a")]))
+        .unwrap()
+    };
+    let d = verdict(true, "[\"log\", \"log\"]");
+    assert_eq!(d.plugins[0].capabilities, ["log"]);
+    assert!(d.problems.is_empty(), "{d:?}");
+    // Denied: granted nothing.
+    assert!(
+        verdict(false, "[\"log\"]").plugins[0]
+            .capabilities
+            .is_empty()
+    );
+    // Unknown, a secret (granted with `secrets`), a wrong type: invalid.
+    for bad in ["[\"network\"]", "[\"secret:k\"]", "\"log\"", "[1]"] {
+        let d = verdict(true, bad);
+        assert_eq!(d.plugins[0].rule, INVALID_DECISION, "{bad}");
+        assert!(
+            !d.plugins[0].allow && d.plugins[0].capabilities.is_empty(),
+            "{bad}"
+        );
+    }
+    let d = verdict(true, "[\"network\"]");
+    assert!(
+        d.problems[0].contains("unknown capability \"network\""),
+        "{d:?}"
+    );
+}
