@@ -7,7 +7,7 @@
 //!    │ already loaded? ─▶ same PluginInfo           │ snapshot of its secrets
 //!    │ compile permit, compile thread (timeout):    │ spawn_blocking:
 //!    │   Component::new, never deserialize;         │   fresh Store (fuel, epoch deadline,
-//!    │   link: log, secrets; other imports trap;    │   memory/table limiter, secrets)
+//!    │   link: log, secrets; WASI traps; others ✗   │   memory/table limiter, secrets)
 //!    │   type-check `handle`                        │   instantiate from PluginPre
 //!    │ trial instantiate under the start bound      │   call handle, check output size
 //!    ▼ cache PluginPre                              ▼
@@ -20,10 +20,12 @@
 //!   bytes again returns the existing plugin (`newly_loaded == false`) and keeps
 //!   its first name and limits.
 //! * **No ambient authority.** WASI is not linked. The only host imports are
-//!   `enclet:plugin/log@0.1.0` and `enclet:plugin/secrets@0.1.0`; every other
+//!   `enclet:plugin/log@0.1.0` and `enclet:plugin/secrets@0.1.0`; a WASI
 //!   import a component declares is defined as a function that fails the
-//!   invocation when called (reported as a guest trap naming the import). Plugins therefore have no filesystem,
-//!   network, environment or clock.
+//!   invocation when called (reported as a guest trap naming the import), and
+//!   any other import refuses the plugin at load (`unsupported_import`, see
+//!   `imports.rs`). Plugins therefore have no filesystem, network,
+//!   environment or clock.
 //! * **Secrets** (see `secrets.rs`): [`Runtime::install_secrets`] replaces
 //!   the whole secret table with an opened release (all plugins loaded, not
 //!   expired); an invocation reads a snapshot of its own plugin's row through
@@ -53,6 +55,7 @@ mod config;
 mod engine;
 mod error;
 mod host;
+mod imports;
 mod invoke;
 mod lifecycle;
 mod limiter;

@@ -43,6 +43,17 @@ pub enum LoadError {
     /// The component's start code ran past the load-time start bound.
     #[error("start code exceeds the load-time bound: {0}")]
     StartLimit(String),
+    /// The component imports something the host does not provide (an
+    /// interface it does not link, another version or shape of one it does,
+    /// a core module): refused at load, before any of its code runs. WASI
+    /// imports are not refused; they trap when called.
+    #[error("unsupported import `{import}`: {reason}")]
+    UnsupportedImport {
+        /// The import's name as the component declares it (bounded).
+        import: String,
+        /// Why it does not match what the host provides.
+        reason: String,
+    },
 }
 
 impl LoadError {
@@ -58,6 +69,7 @@ impl LoadError {
             Self::Internal(_) => "internal",
             Self::CompileTimeout { .. } => "compile_timeout",
             Self::StartLimit(_) => "start_limit",
+            Self::UnsupportedImport { .. } => "unsupported_import",
         }
     }
 }

@@ -5,10 +5,10 @@
 //!    `deserialize`: only code compiled here, from measured bytes, runs);
 //! 2. link it: the `log` and `secrets` imports from the host (a plugin that
 //!    imports neither, such as one built before `secrets` existed, links
-//!    too), and every other import — WASI included — defined as a function
-//!    that traps when called. Plugins thus get
-//!    no filesystem, network, environment or clock, yet a Rust `std` plugin
-//!    that merely *imports* WASI still loads;
+//!    too), and every WASI import defined as a function that traps when
+//!    called. Plugins thus get no filesystem, network, environment or clock,
+//!    yet a Rust `std` plugin that merely *imports* WASI still loads. Any
+//!    other import refuses the plugin here, naming it (see `imports.rs`);
 //! 3. check the exports against the `plugin` world (`handle` with the exact
 //!    signature) and cache the resulting [`PluginPre`], so each invocation only
 //!    instantiates.
@@ -106,7 +106,9 @@ pub(crate) fn compile(
     // Step 1: compile in-process from the measured bytes.
     let component =
         Component::new(engine, bytes).map_err(|e| invalid("not a valid component", e))?;
-    // Step 2: link, with every import the host does not provide trapping.
+    // Step 2: link. Imports other than the host's and WASI are refused;
+    // WASI imports trap when called.
+    super::imports::check(engine, base, &component)?;
     let mut linker = base.clone();
     linker
         .define_unknown_imports_as_traps(&component)

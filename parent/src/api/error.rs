@@ -75,7 +75,8 @@ pub fn status_for(code: &str) -> StatusCode {
         | "response_too_large"
         | "credential_rejected"
         | "compile_timeout"
-        | "start_limit" => StatusCode::UNPROCESSABLE_ENTITY,
+        | "start_limit"
+        | "unsupported_import" => StatusCode::UNPROCESSABLE_ENTITY,
         "enclave_unavailable" | "enclave_busy" | "overloaded" | "capability_expired" => {
             StatusCode::SERVICE_UNAVAILABLE
         }
@@ -120,6 +121,7 @@ mod tests {
             ("credential_rejected", 422),
             ("compile_timeout", 422),
             ("start_limit", 422),
+            ("unsupported_import", 422),
             ("overloaded", 503),
             ("internal", 500),
             ("something_new", 500),
