@@ -23,6 +23,7 @@ mod demo;
 mod frames;
 mod harness;
 mod hostile_log;
+mod hostile_suite;
 mod limits;
 mod load_limits;
 mod plugins;

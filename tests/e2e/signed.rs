@@ -16,7 +16,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Runs `enclet plugin …` in `dir` without a parent.
-fn publisher(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn publisher(dir: &Path, args: &[&str]) -> Output {
     let out = std::process::Command::new(bin("enclet"))
         .current_dir(dir)
         .arg("plugin")
@@ -30,7 +30,7 @@ fn publisher(dir: &Path, args: &[&str]) -> Output {
 
 /// Writes `NAME.toml` pinning `component` with `capability` and `host_api`,
 /// signed with `KEY.key` into `NAME.sig`; returns the two paths.
-fn signed_manifest(
+pub(crate) fn signed_manifest(
     dir: &Path,
     name: &str,
     component: &[u8],

@@ -14,7 +14,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Waits until the enclave reports a running invocation.
-fn wait_for_a_running_call(app: &Appliance) {
+pub(crate) fn wait_for_a_running_call(app: &Appliance) {
     let start = Instant::now();
     loop {
         let out = app.enclet(&["plugin", "health"]);
