@@ -37,15 +37,14 @@ impl Issuer {
     /// [`StartError::Config`] for a key file that is unreadable or not a
     /// PKCS#8 Ed25519 key; [`StartError::Io`] if a file cannot be written.
     pub fn load_or_create(dir: &Path, config: &Config) -> Result<Self, StartError> {
-        let key = match &config.capabilities.key {
-            Some(path) => read_key(path)?,
-            None => {
-                let path = dir.join(KEY_FILE);
-                match read_key(&path) {
-                    Ok(key) => key,
-                    Err(_) if !path.exists() => create_key(&path)?,
-                    Err(e) => return Err(e),
-                }
+        let key = if let Some(path) = &config.capabilities.key {
+            read_key(path)?
+        } else {
+            let path = dir.join(KEY_FILE);
+            if path.exists() {
+                read_key(&path)?
+            } else {
+                create_key(&path)?
             }
         };
         let public_path = dir.join(PUBLIC_FILE);

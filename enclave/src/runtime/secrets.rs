@@ -172,7 +172,7 @@ impl std::fmt::Debug for Table {
             .field("holds_values", &self.holds_values)
             .field("names", &names)
             .field("tokens", &self.tokens.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
