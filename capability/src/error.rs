@@ -37,6 +37,10 @@ pub enum CapabilityError {
         /// The checker's time, Unix seconds.
         now: u64,
     },
+    /// A revocation or revocation list is malformed, oversized or not
+    /// signed by the root key.
+    #[error("invalid revocation list: {0}")]
+    InvalidRevocation(String),
     /// The token library failed on input we built ourselves (a bug).
     #[error("internal: {0}")]
     Internal(String),
@@ -52,6 +56,7 @@ impl CapabilityError {
             Self::InvalidToken(_) => "invalid_token",
             Self::Denied { .. } => "denied",
             Self::Expired { .. } => "capability_expired",
+            Self::InvalidRevocation(_) => "invalid_revocation",
             Self::Internal(_) => "internal",
         }
     }

@@ -29,10 +29,12 @@
 
 mod error;
 pub mod key;
+pub mod revocation;
 pub mod token;
 
 pub use error::CapabilityError;
 pub use key::{RootKey, RootPublicKey};
+pub use revocation::{RevocationKind, Revocations};
 pub use token::{
     CallContext, CapabilityToken, MAX_TOKEN_BYTES, MintedToken, RUN_LIMITS, TokenGrant, mint,
 };
