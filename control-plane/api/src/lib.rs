@@ -37,6 +37,13 @@ pub const HEALTH: &str = "/v1/health";
 /// `GET`: list secrets; `PUT`/`DELETE` `{ADMIN_SECRETS}/{name}`.
 pub const ADMIN_SECRETS: &str = "/v1/admin/secrets";
 
+/// `GET`: every revocation; `POST`: revoke ([`RevocationRequest`]). Admin token.
+pub const ADMIN_REVOCATIONS: &str = "/v1/admin/revocations";
+/// `GET`: the signed revocation list ([`SignedRevocations`]) for parents.
+pub const REVOCATIONS: &str = "/v1/revocations";
+/// `POST`: a parent's report of what its enclave enforced ([`EnforcementReport`]).
+pub const REVOCATION_REPORTS: &str = "/v1/revocations/reports";
+
 /// `/v1/sessions/{session}/activation`.
 #[must_use]
 pub fn activation_path(session: &str) -> String {
@@ -271,6 +278,63 @@ pub struct SecretInfo {
 pub struct SecretList {
     /// By name.
     pub secrets: Vec<SecretInfo>,
+}
+
+/// `POST /v1/admin/revocations` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    /// `plugin`, `publisher` or `token`.
+    pub kind: String,
+    /// Measurement (96 hex), publisher key SHA-256 (64 hex) or token id (128 hex).
+    pub value: String,
+    /// Why (free text, at most 256 bytes, recorded in the audit log).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One revocation as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationInfo {
+    /// Position: the list's `sequence` once this revocation is in it (from 1).
+    pub sequence: u64,
+    /// `plugin`, `publisher` or `token`.
+    pub kind: String,
+    /// The revoked value, lower-case hex.
+    pub value: String,
+    /// Why, if given.
+    pub reason: Option<String>,
+    /// When, Unix milliseconds.
+    pub revoked_ms: u64,
+}
+
+/// `GET /v1/admin/revocations` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationInfoList {
+    /// In revocation order.
+    pub revocations: Vec<RevocationInfo>,
+}
+
+/// `GET /v1/revocations` answer: the list signed with the capability root
+/// (`enclet_capability::Revocations`), for the enclave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRevocations {
+    /// Revocations ever made (the signed list's `sequence`).
+    pub sequence: u64,
+    /// The signed list.
+    pub list: Hex,
+}
+
+/// `POST /v1/revocations/reports` body: what an enclave enforced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementReport {
+    /// The list's sequence the enclave applied.
+    pub sequence: u64,
+    /// Plugins it unloaded (measurements, hex).
+    pub unloaded: Vec<String>,
+    /// Capability tokens it dropped (revocation ids, hex).
+    pub tokens_dropped: Vec<String>,
 }
 
 #[cfg(test)]
