@@ -47,6 +47,28 @@ pub enum Error {
     /// The plugin event log refused an entry.
     #[error(transparent)]
     EventLog(#[from] EventLogError),
+    /// A revocation list was malformed or not signed by the capability root.
+    #[error(transparent)]
+    Revocation(#[from] enclet_capability::CapabilityError),
+    /// A revocation list arrived but this enclave has no capability root.
+    #[error("this enclave has no --capability-root: it cannot check a revocation list")]
+    NoCapabilityRoot,
+    /// A revocation list older than the one in force.
+    #[error("revocation list {got} is older than the one in force ({applied})")]
+    StaleRevocations {
+        /// The sequence in force.
+        applied: u64,
+        /// The sequence offered.
+        got: u64,
+    },
+    /// The plugin, or the publisher that signed it, is revoked.
+    #[error("{} {value} is revoked", kind.as_str())]
+    Revoked {
+        /// Plugin or publisher.
+        kind: enclet_capability::RevocationKind,
+        /// Its measurement or key fingerprint (hex).
+        value: String,
+    },
     /// Attestation was requested but no attester is configured.
     #[error("no attester configured")]
     NoAttester,
@@ -91,6 +113,14 @@ impl Error {
             Self::EventLog(EventLogError::Full) => "event_log_full",
             Self::EventLog(_) => "event_log",
             Self::NoAttester => "no_attester",
+            Self::Revocation(e) => e.code(),
+            Self::NoCapabilityRoot => "no_capability_root",
+            Self::StaleRevocations { .. } => "stale_revocation_list",
+            Self::Revoked {
+                kind: enclet_capability::RevocationKind::Publisher,
+                ..
+            } => "revoked_publisher",
+            Self::Revoked { .. } => "revoked_plugin",
             Self::Listen { .. } => "listen_failed",
             Self::Internal(_) => "internal",
         }

@@ -308,6 +308,12 @@ impl Runtime {
             .install(opened, tokens, enclave_key, &self.registry.infos())
     }
 
+    /// Revokes capability tokens by revocation id (from now on, and in later
+    /// releases); returns the ids of installed tokens this revoked.
+    pub fn revoke_tokens<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+        self.secrets.revoke_tokens(ids)
+    }
+
     /// Every loaded plugin, in load order.
     #[must_use]
     pub fn plugins(&self) -> Vec<PluginInfo> {

@@ -82,6 +82,7 @@ mod lifecycle;
 mod pool;
 mod provenance;
 mod release;
+mod revoke;
 mod watch;
 
 use std::io::Write as _;
@@ -165,6 +166,8 @@ pub struct Server {
     runtime: Arc<Runtime>,
     attester: Option<Arc<dyn Attester>>,
     event_log: Mutex<EventLog>,
+    /// The revocation list in force (see `revoke.rs`).
+    revocations: std::sync::Mutex<enclet_capability::Revocations>,
     /// As many as the runtime's instance pool: a lane runs an invocation only
     /// while holding one (see `dispatch.rs`).
     slots: Arc<Semaphore>,
@@ -223,6 +226,7 @@ impl Server {
             runtime,
             attester,
             event_log: Mutex::new(EventLog::new()),
+            revocations: std::sync::Mutex::default(),
             key: EnclaveKey::generate()?,
             config,
             started: Instant::now(),

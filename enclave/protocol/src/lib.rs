@@ -71,7 +71,7 @@ pub use frame::{
 };
 pub use message::{
     AttesterIdentity, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult, PcrValue,
-    PluginInfo, PluginToken, Released, ReleasedPlugin, Request, Response, SignedManifest,
+    Enforced, PluginInfo, PluginToken, Released, ReleasedPlugin, Request, Response, SignedManifest,
     TpmEvidence,
 };
 pub use socket::{FrameReader, FrameWriter, RawSocket};

@@ -90,6 +90,25 @@ pub enum Request {
         #[serde(default)]
         tokens: Vec<PluginToken>,
     },
+    /// Apply the control plane's signed revocation list: unload revoked
+    /// plugins (and those of revoked publishers), drop revoked capability
+    /// tokens, refuse them from now on.
+    Revoke {
+        /// The signed list (opaque to the parent).
+        #[serde(with = "serde_bytes")]
+        list: Vec<u8>,
+    },
+}
+
+/// What the enclave did with a revocation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enforced {
+    /// The list's sequence, now in force.
+    pub sequence: u64,
+    /// Plugins unloaded because of it (their calls in flight finished first).
+    pub unloaded: Vec<PluginInfo>,
+    /// Revocation ids of installed capability tokens it revoked.
+    pub tokens_dropped: Vec<String>,
 }
 
 /// One plugin's capability token, as the control plane minted it.
@@ -129,6 +148,8 @@ pub enum Response {
     Unloaded(PluginInfo),
     /// Answer to [`Request::SetLimits`]: the plugin under its new limits.
     LimitsSet(PluginInfo),
+    /// Answer to [`Request::Revoke`]: what this list changed.
+    Enforced(Enforced),
     /// Answer to [`Request::Attest`].
     Attestation {
         /// Backend evidence.

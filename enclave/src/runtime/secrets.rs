@@ -27,12 +27,13 @@
 //!   invocation holding them ends.
 //! * **Names, never values**, in `Debug`, logs and errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use enclet_attestation::measurement::Measurement;
 use enclet_sealed::{OpenedBundle, SecretBytes};
 
+use enclet_capability::CapabilityToken;
 use enclet_protocol::PluginToken;
 
 use super::PluginInfo;
@@ -182,6 +183,9 @@ pub(crate) struct Secrets {
     current: RwLock<Arc<Table>>,
     clock: Arc<dyn Clock>,
     gate: CapabilityGate,
+    /// Revocation ids of revoked capability tokens: a token any of whose
+    /// ids is here is treated as absent, now and in later releases.
+    revoked_tokens: RwLock<BTreeSet<String>>,
 }
 
 impl Secrets {
@@ -191,7 +195,29 @@ impl Secrets {
             current: RwLock::default(),
             clock,
             gate,
+            revoked_tokens: RwLock::default(),
         }
+    }
+
+    /// Revokes capability tokens by revocation id; returns the ids of
+    /// installed tokens this revoked (that were not revoked before).
+    pub(crate) fn revoke_tokens<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+        let table = Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner));
+        let mut revoked = self
+            .revoked_tokens
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before: Vec<&Arc<CapabilityToken>> = table
+            .tokens
+            .values()
+            .filter(|t| !is_revoked(t, &revoked))
+            .collect();
+        revoked.extend(ids.map(str::to_owned));
+        before
+            .into_iter()
+            .filter(|t| is_revoked(t, &revoked))
+            .map(|t| t.id().to_owned())
+            .collect()
     }
 
     /// Replaces the whole table with `opened` and `tokens` (bound to
@@ -244,9 +270,18 @@ impl Secrets {
     /// What `plugin` may read during one invocation.
     pub(crate) fn view(&self, plugin: Measurement) -> SecretsView {
         let table = self.snapshot();
+        let token = table.tokens.get(&plugin).filter(|t| {
+            !is_revoked(
+                t,
+                &self
+                    .revoked_tokens
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner),
+            )
+        });
         let gate = Gate::new(
             &self.gate,
-            table.tokens.get(&plugin).cloned(),
+            token.cloned(),
             &plugin,
             Arc::clone(&table.enclave_key),
             Arc::clone(&self.clock),
@@ -278,6 +313,10 @@ impl Secrets {
         }
         Arc::clone(&current)
     }
+}
+
+fn is_revoked(token: &CapabilityToken, revoked: &BTreeSet<String>) -> bool {
+    token.ids().iter().any(|id| revoked.contains(id))
 }
 
 /// One plugin's read access to the table, fixed when its invocation starts.

@@ -6,7 +6,7 @@ use enclet_protocol::{
     ErrorBody, Health, LoadResult, PROTOCOL_VERSION, PluginInfo, Request, Response,
 };
 
-use super::{Server, attest, lifecycle, provenance, release};
+use super::{Server, attest, lifecycle, provenance, release, revoke};
 use crate::Error;
 use crate::runtime::{self, Compiled, InvokeError, Limits, Loaded};
 use enclet_attestation::event_log::SignedLoad;
@@ -54,6 +54,7 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
         } => attest::activate_credential(server, id_object, encrypted_secret).await,
         Request::Health => Ok(health(server)),
         Request::Release { bundle, tokens } => release::release(server, bundle, tokens).await,
+        Request::Revoke { list } => revoke::revoke(server, &list).await,
     };
     result.unwrap_or_else(|e| failed(&e))
 }

@@ -53,6 +53,17 @@ pub(super) async fn record_and_commit(
         }
         _ => PluginEvent::Load(prepared.info().measurement),
     };
+    // A revoked plugin, or one a revoked publisher signed, is not loaded.
+    let revoked = {
+        let list = server
+            .revocations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        super::revoke::why_revoked(&list, *event.measurement(), Some(&event))
+    };
+    if let Some(e) = revoked {
+        return Err(e);
+    }
     log.check(&event)?;
     measure(server, event).await?;
     log.push(event)?;
