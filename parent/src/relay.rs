@@ -14,6 +14,8 @@
 //!           ─▶ enclave Release{bundle} ─▶ Released ─▶ status
 //! ```
 //!
+//! * Beside the rounds, a refresher applies the control plane's signed
+//!   revocation list every `revocation_refresh` (see `revocations.rs`).
 //! * Every control-plane call goes through
 //!   [`ControlPlaneClient`](enclet_control_plane_api::client::ControlPlaneClient),
 //!   which trusts only the pinned CA: a control plane whose certificate does
@@ -34,6 +36,7 @@
 //!   the parent.
 
 mod error;
+mod revocations;
 mod round;
 mod session;
 mod status;
@@ -60,6 +63,8 @@ pub struct RelayConfig {
     pub margin: Option<Duration>,
     /// Retry delays after failed rounds.
     pub backoff: Backoff,
+    /// How often the signed revocation list is fetched and applied.
+    pub revocation_refresh: Duration,
 }
 
 impl RelayConfig {
@@ -70,6 +75,7 @@ impl RelayConfig {
             client,
             margin: None,
             backoff: Backoff::default(),
+            revocation_refresh: Duration::from_secs(30),
         }
     }
 }
@@ -93,6 +99,11 @@ impl Relay {
     #[must_use]
     pub fn start(config: RelayConfig, enclave: Arc<Reconnecting>) -> Self {
         let shared = Arc::new(worker::Shared::default());
+        tokio::spawn(revocations::run(
+            config.client.clone(),
+            Arc::clone(&enclave),
+            config.revocation_refresh,
+        ));
         let rounds = round::Rounds::new(config.client, enclave);
         tokio::spawn(worker::run(
             Arc::clone(&shared),

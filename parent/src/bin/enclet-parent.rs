@@ -106,6 +106,11 @@ struct ControlPlaneArgs {
     #[arg(long, value_name = "N", requires = "url",
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     release_margin_secs: Option<u64>,
+    /// Fetch the control plane's signed revocation list and apply it in the
+    /// enclave every N seconds: a revoked plugin stops within this interval.
+    #[arg(long, value_name = "N", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    revocation_refresh_secs: u64,
 }
 
 impl ControlPlaneArgs {
@@ -125,6 +130,7 @@ impl ControlPlaneArgs {
                 .unwrap_or_else(|e| usage(&e.to_string()));
         let mut config = RelayConfig::new(client);
         config.margin = self.release_margin_secs.map(Duration::from_secs);
+        config.revocation_refresh = Duration::from_secs(self.revocation_refresh_secs);
         Some(config)
     }
 }

@@ -2,7 +2,7 @@
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    AttesterIdentity, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, PluginToken,
+    AttesterIdentity, Enforced, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, PluginToken,
     Released, Request, Response,
 };
 
@@ -157,6 +157,18 @@ impl EnclaveClient {
                 public_key,
             }),
             other => unexpected("attestation", other),
+        }
+    }
+
+    /// Hands the enclave the control plane's signed revocation list.
+    ///
+    /// # Errors
+    /// [`Error::Enclave`] with `invalid_revocation`, `stale_revocation_list`
+    /// or `no_capability_root`, or a connection error.
+    pub async fn revoke(&self, list: Vec<u8>) -> Result<Enforced, Error> {
+        match self.request(&Request::Revoke { list }).await? {
+            Response::Enforced(e) => Ok(e),
+            other => unexpected("enforced", other),
         }
     }
 
