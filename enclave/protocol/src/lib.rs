@@ -70,8 +70,8 @@ pub use frame::{
     MAX_BODY_BYTES, PROTOCOL_VERSION,
 };
 pub use message::{
-    AttesterIdentity, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult, PcrValue,
-    Enforced, PluginInfo, PluginToken, Released, ReleasedPlugin, Request, Response, SignedManifest,
+    AttesterIdentity, Enforced, ErrorBody, Evidence, Health, Limits, LimitsRequest, LoadResult,
+    PcrValue, PluginInfo, PluginToken, Released, ReleasedPlugin, Request, Response, SignedManifest,
     TpmEvidence,
 };
 pub use socket::{FrameReader, FrameWriter, RawSocket};

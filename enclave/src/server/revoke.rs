@@ -47,9 +47,7 @@ pub(super) async fn revoke(server: &Arc<Server>, list: &[u8]) -> Result<Response
         }
         *current = list.clone();
     }
-    let tokens_dropped = server
-        .runtime
-        .revoke_tokens(list.of(RevocationKind::Token));
+    let tokens_dropped = server.runtime.revoke_tokens(list.of(RevocationKind::Token));
     // Step 3: unload what is revoked.
     let mut unloaded = Vec::new();
     for plugin in revoked_live_plugins(server, &list).await {

@@ -2,8 +2,8 @@
 
 use enclet_attestation::Measurement;
 use enclet_protocol::{
-    AttesterIdentity, Enforced, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo, PluginToken,
-    Released, Request, Response,
+    AttesterIdentity, Enforced, Evidence, Health, Limits, LimitsRequest, LoadResult, PluginInfo,
+    PluginToken, Released, Request, Response,
 };
 
 use super::EnclaveClient;

@@ -4,6 +4,7 @@
 
 mod leaks;
 mod payout;
+mod revoke;
 mod tokens;
 
 use std::sync::Arc;

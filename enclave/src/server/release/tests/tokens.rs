@@ -13,13 +13,13 @@ use crate::server::handler::handle;
 const BUNDLE_EXPIRES: u64 = NOW + 600;
 const TOKEN_EXPIRES: u64 = NOW + 60;
 
-struct Gated {
-    enclave: Enclave,
-    root: RootKey,
+pub(super) struct Gated {
+    pub(super) enclave: Enclave,
+    pub(super) root: RootKey,
 }
 
 impl Gated {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let root = RootKey::generate();
         let enclave = Enclave::start_gated(CapabilityGate::Tokens(root.public())).await;
         Self { enclave, root }
@@ -42,7 +42,7 @@ impl Gated {
     }
 
     /// A token for `plugin` bound to this enclave.
-    fn token(&self, plugin: Measurement, capabilities: &[&str]) -> Vec<u8> {
+    pub(super) fn token(&self, plugin: Measurement, capabilities: &[&str]) -> Vec<u8> {
         self.token_for(plugin, self.enclave.server.public_key(), capabilities)
     }
 
@@ -56,18 +56,18 @@ impl Gated {
         handle(&e.server, Request::Release { bundle, tokens }).await
     }
 
-    async fn released(&self, tokens: Vec<PluginToken>) {
+    pub(super) async fn released(&self, tokens: Vec<PluginToken>) {
         let answer = self.release(tokens).await;
         assert!(matches!(answer, Response::Released(_)), "{answer:?}");
     }
 
-    async fn hostile(&self, input: &str) -> Result<Vec<u8>, (String, String)> {
+    pub(super) async fn hostile(&self, input: &str) -> Result<Vec<u8>, (String, String)> {
         self.enclave
             .invoke(self.enclave.hostile, input.as_bytes())
             .await
     }
 
-    fn hostile_token(&self, token: Vec<u8>) -> PluginToken {
+    pub(super) fn hostile_token(&self, token: Vec<u8>) -> PluginToken {
         PluginToken {
             plugin: self.enclave.hostile,
             token,
@@ -75,7 +75,7 @@ impl Gated {
     }
 }
 
-fn refusal(result: Result<Vec<u8>, (String, String)>) -> (String, String) {
+pub(super) fn refusal(result: Result<Vec<u8>, (String, String)>) -> (String, String) {
     result.expect_err("the call was allowed")
 }
 
