@@ -34,7 +34,7 @@ async fn a_revoked_plugin_is_unloaded_and_cannot_come_back() {
     let g = Gated::start().await;
     let e = &g.enclave;
     let hostile = (RevocationKind::Plugin, e.hostile.to_hex());
-    let enforced = apply(e, list(&g.root, 1, &[hostile.clone()]))
+    let enforced = apply(e, list(&g.root, 1, std::slice::from_ref(&hostile)))
         .await
         .unwrap();
     assert_eq!(enforced.sequence, 1);
@@ -95,7 +95,7 @@ async fn forged_stale_and_unverifiable_lists_change_nothing() {
     let e = &g.enclave;
     let hostile = (RevocationKind::Plugin, e.hostile.to_hex());
     // Signed by another key.
-    let forged = list(&RootKey::generate(), 5, &[hostile.clone()]);
+    let forged = list(&RootKey::generate(), 5, std::slice::from_ref(&hostile));
     assert_eq!(apply(e, forged).await.unwrap_err().0, "invalid_revocation");
     assert_eq!(g.hostile("plain").await.unwrap(), b"plain");
     // Garbage.
