@@ -197,3 +197,73 @@ fn an_unloaded_plugin_is_not_attested_as_live_but_its_history_reaches_policy() {
     let r = verify(&verifier, &ak, &hiding, &f.log, &nonce).unwrap_err();
     assert_eq!(r.code, "event_log_mismatch", "{r}");
 }
+
+#[test]
+fn the_publisher_policy_trusts_a_plugin_by_the_signer_of_its_latest_load() {
+    use enclet_attestation::event_log::{PluginEvent, SignedLoad};
+    use enclet_control_plane::policy::{Policy, PolicyInput};
+
+    let f = Fixture::new();
+    let verifier = f.verifier(&[f.image]);
+    let ak = f.activate(&verifier);
+    let [payout, report] = f.plugins;
+    let (trusted, other) = ([0x7a; 32], [0x0b; 32]);
+    let signed = |measurement, publisher_key| {
+        PluginEvent::SignedLoad(SignedLoad {
+            measurement,
+            publisher_key,
+            manifest_digest: [0x5d; 48],
+        })
+    };
+    // payout: reloaded signed by the trusted publisher. report: once signed
+    // by it, then unloaded and loaded again WITHOUT a manifest.
+    let events = [
+        PluginEvent::Unload(payout),
+        signed(payout, trusted),
+        PluginEvent::Unload(report),
+        signed(report, trusted),
+        PluginEvent::Unload(report),
+        PluginEvent::Load(report),
+    ];
+    let mut log = f.log.clone();
+    for event in events {
+        f.attester.record_plugin_event(&event).unwrap();
+        log.push(event).unwrap();
+    }
+    let nonce = random::<32>();
+    let ev = f.quote(&nonce, &log);
+    let enclave = verify(&verifier, &ak, &ev, &log, &nonce).unwrap();
+
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy");
+    let rego = std::fs::read_to_string(dir.join("publisher.rego")).unwrap();
+    let decide = |publishers: &[[u8; 32]]| {
+        let data = serde_json::json!({
+            "trusted_publishers": publishers.iter().map(hex::encode).collect::<Vec<_>>(),
+            "publisher_secrets": {hex::encode(trusted): ["payout-hmac-key"]},
+        });
+        Policy::from_source("publisher.rego", &rego, Some(data))
+            .unwrap()
+            .evaluate(&PolicyInput::new(&enclave, &[]))
+            .unwrap()
+    };
+    let d = decide(&[trusted]);
+    assert_eq!(d.enclave.rule, "trusted_enclave");
+    let by_plugin = |m: Measurement| d.plugins.iter().find(|p| p.measurement == m).unwrap();
+    let p = by_plugin(payout);
+    assert_eq!(
+        (p.allow, p.rule.as_str()),
+        (true, "signed_by_trusted_publisher")
+    );
+    assert_eq!(p.secrets, ["payout-hmac-key"]);
+    assert_eq!(p.capabilities, ["log"]);
+    // report's history has a signed load, but its latest load is unsigned.
+    let r = by_plugin(report);
+    assert_eq!(
+        (r.allow, r.rule.as_str()),
+        (false, "not_signed_by_trusted_publisher")
+    );
+    assert!(r.secrets.is_empty());
+    // Another publisher trusted instead: payout is denied too.
+    let d = decide(&[other]);
+    assert!(d.plugins.iter().all(|p| !p.allow), "{d:?}");
+}
