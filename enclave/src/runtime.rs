@@ -133,6 +133,14 @@ impl Prepared {
     pub fn info(&self) -> &PluginInfo {
         &self.plugin.info
     }
+
+    /// Limits its gated calls to the capabilities its verified manifest
+    /// requested.
+    #[must_use]
+    pub fn with_requested_capabilities(mut self, requested: Vec<String>) -> Self {
+        self.plugin.requested = Some(Arc::new(requested.into_iter().collect()));
+        self
+    }
 }
 
 /// Runs plugins. `Send + Sync`: share it as `Arc<Runtime>`.
@@ -262,7 +270,9 @@ impl Runtime {
             .await
             .map_err(|_| slots_closed())?;
         let engine = self.engine.clone();
-        let secrets = self.secrets.view(plugin.info.measurement);
+        let secrets = self
+            .secrets
+            .view(plugin.info.measurement, plugin.requested.clone());
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             invoke::run(&engine, &plugin, ticks, &input, secrets)
@@ -284,7 +294,9 @@ impl Runtime {
     ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, input)?;
         let _slot = self.acquire_slot_blocking()?;
-        let secrets = self.secrets.view(plugin.info.measurement);
+        let secrets = self
+            .secrets
+            .view(plugin.info.measurement, plugin.requested.clone());
         invoke::run(&self.engine, &plugin, ticks, input, secrets)
     }
 

@@ -13,6 +13,7 @@
 //!    signature) and cache the resulting [`PluginPre`], so each invocation only
 //!    instantiates.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use wasmtime::Engine;
@@ -59,6 +60,10 @@ pub(crate) struct Plugin {
     /// while any copy is alive (registered or held by a call), its strong
     /// count is above one, which is how an unload waits for calls to finish.
     pub(crate) lineage: Arc<()>,
+    /// The capabilities its signed manifest requested (`None`: loaded
+    /// without one). Gated calls outside them are denied whatever a token
+    /// grants.
+    pub(crate) requested: Option<Arc<BTreeSet<String>>>,
 }
 
 impl Plugin {
@@ -73,6 +78,7 @@ impl Plugin {
             pre: self.pre.clone(),
             handle: self.handle,
             lineage: Arc::clone(&self.lineage),
+            requested: self.requested.clone(),
         }
     }
 }
@@ -136,5 +142,6 @@ pub(crate) fn compile(
         pre,
         handle,
         lineage: Arc::new(()),
+        requested: None,
     })
 }

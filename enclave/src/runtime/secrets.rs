@@ -33,7 +33,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use enclet_attestation::measurement::Measurement;
 use enclet_sealed::{OpenedBundle, SecretBytes};
 
-use enclet_capability::CapabilityToken;
+use enclet_capability::{CapabilityError, CapabilityToken};
 use enclet_protocol::PluginToken;
 
 use super::PluginInfo;
@@ -268,7 +268,11 @@ impl Secrets {
     }
 
     /// What `plugin` may read during one invocation.
-    pub(crate) fn view(&self, plugin: Measurement) -> SecretsView {
+    pub(crate) fn view(
+        &self,
+        plugin: Measurement,
+        requested: Option<Arc<BTreeSet<String>>>,
+    ) -> SecretsView {
         let table = self.snapshot();
         let token = table.tokens.get(&plugin).filter(|t| {
             !is_revoked(
@@ -291,6 +295,7 @@ impl Secrets {
             plugin,
             clock: Arc::clone(&self.clock),
             gate,
+            requested,
         }
     }
 
@@ -326,6 +331,7 @@ pub(crate) struct SecretsView {
     plugin: Measurement,
     clock: Arc<dyn Clock>,
     gate: Gate,
+    requested: Option<Arc<BTreeSet<String>>>,
 }
 
 impl SecretsView {
@@ -337,12 +343,26 @@ impl SecretsView {
             plugin: Measurement::from_bytes([0; enclet_attestation::measurement::MEASUREMENT_LEN]),
             clock: Arc::new(crate::clock::SystemClock),
             gate: Gate::DenyAll,
+            requested: None,
         }
     }
 
-    /// The capability gate of this invocation.
-    pub(crate) fn gate(&self) -> &Gate {
-        &self.gate
+    /// Allows a gated call that needs `capability`: within what the
+    /// plugin's signed manifest requested (if it has one), and granted by
+    /// its capability token.
+    ///
+    /// # Errors
+    /// [`CapabilityError::Denied`] or [`CapabilityError::Expired`].
+    pub(crate) fn check_capability(&self, capability: &str) -> Result<(), CapabilityError> {
+        if let Some(requested) = &self.requested
+            && !requested.contains(capability)
+        {
+            tracing::debug!(%capability, "gated call outside the plugin's manifest");
+            return Err(CapabilityError::Denied {
+                capability: capability.to_owned(),
+            });
+        }
+        self.gate.check(capability)
     }
 
     /// This plugin's secret `name`. A name it was not given is `NotGranted`

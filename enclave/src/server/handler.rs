@@ -33,7 +33,7 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
                     };
                     let defaults = server.runtime.config().default_limits;
                     let limits = limits.map(|partial| defaults.overlay(&partial));
-                    let signed = provenance.map(|p| p.load);
+                    let signed = provenance.map(|p| (p.load, p.capabilities));
                     load(server, name, component, limits, signed).await
                 }
             }
@@ -77,7 +77,7 @@ async fn load(
     name: String,
     component: Vec<u8>,
     limits: Option<Limits>,
-    signed: Option<SignedLoad>,
+    signed: Option<(SignedLoad, Vec<String>)>,
 ) -> Result<Response, Error> {
     let runtime = Arc::clone(&server.runtime);
     // Compilation takes tens of milliseconds or more and much memory: keep it
@@ -95,7 +95,13 @@ async fn load(
             info,
             newly_loaded: false,
         },
-        Compiled::New(prepared) => lifecycle::record_and_commit(server, prepared, signed).await?,
+        Compiled::New(prepared) => match signed {
+            Some((load, requested)) => {
+                let prepared = prepared.with_requested_capabilities(requested);
+                lifecycle::record_and_commit(server, prepared, Some(load)).await?
+            }
+            None => lifecycle::record_and_commit(server, prepared, None).await?,
+        },
     };
     Ok(Response::Loaded(LoadResult {
         info: info_to_wire(&loaded.info),

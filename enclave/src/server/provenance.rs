@@ -28,10 +28,12 @@ use enclet_protocol::{LimitsRequest, SignedManifest};
 use crate::Error;
 
 /// A verified publisher statement about a component.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Provenance {
     pub(super) load: SignedLoad,
     pub(super) limits: ManifestLimits,
+    /// The capabilities the manifest requests: the most its calls may use.
+    pub(super) capabilities: Vec<String>,
 }
 
 /// Runs the checks of the module docs.
@@ -67,6 +69,11 @@ pub(super) fn check(
             manifest_digest: manifest.digest(),
         },
         limits: manifest.limits(),
+        capabilities: manifest
+            .capabilities()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }))
 }
 

@@ -40,8 +40,7 @@ pub(super) fn log(
     store
         .data()
         .secrets
-        .gate()
-        .check("log")
+        .check_capability("log")
         .map_err(wasmtime::Error::new)?;
     let Some(mut reader) = store.data_mut().log.start_record() else {
         return Ok(());

@@ -71,8 +71,7 @@ pub(super) fn get(
         let capability = format!("secret:{}", escape::bounded(&text, MAX_NAME_BYTES));
         state
             .secrets
-            .gate()
-            .check(&capability)
+            .check_capability(&capability)
             .map_err(wasmtime::Error::new)?;
         let result = if text.len() > MAX_NAME_BYTES {
             Err(LookupError::NotGranted)

@@ -40,7 +40,7 @@ fn opened(expires_at: u64, entries: &[(Measurement, &str, &[u8])]) -> OpenedBund
 }
 
 fn read(secrets: &Secrets, m: Measurement, name: &str) -> Result<Vec<u8>, LookupError> {
-    secrets.view(m).get(name).map(|v| v.expose().to_vec())
+    secrets.view(m, None).get(name).map(|v| v.expose().to_vec())
 }
 
 fn table() -> (Secrets, Arc<ManualClock>) {
@@ -126,7 +126,7 @@ fn expiry_is_judged_by_the_clock_at_install_and_at_lookup() {
         )
         .unwrap();
     // A view taken before expiry stops serving at expiry too.
-    let early = secrets.view(plugin(1));
+    let early = secrets.view(plugin(1), None);
     assert_eq!(early.get("k").unwrap().expose(), b"v");
     clock.set(NOW + 1);
     assert_eq!(early.get("k"), Err(LookupError::Expired));
@@ -225,7 +225,7 @@ fn debug_shows_names_never_values() {
             &loaded(&[plugin(1)]),
         )
         .unwrap();
-    let shown = format!("{secrets:?} {:?}", secrets.view(plugin(1)));
+    let shown = format!("{secrets:?} {:?}", secrets.view(plugin(1), None));
     assert!(shown.contains("name-shown"), "{shown}");
     assert!(!shown.contains("value-hidden"), "{shown}");
     assert!(!shown.contains(&hex::encode(b"value-hidden")), "{shown}");

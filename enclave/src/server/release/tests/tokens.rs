@@ -219,3 +219,103 @@ async fn a_token_from_another_root_is_refused_and_the_previous_release_stays() {
     assert_eq!(g.hostile("secret:k").await.unwrap(), b"kay");
     assert_eq!(refusal(g.hostile("secret:j").await).0, "denied");
 }
+
+/// A signed plugin's gated calls stay within what its manifest requested,
+/// even when its token grants more.
+#[tokio::test]
+async fn a_signed_plugin_cannot_use_more_than_its_manifest_requested() {
+    use enclet_manifest::signature::SigningKey;
+    use enclet_protocol::SignedManifest;
+    use std::sync::Arc;
+
+    use crate::clock::ManualClock;
+    use crate::runtime::tests::plugin_bytes;
+    use crate::runtime::{Runtime, RuntimeConfig};
+    use crate::server::{Server, ServerConfig};
+
+    let root = RootKey::generate();
+    let publisher = SigningKey::generate().unwrap();
+    let runtime = Runtime::with_clock(
+        RuntimeConfig {
+            max_concurrent_invocations: 2,
+            capability_gate: CapabilityGate::Tokens(root.public()),
+            ..RuntimeConfig::default()
+        },
+        ManualClock::at(NOW),
+    )
+    .unwrap();
+    let server = Arc::new(
+        Server::new(
+            Arc::new(runtime),
+            None,
+            ServerConfig {
+                publisher_keys: vec![publisher.public_key()],
+                ..ServerConfig::default()
+            },
+        )
+        .unwrap(),
+    );
+    let component = plugin_bytes("hostile");
+    let hostile = Measurement::of_plugin(&component);
+    let manifest = format!(
+        "schema = 1\nname = \"hostile\"\nversion = \"1.0.0\"\npublisher = \"Acme\"\n\
+         host_api = \"{}\"\ncomponent_sha384 = \"{}\"\ncapabilities = [\"secret:k\"]\n",
+        enclet_manifest::HOST_API_VERSION,
+        hostile.to_hex()
+    );
+    let signature = publisher.sign(manifest.as_bytes()).unwrap();
+    let load = Request::Load {
+        name: "hostile".to_owned(),
+        component,
+        limits: None,
+        signed: Some(SignedManifest {
+            manifest: manifest.into_bytes(),
+            signature: signature.into_bytes(),
+        }),
+    };
+    let answer = handle(&server, load).await;
+    assert!(matches!(answer, Response::Loaded(_)), "{answer:?}");
+    // The token grants log, k and j; the manifest asked for k only.
+    let capabilities: Vec<String> = ["log", "secret:k", "secret:j"]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    let token = mint(
+        &root,
+        &TokenGrant {
+            plugin: &hostile.to_hex(),
+            enclave_key: server.public_key(),
+            capabilities: &capabilities,
+            expires_at: TOKEN_EXPIRES,
+        },
+    )
+    .unwrap()
+    .bytes;
+    let bundle = super::sealed_to(
+        server.public_key(),
+        BUNDLE_EXPIRES,
+        &[(hostile, "k", b"kay"), (hostile, "j", b"jay")],
+    );
+    let tokens = vec![PluginToken {
+        plugin: hostile,
+        token,
+    }];
+    let answer = handle(&server, Request::Release { bundle, tokens }).await;
+    assert!(matches!(answer, Response::Released(_)), "{answer:?}");
+    let invoke = |input: &str| {
+        let request = Request::Invoke {
+            plugin: hostile,
+            input: input.as_bytes().to_vec(),
+        };
+        let server = Arc::clone(&server);
+        async move { handle(&server, request).await }
+    };
+    assert_eq!(invoke("secret:k").await, Response::Output(b"kay".to_vec()));
+    for input in ["secret:j", "log"] {
+        let answer = invoke(input).await;
+        assert!(
+            matches!(answer, Response::Error(ref e) if e.code == "denied"),
+            "{input}: {answer:?}"
+        );
+    }
+}
