@@ -18,10 +18,13 @@
 //! * [`flow`]: the release, its use (payout's MAC, hostile refused), a
 //!   tampered bundle refused, and the search for the secret.
 //! * [`wrong_ca`]: a parent pinned to another CA releases nothing.
+//! * [`revoke`]: revoking a running plugin at the control plane stops it in
+//!   the enclave within the parent's refresh interval; both ends audited.
 
 mod control_plane;
 mod flow;
 mod process;
+mod revoke;
 mod secret;
 mod stack;
 mod tap;

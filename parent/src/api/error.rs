@@ -56,7 +56,7 @@ impl From<Error> for ApiError {
 pub fn status_for(code: &str) -> StatusCode {
     match code {
         "unknown_plugin" | "not_found" => StatusCode::NOT_FOUND,
-        "denied" => StatusCode::FORBIDDEN,
+        "denied" | "revoked_plugin" | "revoked_publisher" => StatusCode::FORBIDDEN,
         "invalid_measurement" | "invalid_name" | "invalid_request" | "invalid_limits" => {
             StatusCode::BAD_REQUEST
         }
@@ -112,6 +112,8 @@ mod tests {
             ("guest_trap", 422),
             ("plugin_error", 422),
             ("denied", 403),
+            ("revoked_plugin", 403),
+            ("revoked_publisher", 403),
             ("capability_expired", 503),
             ("enclave_unavailable", 503),
             ("enclave_busy", 503),

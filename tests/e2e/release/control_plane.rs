@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use enclet_attestation::Measurement;
 use enclet_control_plane_api::client::ControlPlaneClient;
-use enclet_control_plane_api::{HEALTH, Health, SecretInfo, secret_path};
+use enclet_control_plane_api::{
+    ADMIN_REVOCATIONS, HEALTH, Health, RevocationInfo, RevocationRequest, SecretInfo, secret_path,
+};
 use enclet_swtpm::Swtpm;
 use hyper::Method;
 
@@ -86,6 +88,24 @@ impl ControlPlane {
             .await
             .unwrap();
         serde_json::from_slice(&body).unwrap()
+    }
+
+    /// Revokes through the admin API; returns the stored revocation.
+    pub async fn revoke(&self, kind: &str, value: &str) -> RevocationInfo {
+        let body = RevocationRequest {
+            kind: kind.to_owned(),
+            value: value.to_owned(),
+            reason: Some("e2e test".to_owned()),
+        };
+        self.client
+            .call_json(
+                Method::POST,
+                ADMIN_REVOCATIONS,
+                Some(&body),
+                Some(&self.token),
+            )
+            .await
+            .unwrap()
     }
 
     /// The whole audit log, read beside the running service.

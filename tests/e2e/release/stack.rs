@@ -39,6 +39,17 @@ impl Stack {
     /// `capability_root`, the tap, and the parent relaying to the control
     /// plane at `cp_url`, trusting only `cp_ca`.
     pub async fn start(swtpm: &Swtpm, cp_url: &str, cp_ca: &Path, capability_root: &Path) -> Self {
+        Self::start_with(swtpm, cp_url, cp_ca, capability_root, &[]).await
+    }
+
+    /// [`start`](Self::start) with more flags for the parent.
+    pub async fn start_with(
+        swtpm: &Swtpm,
+        cp_url: &str,
+        cp_ca: &Path,
+        capability_root: &Path,
+        parent_extra: &[&str],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("enclet-e2e-release-")
             .tempdir()
@@ -70,7 +81,8 @@ impl Stack {
             "--control-plane-ca".to_owned(),
             cp_ca.display().to_string(),
         ];
-        let parent_args: Vec<&str> = parent_args.iter().map(String::as_str).collect();
+        let mut parent_args: Vec<&str> = parent_args.iter().map(String::as_str).collect();
+        parent_args.extend_from_slice(parent_extra);
         // Debug logging: the search for the secret covers everything the
         // parent could possibly write.
         let parent = Process::spawn(
@@ -163,6 +175,19 @@ impl Stack {
             .unwrap_or_else(|e| panic!("loading {name}: {e}"));
         let answer: Value = serde_json::from_slice(&body).unwrap();
         answer["measurement"].as_str().unwrap().to_owned()
+    }
+
+    /// Loads `name`, or the parent's refusal.
+    pub async fn try_load(&self, name: &str) -> Result<Value, CallError> {
+        let body = self
+            .api
+            .call(
+                Method::POST,
+                &format!("/v1/plugins?name={name}"),
+                plugin(name),
+            )
+            .await?;
+        Ok(serde_json::from_slice(&body).unwrap())
     }
 
     pub async fn invoke(&self, measurement: &str, input: &[u8]) -> Result<Vec<u8>, CallError> {
