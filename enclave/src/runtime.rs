@@ -61,6 +61,7 @@ mod lifecycle;
 mod limiter;
 mod limits;
 mod plugin;
+mod priority;
 mod registry;
 mod secrets;
 
