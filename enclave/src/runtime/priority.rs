@@ -16,7 +16,10 @@
 //! later calls on it still run, only less eagerly, and the server's lanes
 //! retire idle threads.
 
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "getpriority, setpriority and gettid have no safe wrapper in our dependencies"
+)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
