@@ -149,7 +149,10 @@ impl Revocations {
         let internal = |e: biscuit_auth::error::Token| CapabilityError::Internal(e.to_string());
         let header = builder::fact(
             "enclet_revocations",
-            &[Term::Integer(int(self.sequence)), Term::Integer(int(self.issued_at))],
+            &[
+                Term::Integer(int(self.sequence)),
+                Term::Integer(int(self.issued_at)),
+            ],
         );
         let mut list = BiscuitBuilder::new().fact(header).map_err(internal)?;
         for (kind, value) in &self.revoked {

@@ -64,7 +64,7 @@ pub const MAX_BATCH: usize = 256;
 /// Most audit events one call may append.
 pub const MAX_EVENTS_PER_CALL: usize = 1024;
 /// Most revocations the store holds (what one signed list can carry).
-pub const MAX_REVOCATIONS: usize = enclet_capability::MAX_REVOCATIONS;
+pub const MAX_REVOCATIONS: usize = enclet_capability::revocation::MAX_REVOCATIONS;
 /// Most entries [`Store::audit_tail`] returns.
 pub const MAX_TAIL: usize = 10_000;
 

@@ -31,11 +31,17 @@ fn a_signed_list_reads_back_exactly() {
     let back = Revocations::parse(&signed, &root.public()).unwrap();
     assert_eq!(back, list());
     assert!(back.contains(RevocationKind::Plugin, &value(RevocationKind::Plugin, 'A')));
-    assert!(!back.contains(RevocationKind::Publisher, &value(RevocationKind::Plugin, 'a')));
+    assert!(!back.contains(
+        RevocationKind::Publisher,
+        &value(RevocationKind::Plugin, 'a')
+    ));
     assert_eq!(back.of(RevocationKind::Token).count(), 1);
     // The empty list is a list too.
     let empty = Revocations::default().sign(&root).unwrap();
-    assert_eq!(Revocations::parse(&empty, &root.public()).unwrap(), Revocations::default());
+    assert_eq!(
+        Revocations::parse(&empty, &root.public()).unwrap(),
+        Revocations::default()
+    );
 }
 
 #[test]
@@ -68,7 +74,10 @@ fn another_root_a_token_or_an_appended_block_cannot_pass_for_a_list() {
         ))
         .unwrap();
     let appended = parsed.append(block).unwrap().to_vec().unwrap();
-    assert_eq!(Revocations::parse(&appended, &root.public()).unwrap(), list());
+    assert_eq!(
+        Revocations::parse(&appended, &root.public()).unwrap(),
+        list()
+    );
 }
 
 #[test]
@@ -81,7 +90,8 @@ fn malformed_values_kinds_and_sizes_are_refused_naming_them() {
     assert!(err.to_string().contains("\"image\""), "{err}");
     let root = RootKey::generate();
     let mut bad = list();
-    bad.revoked.insert((RevocationKind::Publisher, "xyz".to_owned()));
+    bad.revoked
+        .insert((RevocationKind::Publisher, "xyz".to_owned()));
     assert_eq!(bad.sign(&root).unwrap_err().code(), "invalid_revocation");
     let err = Revocations::parse(&vec![0; MAX_LIST_BYTES + 1], &root.public()).unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");

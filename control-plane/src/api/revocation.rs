@@ -188,7 +188,11 @@ fn check_report(report: &EnforcementReport) -> Result<(), ApiError> {
     }
     for (field, kind, values) in [
         ("unloaded", RevocationKind::Plugin, &report.unloaded),
-        ("tokens_dropped", RevocationKind::Token, &report.tokens_dropped),
+        (
+            "tokens_dropped",
+            RevocationKind::Token,
+            &report.tokens_dropped,
+        ),
     ] {
         for (i, value) in values.iter().enumerate() {
             kind.value(value)

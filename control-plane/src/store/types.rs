@@ -250,12 +250,11 @@ impl RevocationRecord {
         reason: Option<String>,
         revoked_ms: u64,
     ) -> Result<Self, StoreError> {
-        let invalid = |field, e: enclet_capability::CapabilityError| {
-            StoreError::InvalidRevocation {
+        let invalid =
+            |field, e: enclet_capability::CapabilityError| StoreError::InvalidRevocation {
                 field,
                 reason: e.to_string(),
-            }
-        };
+            };
         let kind = RevocationKind::parse(kind).map_err(|e| invalid("kind", e))?;
         let value = kind.value(value).map_err(|e| invalid("value", e))?;
         let record = Self {
@@ -286,7 +285,9 @@ impl RevocationRecord {
         {
             return Err(StoreError::InvalidRevocation {
                 field: "reason",
-                reason: format!("at most {MAX_REVOCATION_REASON} bytes, without control characters"),
+                reason: format!(
+                    "at most {MAX_REVOCATION_REASON} bytes, without control characters"
+                ),
             });
         }
         Ok(())

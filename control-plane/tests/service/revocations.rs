@@ -63,7 +63,12 @@ async fn admin_revocation_routes_need_the_bearer_token() {
     let client = cp.client();
     let body = format!(r#"{{"kind":"plugin","value":"{}"}}"#, plugin(1));
     let post = client
-        .call(Method::POST, ADMIN_REVOCATIONS, body.clone().into_bytes(), None)
+        .call(
+            Method::POST,
+            ADMIN_REVOCATIONS,
+            body.clone().into_bytes(),
+            None,
+        )
         .await;
     assert_eq!(api_code(post), (401, "unauthorized".to_owned()));
     let wrong = client
@@ -91,12 +96,27 @@ async fn bad_revocation_bodies_are_refused_naming_the_field() {
     let long = "x".repeat(257);
     for (body, field) in [
         (format!(r#"{{"kind":"plugins","value":"{p}"}}"#), "kind"),
-        (format!(r#"{{"kind":"plugin","value":"{}"}}"#, &p[..94]), "value"),
+        (
+            format!(r#"{{"kind":"plugin","value":"{}"}}"#, &p[..94]),
+            "value",
+        ),
         (format!(r#"{{"kind":"publisher","value":"{p}"}}"#), "value"),
-        (format!(r#"{{"kind":"token","value":"{}"}}"#, "zz".repeat(64)), "value"),
-        (format!(r#"{{"kind":"plugin","value":"{p}","reason":"{long}"}}"#), "reason"),
-        (format!(r#"{{"kind":"plugin","value":"{p}","reason":"a\u0007b"}}"#), "reason"),
-        (format!(r#"{{"kind":"plugin","value":"{p}","why":"x"}}"#), "why"),
+        (
+            format!(r#"{{"kind":"token","value":"{}"}}"#, "zz".repeat(64)),
+            "value",
+        ),
+        (
+            format!(r#"{{"kind":"plugin","value":"{p}","reason":"{long}"}}"#),
+            "reason",
+        ),
+        (
+            format!(r#"{{"kind":"plugin","value":"{p}","reason":"a\u0007b"}}"#),
+            "reason",
+        ),
+        (
+            format!(r#"{{"kind":"plugin","value":"{p}","why":"x"}}"#),
+            "why",
+        ),
         (r#"{"kind":"plugin"}"#.to_owned(), "value"),
     ] {
         let (status, code, message) = refused(revoke(&cp, &body).await);
@@ -107,7 +127,10 @@ async fn bad_revocation_bodies_are_refused_naming_the_field() {
     // The close variant that is right.
     let ok = revoke(
         &cp,
-        &format!(r#"{{"kind":"plugin","value":"{p}","reason":"{}"}}"#, &long[..256]),
+        &format!(
+            r#"{{"kind":"plugin","value":"{p}","reason":"{}"}}"#,
+            &long[..256]
+        ),
     )
     .await
     .unwrap();
@@ -120,16 +143,36 @@ async fn revocations_are_listed_signed_for_parents_and_idempotent() {
     let cp = Running::start("").await;
     let publisher = "AB".repeat(32);
     let token = "0c".repeat(64);
-    let plugin_body = format!(r#"{{"kind":"plugin","value":"{}","reason":"leaks"}}"#, plugin(1));
-    assert!(status_of_revoke(&cp, &plugin_body).await.starts_with("HTTP/1.1 201"));
+    let plugin_body = format!(
+        r#"{{"kind":"plugin","value":"{}","reason":"leaks"}}"#,
+        plugin(1)
+    );
+    assert!(
+        status_of_revoke(&cp, &plugin_body)
+            .await
+            .starts_with("HTTP/1.1 201")
+    );
     // The same again: 200, the first revocation, no new audit entry.
-    assert!(status_of_revoke(&cp, &plugin_body).await.starts_with("HTTP/1.1 200"));
+    assert!(
+        status_of_revoke(&cp, &plugin_body)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
     let again = revoke(&cp, &plugin_body).await.unwrap();
-    assert_eq!((again.sequence, again.reason.as_deref()), (1, Some("leaks")));
-    let p = revoke(&cp, &format!(r#"{{"kind":"publisher","value":"{publisher}"}}"#))
-        .await
-        .unwrap();
-    assert_eq!((p.sequence, p.value.as_str()), (2, "ab".repeat(32).as_str()));
+    assert_eq!(
+        (again.sequence, again.reason.as_deref()),
+        (1, Some("leaks"))
+    );
+    let p = revoke(
+        &cp,
+        &format!(r#"{{"kind":"publisher","value":"{publisher}"}}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (p.sequence, p.value.as_str()),
+        (2, "ab".repeat(32).as_str())
+    );
     let t = revoke(&cp, &format!(r#"{{"kind":"token","value":"{token}"}}"#))
         .await
         .unwrap();
@@ -147,7 +190,11 @@ async fn revocations_are_listed_signed_for_parents_and_idempotent() {
         .collect();
     assert_eq!(
         seen,
-        [("plugin".into(), 1), ("publisher".into(), 2), ("token".into(), 3)]
+        [
+            ("plugin".into(), 1),
+            ("publisher".into(), 2),
+            ("token".into(), 3)
+        ]
     );
     assert_eq!(audited[0].detail["reason"], "leaks");
     assert_eq!(audited[0].detail["value"], plugin(1));
@@ -203,9 +250,12 @@ async fn the_empty_list_is_signed_too() {
 async fn enforcement_reports_are_audited_and_bounded() {
     let cp = Running::start("").await;
     let client = cp.client();
-    revoke(&cp, &format!(r#"{{"kind":"plugin","value":"{}"}}"#, plugin(1)))
-        .await
-        .unwrap();
+    revoke(
+        &cp,
+        &format!(r#"{{"kind":"plugin","value":"{}"}}"#, plugin(1)),
+    )
+    .await
+    .unwrap();
     let report = |body: String| {
         let client = client.clone();
         async move {
@@ -235,16 +285,34 @@ async fn enforcement_reports_are_audited_and_bounded() {
     // Refused, each naming its field, and nothing audited.
     let many: Vec<String> = (0..4097).map(|i| format!("\"{i:096x}\"")).collect();
     for (body, field) in [
-        (r#"{"sequence":1,"unloaded":["ab"],"tokens_dropped":[]}"#.to_owned(), "unloaded[0]"),
         (
-            format!(r#"{{"sequence":1,"unloaded":[],"tokens_dropped":["{}"]}}"#, plugin(1)),
+            r#"{"sequence":1,"unloaded":["ab"],"tokens_dropped":[]}"#.to_owned(),
+            "unloaded[0]",
+        ),
+        (
+            format!(
+                r#"{{"sequence":1,"unloaded":[],"tokens_dropped":["{}"]}}"#,
+                plugin(1)
+            ),
             "tokens_dropped[0]",
         ),
-        (r#"{"sequence":2,"unloaded":[],"tokens_dropped":[]}"#.to_owned(), "sequence"),
-        (r#"{"sequence":1,"unloaded":[]}"#.to_owned(), "tokens_dropped"),
-        (r#"{"sequence":1,"unloaded":[],"tokens_dropped":[],"x":1}"#.to_owned(), "x"),
         (
-            format!(r#"{{"sequence":1,"unloaded":[{}],"tokens_dropped":[]}}"#, many.join(",")),
+            r#"{"sequence":2,"unloaded":[],"tokens_dropped":[]}"#.to_owned(),
+            "sequence",
+        ),
+        (
+            r#"{"sequence":1,"unloaded":[]}"#.to_owned(),
+            "tokens_dropped",
+        ),
+        (
+            r#"{"sequence":1,"unloaded":[],"tokens_dropped":[],"x":1}"#.to_owned(),
+            "x",
+        ),
+        (
+            format!(
+                r#"{{"sequence":1,"unloaded":[{}],"tokens_dropped":[]}}"#,
+                many.join(",")
+            ),
             "4097",
         ),
     ] {

@@ -208,10 +208,8 @@ fn request(command: &RevokeCommand) -> Result<Option<(RevocationRequest, bool)>,
 
 /// The SHA-256 fingerprint (hex) of the public key in `path`.
 fn key_fingerprint(path: &std::path::Path) -> Result<String, Failure> {
-    let pem =
-        crate::bounded::read_file(path, MAX_KEY_FILE).map_err(|e| usage(e.to_string()))?;
-    let key = PublicKey::from_pem(&pem)
-        .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let pem = crate::bounded::read_file(path, MAX_KEY_FILE).map_err(|e| usage(e.to_string()))?;
+    let key = PublicKey::from_pem(&pem).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     Ok(hex::encode(key.fingerprint()))
 }
 

@@ -64,11 +64,20 @@ async fn revoke_each_kind_then_list() {
     let plugin = "4f".repeat(48);
 
     let (code, stdout, stderr) = enclet(&[
-        "revoke", "--state-dir", sd, "plugin", &plugin, "--reason", "leaks its key",
+        "revoke",
+        "--state-dir",
+        sd,
+        "plugin",
+        &plugin,
+        "--reason",
+        "leaks its key",
     ])
     .await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), format!("revoked plugin {plugin} (sequence 1)"));
+    assert_eq!(
+        stdout.trim(),
+        format!("revoked plugin {plugin} (sequence 1)")
+    );
 
     // A publisher by its key file: the fingerprint is the key's SHA-256.
     let key = SigningKey::generate().unwrap().public_key();
@@ -151,7 +160,12 @@ async fn usage_errors_and_refusals_have_their_exit_codes() {
     let bad = dir.path().join("bad.pem");
     std::fs::write(&bad, "not a key").unwrap();
     let (code, _, stderr) = enclet(&[
-        "revoke", "publisher", "--key", bad.to_str().unwrap(), "--state-dir", sd,
+        "revoke",
+        "publisher",
+        "--key",
+        bad.to_str().unwrap(),
+        "--state-dir",
+        sd,
     ])
     .await;
     assert_eq!(code, Some(2), "{stderr}");
@@ -164,7 +178,13 @@ async fn usage_errors_and_refusals_have_their_exit_codes() {
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "ab".repeat(32)).unwrap();
     let (code, _, stderr) = enclet(&[
-        "revoke", "plugin", &plugin, "--state-dir", sd, "--token-file", wrong.to_str().unwrap(),
+        "revoke",
+        "plugin",
+        &plugin,
+        "--state-dir",
+        sd,
+        "--token-file",
+        wrong.to_str().unwrap(),
     ])
     .await;
     assert_eq!(code, Some(1));

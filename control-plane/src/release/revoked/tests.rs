@@ -71,11 +71,7 @@ fn rules(d: &Decision) -> Vec<(&str, bool, usize, usize)> {
 #[test]
 fn revoked_plugins_and_publishers_are_denied_others_keep_their_grants() {
     let (a, b, c) = (m(b"a"), m(b"b"), m(b"c"));
-    let events = [
-        PluginEvent::Load(a),
-        signed(b, KEY),
-        signed(c, [0x5b; 32]),
-    ];
+    let events = [PluginEvent::Load(a), signed(b, KEY), signed(c, [0x5b; 32])];
     let mut d = decision(&[a, b, c], true);
     let list = revoked(&[
         (RevocationKind::Plugin, a.to_hex()),

@@ -10,9 +10,7 @@ use super::rows::{from_sql, to_sql};
 use super::writer::ChainHead;
 use crate::audit::AuditEvent;
 use crate::store::error::db;
-use crate::store::{
-    MAX_REVOCATIONS, Revocation, RevocationRecord, Revoked, StoreError,
-};
+use crate::store::{MAX_REVOCATIONS, Revocation, RevocationRecord, Revoked, StoreError};
 
 /// Columns `sequence, kind, value, reason, revoked_ms`.
 type Row = (i64, String, String, Option<String>, i64);
@@ -47,7 +45,13 @@ pub(super) fn revoke(
         ))
         .map_err(db)?
         .query_row(params![r.kind.as_str(), r.value], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()
         .map_err(db)?;
@@ -101,7 +105,13 @@ pub(super) fn all(conn: &Connection) -> Result<Vec<Revocation>, StoreError> {
         .map_err(db)?;
     let rows = stmt
         .query_map([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .map_err(db)?;
     let mut out = Vec::new();

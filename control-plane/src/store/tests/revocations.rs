@@ -100,11 +100,11 @@ fn revoking_again_returns_the_first_revocation_and_records_nothing() {
 
 #[test]
 fn malformed_revocations_are_refused_naming_the_field() {
-    let field = |kind: &str, value: &str, reason: Option<String>| {
-        match RevocationRecord::new(kind, value, reason, 1) {
-            Err(StoreError::InvalidRevocation { field, .. }) => field,
-            other => panic!("{kind} {value}: {other:?}"),
-        }
+    let field = |kind: &str, value: &str, reason: Option<String>| match RevocationRecord::new(
+        kind, value, reason, 1,
+    ) {
+        Err(StoreError::InvalidRevocation { field, .. }) => field,
+        other => panic!("{kind} {value}: {other:?}"),
     };
     assert_eq!(field("plugins", &plugin(1), None), "kind");
     assert_eq!(field("", &plugin(1), None), "kind");
@@ -121,8 +121,9 @@ fn malformed_revocations_are_refused_naming_the_field() {
 
     // A record built by hand with an upper-case value never reaches the table.
     let (_dir, store) = open_temp();
-    let mut bad = record("plugin", &plugin(1), None);
+    let mut bad = record("plugin", &plugin(0xab), None);
     bad.value = bad.value.to_uppercase();
+    assert_ne!(bad.value, plugin(0xab));
     assert!(matches!(
         store.revoke(&bad, event()),
         Err(StoreError::InvalidRevocation { field: "value", .. })
