@@ -155,7 +155,7 @@ fn pipeline(
         .store
         .consume_nonce(&id, &submission.nonce, now)?
         .map_err(ApiError::from)?;
-    // Steps 3 and 4: verify, then the policy.
+    // Steps 3, 4 and 4b: verify, the policy, then what is revoked.
     let engine = state.engine();
     let enclave = verify_step::verify(&engine, ak.as_deref(), submission, now)?;
     let mut decision = verify_step::decide(&engine, &enclave, &submission.names)?;

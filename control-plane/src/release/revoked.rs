@@ -54,7 +54,7 @@ pub(super) fn exclude(decision: &mut Decision, events: &[PluginEvent], revocatio
         };
         tracing::info!(plugin = %plugin.measurement, rule, "revoked: excluded from the release");
         plugin.allow = false;
-        plugin.rule = rule.to_owned();
+        rule.clone_into(&mut plugin.rule);
         plugin.secrets.clear();
         plugin.capabilities.clear();
     }

@@ -70,6 +70,7 @@ pub enum RevokeCommand {
     Plugin {
         /// The plugin's SHA-384 measurement, 96 hex characters.
         measurement: String,
+        /// Reason and output.
         #[command(flatten)]
         options: RevokeOptions,
     },
@@ -84,6 +85,7 @@ pub enum RevokeCommand {
         /// The publisher's public key (PEM): its fingerprint is computed.
         #[arg(long, value_name = "PUB.pem")]
         key: Option<PathBuf>,
+        /// Reason and output.
         #[command(flatten)]
         options: RevokeOptions,
     },
@@ -93,6 +95,7 @@ pub enum RevokeCommand {
     Token {
         /// The token's revocation id, 128 hex characters.
         id: String,
+        /// Reason and output.
         #[command(flatten)]
         options: RevokeOptions,
     },
