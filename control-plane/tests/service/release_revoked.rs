@@ -45,7 +45,7 @@ async fn release(cp: &Running, e: &Enclave, key: &RecipientKey) -> Release {
         .unwrap()
 }
 
-async fn start(events: [PluginEvent; 2]) -> (Enclave, Running) {
+async fn start(events: &[PluginEvent; 2]) -> (Enclave, Running) {
     let (e, image) = enclave_with(events);
     let cp = configured(&e, &image).await;
     let put = cp
@@ -76,7 +76,7 @@ fn decided_rules(cp: &Running) -> Vec<(String, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_plugin_gets_nothing_and_the_other_plugin_still_does() {
-    let (e, cp) = start(plugin_measurements().map(PluginEvent::Load)).await;
+    let (e, cp) = start(&plugin_measurements().map(PluginEvent::Load)).await;
     let key = RecipientKey::generate().unwrap();
     // Before: both plugins get a token, the payout plugin its secret.
     let before = release(&cp, &e, &key).await;
@@ -119,7 +119,7 @@ async fn a_revoked_publisher_denies_the_plugins_it_signed_last() {
         publisher_key: PUBLISHER,
         manifest_digest: [0x11; 48],
     });
-    let (e, cp) = start([PluginEvent::Load(payout), signed]).await;
+    let (e, cp) = start(&[PluginEvent::Load(payout), signed]).await;
     // Another publisher's revocation changes nothing.
     revoke(&cp, "publisher", &hex::encode([0x5b; 32])).await;
     let key = RecipientKey::generate().unwrap();

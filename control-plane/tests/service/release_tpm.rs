@@ -39,11 +39,11 @@ pub(crate) fn plugin_measurements() -> [Measurement; 2] {
 }
 
 fn enclave() -> (Enclave, Measurement) {
-    enclave_with(plugin_measurements().map(PluginEvent::Load))
+    enclave_with(&plugin_measurements().map(PluginEvent::Load))
 }
 
 /// A swtpm enclave that loaded the plugins of `events` (loads, signed or not).
-pub(crate) fn enclave_with(events: [PluginEvent; 2]) -> (Enclave, Measurement) {
+pub(crate) fn enclave_with(events: &[PluginEvent; 2]) -> (Enclave, Measurement) {
     let swtpm = Swtpm::start().unwrap();
     let attester = swtpm.attester_config().open().unwrap();
     let image = Measurement::of_plugin(b"enclet-enclave binary (service test)");
@@ -51,8 +51,8 @@ pub(crate) fn enclave_with(events: [PluginEvent; 2]) -> (Enclave, Measurement) {
     let plugins = events.map(|e| *e.measurement());
     let mut log = EventLog::new();
     for event in events {
-        attester.record_plugin_event(&event).unwrap();
-        log.push(event).unwrap();
+        attester.record_plugin_event(event).unwrap();
+        log.push(*event).unwrap();
     }
     let AttesterIdentity::Tpm(identity) = attester.identity().unwrap() else {
         panic!("TPM identity");

@@ -14,6 +14,7 @@
 //! without a network round trip. Revocations are never withdrawn; revoking
 //! the same thing again answers the first revocation.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -231,14 +232,16 @@ fn table(list: &RevocationInfoList) -> String {
         "SEQ", "KIND", "VALUE", "REVOKED_MS"
     );
     for r in &list.revocations {
-        out.push_str(&format!(
-            "{:>4}  {:<9}  {:<width$}  {:>13}  {}\n",
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<9}  {:<width$}  {:>13}  {}",
             r.sequence,
             r.kind,
             r.value,
             r.revoked_ms,
             r.reason.as_deref().unwrap_or("-")
-        ));
+        );
     }
     out
 }
