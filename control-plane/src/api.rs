@@ -3,7 +3,8 @@
 //!
 //! * Bodies are read through a size bound: the evidence and session routes
 //!   take at most `max_body_bytes`, a secret value at most the store's
-//!   64 KiB; more is 413 `body_too_large`. Unparsable JSON, unknown fields or
+//!   64 KiB, the revocation routes their own bounds ([`revocation`]); more
+//!   is 413 `body_too_large`. Unparsable JSON, unknown fields or
 //!   bad hex are 400 `invalid_request` (not audited: no decision was made).
 //! * Every failure is an [`ErrorBody`](enclet_control_plane_api::ErrorBody)
 //!   with the status of [`status_for`].
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 pub mod admin;
 pub mod auth;
 mod error;
+pub mod revocation;
 pub mod serve;
 
 pub use auth::AdminToken;
@@ -56,6 +58,12 @@ pub fn router(state: Arc<ServiceState>) -> Router {
             "/v1/admin/secrets/{name}",
             put(admin::put).delete(admin::remove),
         )
+        .route(
+            wire::ADMIN_REVOCATIONS,
+            get(revocation::list).post(revocation::revoke),
+        )
+        .route(wire::REVOCATIONS, get(revocation::signed))
+        .route(wire::REVOCATION_REPORTS, post(revocation::report))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -6,6 +6,8 @@
 //!  2. nonce: consumed durably (nonce_unknown / nonce_expired / nonce_replayed)
 //!  3. verifier: TPM quote with the activated AK, or Nitro document
 //!  4. policy over the verified claims: enclave and every attested plugin
+//!  4b. revoked plugins and publishers denied (`revoked_plugin`,
+//!     `revoked_publisher`) without refusing the others (see `revoked`)
 //!  5. secrets the policy granted, from the store; each sealed (HPKE) to the
 //!     attested public key with the session and expiry (now + release_ttl);
 //!     a capability token per allowed plugin (`enclet-capability`): the
@@ -38,7 +40,10 @@ use crate::service::{ServiceState, blocking};
 use crate::store::SessionId;
 
 mod grant;
+mod revoked;
 mod verify_step;
+
+pub use revoked::{REVOKED_PLUGIN, REVOKED_PUBLISHER};
 
 /// Most plugin names a submission may carry.
 pub const MAX_NAMED_PLUGINS: usize = 256;
@@ -150,10 +155,15 @@ fn pipeline(
         .store
         .consume_nonce(&id, &submission.nonce, now)?
         .map_err(ApiError::from)?;
-    // Steps 3 and 4: verify, then the policy.
+    // Steps 3, 4 and 4b: verify, the policy, then what is revoked.
     let engine = state.engine();
     let enclave = verify_step::verify(&engine, ak.as_deref(), submission, now)?;
-    let decision = verify_step::decide(&engine, &enclave, &submission.names)?;
+    let mut decision = verify_step::decide(&engine, &enclave, &submission.names)?;
+    revoked::exclude(
+        &mut decision,
+        &enclave.claims.get().plugin_events,
+        &state.store.revocations()?,
+    );
     // Steps 5 and 6: seal what was granted, audit, answer.
     let expires_at = (now / 1000).saturating_add(state.limits.release_ttl_secs);
     let token_expires_at = (now / 1000).saturating_add(state.issuer.token_ttl_secs);

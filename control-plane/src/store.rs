@@ -1,10 +1,10 @@
-//! The control plane's state: sessions, nonces, secrets (encrypted at rest)
-//! and the audit log, behind the [`Store`] trait.
+//! The control plane's state: sessions, nonces, secrets (encrypted at rest),
+//! revocations and the audit log, behind the [`Store`] trait.
 //!
 //! ## Design
 //!
 //! * **A trait without SQL.** [`Store`] speaks in records ([`SessionRecord`],
-//!   [`NonceRecord`], [`SecretInfo`], [`AuditEntry`]); [`SqliteStore`] is the
+//!   [`NonceRecord`], [`SecretInfo`], [`Revocation`], [`AuditEntry`]); [`SqliteStore`] is the
 //!   embedded implementation, a `PostgreSQL` one can sit beside it. Methods
 //!   block: async callers run them on a blocking pool.
 //! * **Audit in the same transaction.** Every write method takes the audit
@@ -19,6 +19,10 @@
 //!   An operation that fails is rolled back to its savepoint alone; if the
 //!   commit fails, every operation of the batch gets the error and none of
 //!   their effects stay. Reads use their own connections.
+//! * **Revocations are never withdrawn.** Each gets the next `sequence` (its
+//!   1-based position, so the count of revocations ever made); revoking what
+//!   is already revoked changes nothing and records nothing; at most
+//!   [`MAX_REVOCATIONS`] (what one signed list carries).
 //! * **Secrets encrypted at rest** with AES-256-GCM under `secrets.key` (see
 //!   the `cipher` and `keyfile` modules); the database never holds a value in
 //!   the clear.
@@ -42,9 +46,9 @@ mod types;
 pub use error::StoreError;
 pub use sqlite::{AuditLogReader, SqliteStore};
 pub use types::{
-    MAX_PEER_BYTES, MAX_SECRET_NAME, MAX_SECRET_VALUE, MAX_TPM_NAME, NonceRecord, NonceRefusal,
-    ParseSessionIdError, SecretInfo, SecretValue, SessionId, SessionRecord, check_secret_name,
-    check_secret_value,
+    MAX_PEER_BYTES, MAX_REVOCATION_REASON, MAX_SECRET_NAME, MAX_SECRET_VALUE, MAX_TPM_NAME,
+    NonceRecord, NonceRefusal, ParseSessionIdError, Revocation, RevocationRecord, Revoked,
+    SecretInfo, SecretValue, SessionId, SessionRecord, check_secret_name, check_secret_value,
 };
 
 use crate::audit::{AuditEntry, AuditEvent};
@@ -59,6 +63,8 @@ pub const LOCK_FILE: &str = "store.lock";
 pub const MAX_BATCH: usize = 256;
 /// Most audit events one call may append.
 pub const MAX_EVENTS_PER_CALL: usize = 1024;
+/// Most revocations the store holds (what one signed list can carry).
+pub const MAX_REVOCATIONS: usize = enclet_capability::revocation::MAX_REVOCATIONS;
 /// Most entries [`Store::audit_tail`] returns.
 pub const MAX_TAIL: usize = 10_000;
 
@@ -145,6 +151,23 @@ pub trait Store: Send + Sync {
     /// [`StoreError::InvalidSecret`] for a bad name;
     /// [`StoreError::Undecryptable`] naming the secret.
     fn secret(&self, name: &str) -> Result<Option<(SecretInfo, SecretValue)>, StoreError>;
+
+    /// Records a revocation with its audit event, or returns the existing
+    /// one for the same kind and value (then nothing is written and the
+    /// event is dropped). When the event's `detail` is a JSON object, the
+    /// store sets its `sequence` field to the new revocation's.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRevocation`] for a malformed record;
+    /// [`StoreError::RevocationLimit`] past [`MAX_REVOCATIONS`]; a failed
+    /// commit.
+    fn revoke(&self, r: &RevocationRecord, audit: AuditEvent) -> Result<Revoked, StoreError>;
+
+    /// Every revocation, by sequence.
+    ///
+    /// # Errors
+    /// The database could not be read, or a row is corrupt.
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError>;
 
     /// The last `n` audit entries (at most [`MAX_TAIL`]), ascending seq.
     ///

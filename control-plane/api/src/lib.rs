@@ -18,6 +18,10 @@
 //! | `PUT` | `/v1/admin/secrets/{name}` | raw value bytes | [`SecretInfo`] |
 //! | `GET` | [`ADMIN_SECRETS`] | — | [`SecretList`] |
 //! | `DELETE` | `/v1/admin/secrets/{name}` | — | [`SecretInfo`] |
+//! | `POST` | [`ADMIN_REVOCATIONS`] | [`RevocationRequest`] | [`RevocationInfo`] (201, or 200 if already revoked) |
+//! | `GET` | [`ADMIN_REVOCATIONS`] | — | [`RevocationInfoList`] |
+//! | `GET` | [`REVOCATIONS`] | — | [`SignedRevocations`] |
+//! | `POST` | [`REVOCATION_REPORTS`] | [`EnforcementReport`] | 204, no body |
 //!
 //! With the `client` feature, `client::ControlPlaneClient` calls these over
 //! HTTPS, trusting only a pinned CA.

@@ -21,6 +21,7 @@ pub fn status_for(code: &str) -> StatusCode {
         "unauthorized" => StatusCode::UNAUTHORIZED,
         "unknown_session" | "unknown_secret" | "not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+        "revocation_limit" => StatusCode::CONFLICT,
         "request_timeout" => StatusCode::REQUEST_TIMEOUT,
         "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "session_expired"
@@ -102,6 +103,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidSecret(m) => Self::invalid(m),
+            StoreError::InvalidRevocation { field, reason } => {
+                Self::invalid(format!("{field}: {reason}"))
+            }
+            StoreError::RevocationLimit(max) => Self::new(
+                "revocation_limit",
+                format!("{max} revocations are recorded, the most a signed list carries"),
+            ),
             StoreError::Unavailable(_) | StoreError::Database(_) | StoreError::Io { .. } => {
                 tracing::error!(error = %e, code = e.code(), "store failure");
                 Self::new(

@@ -30,11 +30,16 @@ pub enum AuditKind {
     Refusal,
     /// An administrative change (secrets added, replaced, removed).
     Admin,
+    /// Something was revoked (kind, value, reason, sequence).
+    Revocation,
+    /// A parent reported what its enclave enforced of a revocation list
+    /// (a report: recorded, not trusted).
+    RevocationEnforced,
 }
 
 impl AuditKind {
     /// Every kind, in declaration order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::SessionOpened,
         Self::Activation,
         Self::NonceIssued,
@@ -43,6 +48,8 @@ impl AuditKind {
         Self::Release,
         Self::Refusal,
         Self::Admin,
+        Self::Revocation,
+        Self::RevocationEnforced,
     ];
 
     /// The `snake_case` name, as stored and hashed.
@@ -57,6 +64,8 @@ impl AuditKind {
             Self::Release => "release",
             Self::Refusal => "refusal",
             Self::Admin => "admin",
+            Self::Revocation => "revocation",
+            Self::RevocationEnforced => "revocation_enforced",
         }
     }
 }

@@ -13,6 +13,17 @@ pub enum StoreError {
     /// An audit event out of its bounds.
     #[error("invalid audit event: {0}")]
     InvalidAudit(String),
+    /// A revocation whose field breaks its rule.
+    #[error("invalid revocation: {field}: {reason}")]
+    InvalidRevocation {
+        /// The field (`kind`, `value` or `reason`).
+        field: &'static str,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// The store holds as many revocations as a signed list can carry.
+    #[error("the store already holds the most revocations a list can carry ({0})")]
+    RevocationLimit(usize),
     /// A session or nonce record out of its bounds.
     #[error("invalid record: {0}")]
     InvalidRecord(String),
@@ -81,6 +92,8 @@ impl StoreError {
             Self::InvalidSecret(_) => "invalid_secret",
             Self::InvalidAudit(_) => "invalid_audit",
             Self::InvalidRecord(_) => "invalid_record",
+            Self::InvalidRevocation { .. } => "invalid_revocation",
+            Self::RevocationLimit(_) => "revocation_limit",
             Self::KeyFile { .. } => "key_file",
             Self::KeyMismatch { .. } => "key_mismatch",
             Self::Undecryptable { .. } => "secret_undecryptable",

@@ -8,6 +8,7 @@
 
 mod ops;
 mod readonly;
+mod revocations;
 mod rows;
 mod schema;
 mod writer;
@@ -28,9 +29,9 @@ use self::writer::{ChainHead, Writer};
 use super::cipher::SecretCipher;
 use super::error::db;
 use super::{
-    KEY_FILE, LOCK_FILE, MAX_EVENTS_PER_CALL, MAX_TAIL, NonceRecord, NonceRefusal, STORE_FILE,
-    SecretInfo, SecretValue, SessionId, SessionRecord, Store, StoreError, check_secret_name,
-    check_secret_value, keyfile,
+    KEY_FILE, LOCK_FILE, MAX_EVENTS_PER_CALL, MAX_TAIL, NonceRecord, NonceRefusal, Revocation,
+    RevocationRecord, Revoked, STORE_FILE, SecretInfo, SecretValue, SessionId, SessionRecord,
+    Store, StoreError, check_secret_name, check_secret_value, keyfile,
 };
 use crate::audit::{AuditEntry, AuditEvent};
 
@@ -296,6 +297,18 @@ impl Store for SqliteStore {
             self.cipher
                 .open(name, stored.info.version, &stored.nonce, &stored.ciphertext)?;
         Ok(Some((stored.info, value)))
+    }
+
+    fn revoke(&self, r: &RevocationRecord, audit: AuditEvent) -> Result<Revoked, StoreError> {
+        r.check()?;
+        check_events(std::slice::from_ref(&audit))?;
+        let r = r.clone();
+        self.writer
+            .submit(move |conn, head| revocations::revoke(conn, head, &r, audit))
+    }
+
+    fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
+        self.read(revocations::all)
     }
 
     fn audit_tail(&self, n: usize) -> Result<Vec<AuditEntry>, StoreError> {

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 mod concurrency;
 mod crash;
 mod nonces;
+mod revocations;
 mod secrets;
 
 use serde_json::json;

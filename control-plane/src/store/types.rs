@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use enclet_capability::RevocationKind;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -217,4 +218,97 @@ pub fn check_secret_value(value: &[u8]) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Longest revocation reason, in bytes.
+pub const MAX_REVOCATION_REASON: usize = 256;
+
+/// A revocation to record: what, why and when (its sequence is given by the
+/// store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRecord {
+    /// What kind of thing is revoked.
+    pub kind: RevocationKind,
+    /// The revoked value, lower-case hex of the kind's length.
+    pub value: String,
+    /// Why (at most [`MAX_REVOCATION_REASON`] bytes, no control characters).
+    pub reason: Option<String>,
+    /// When (ms since the Unix epoch).
+    pub revoked_ms: u64,
+}
+
+impl RevocationRecord {
+    /// Checks and normalizes a revocation as an operator gave it: `kind` is
+    /// `plugin`, `publisher` or `token`, `value` hex of that kind's length
+    /// (lower-cased here), `reason` bounded.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidRevocation`] naming the field and the rule.
+    pub fn new(
+        kind: &str,
+        value: &str,
+        reason: Option<String>,
+        revoked_ms: u64,
+    ) -> Result<Self, StoreError> {
+        let invalid =
+            |field, e: enclet_capability::CapabilityError| StoreError::InvalidRevocation {
+                field,
+                reason: e.to_string(),
+            };
+        let kind = RevocationKind::parse(kind).map_err(|e| invalid("kind", e))?;
+        let value = kind.value(value).map_err(|e| invalid("value", e))?;
+        let record = Self {
+            kind,
+            value,
+            reason,
+            revoked_ms,
+        };
+        record.check()?;
+        Ok(record)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.kind.value(&self.value).ok().as_deref() != Some(self.value.as_str()) {
+            return Err(StoreError::InvalidRevocation {
+                field: "value",
+                reason: format!(
+                    "a {} value is {} lower-case hex characters",
+                    self.kind.as_str(),
+                    self.kind.value_len()
+                ),
+            });
+        }
+        if self
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.len() > MAX_REVOCATION_REASON || r.chars().any(char::is_control))
+        {
+            return Err(StoreError::InvalidRevocation {
+                field: "reason",
+                reason: format!(
+                    "at most {MAX_REVOCATION_REASON} bytes, without control characters"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A recorded revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Its position, from 1: the revocation list's `sequence` once it is in.
+    pub sequence: u64,
+    /// What was revoked, why and when.
+    pub record: RevocationRecord,
+}
+
+/// What [`Store::revoke`](super::Store::revoke) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The revocation as stored (the earlier one if it already was).
+    pub revocation: Revocation,
+    /// `true`: recorded now; `false`: it was already revoked (nothing
+    /// changed, nothing audited).
+    pub created: bool,
 }

@@ -126,7 +126,7 @@ async fn clients_that_send_nothing_do_not_block_others_and_are_dropped() {
 }
 
 /// A TLS connection to the service that speaks raw HTTP.
-async fn raw_tls(cp: &Running) -> tokio_rustls::client::TlsStream<TcpStream> {
+pub(crate) async fn raw_tls(cp: &Running) -> tokio_rustls::client::TlsStream<TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&cp.ca_pem) {
         roots.add(cert.unwrap()).unwrap();

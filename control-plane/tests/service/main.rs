@@ -14,5 +14,7 @@ mod admin;
 mod binary;
 mod limits;
 mod nonces;
+mod release_revoked;
 mod release_tpm;
+mod revocations;
 mod tls;

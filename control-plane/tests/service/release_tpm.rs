@@ -22,29 +22,37 @@ use hyper::Method;
 
 use crate::support::{Running, T0_MS, api_code};
 
-struct Enclave {
+pub(crate) struct Enclave {
     attester: Box<dyn Attester>,
     identity: TpmIdentity,
-    plugins: [Measurement; 2],
+    pub(crate) plugins: [Measurement; 2],
     log: EventLog,
     swtpm: Swtpm,
 }
 
+/// The two test plugins, unsigned.
+pub(crate) fn plugin_measurements() -> [Measurement; 2] {
+    [
+        Measurement::of_plugin(b"payout plugin (service test)"),
+        Measurement::of_plugin(b"report plugin (service test)"),
+    ]
+}
+
 fn enclave() -> (Enclave, Measurement) {
+    enclave_with(&plugin_measurements().map(PluginEvent::Load))
+}
+
+/// A swtpm enclave that loaded the plugins of `events` (loads, signed or not).
+pub(crate) fn enclave_with(events: &[PluginEvent; 2]) -> (Enclave, Measurement) {
     let swtpm = Swtpm::start().unwrap();
     let attester = swtpm.attester_config().open().unwrap();
     let image = Measurement::of_plugin(b"enclet-enclave binary (service test)");
     attester.measure_image(&image).unwrap();
-    let plugins = [
-        Measurement::of_plugin(b"payout plugin (service test)"),
-        Measurement::of_plugin(b"report plugin (service test)"),
-    ];
+    let plugins = events.map(|e| *e.measurement());
     let mut log = EventLog::new();
-    for p in &plugins {
-        attester
-            .record_plugin_event(&PluginEvent::Load(*p))
-            .unwrap();
-        log.push_load(*p).unwrap();
+    for event in events {
+        attester.record_plugin_event(event).unwrap();
+        log.push(*event).unwrap();
     }
     let AttesterIdentity::Tpm(identity) = attester.identity().unwrap() else {
         panic!("TPM identity");
@@ -61,7 +69,7 @@ fn enclave() -> (Enclave, Measurement) {
     )
 }
 
-async fn session(cp: &Running, e: &Enclave) -> (ControlPlaneClient, String) {
+pub(crate) async fn session(cp: &Running, e: &Enclave) -> (ControlPlaneClient, String) {
     let client = cp.client();
     let body = OpenSession {
         attester: AttesterKind::Tpm,
@@ -94,7 +102,7 @@ async fn session(cp: &Running, e: &Enclave) -> (ControlPlaneClient, String) {
     (client, opened.session)
 }
 
-fn submission(e: &Enclave, nonce: &[u8], key: &RecipientKey) -> EvidenceSubmission {
+pub(crate) fn submission(e: &Enclave, nonce: &[u8], key: &RecipientKey) -> EvidenceSubmission {
     let request = AttestationRequest {
         nonce: nonce.to_vec(),
         public_key: key.public_key().to_vec(),
@@ -127,7 +135,7 @@ fn submission(e: &Enclave, nonce: &[u8], key: &RecipientKey) -> EvidenceSubmissi
     }
 }
 
-async fn configured(e: &Enclave, image: &Measurement) -> Running {
+pub(crate) async fn configured(e: &Enclave, image: &Measurement) -> Running {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ek-ca.der"), e.swtpm.ca_cert_der().unwrap()).unwrap();
     std::fs::write(

@@ -31,6 +31,7 @@ pub mod client;
 pub mod demo;
 pub mod image;
 pub mod plugin;
+pub mod revoke;
 pub mod secret;
 pub mod verify;
 
@@ -102,6 +103,9 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Manage the control plane's secrets (admin API): put, list, rm.
     Secret(secret::SecretArgs),
+    /// Revoke plugins, publishers and capability tokens at the control plane
+    /// (admin API), and list revocations.
+    Revoke(revoke::RevokeArgs),
     /// Measure an enclave image file (EIF): its PCRs, and the control plane's
     /// reference values for it.
     #[command(
@@ -125,6 +129,7 @@ impl Cli {
             Command::Attest(args) => attest::run(&args, self.parent),
             Command::Audit(cmd) => cmd.run(),
             Command::Secret(args) => secret::run(args),
+            Command::Revoke(args) => revoke::run(args),
             Command::Image(cmd) => cmd.run(),
         }
     }

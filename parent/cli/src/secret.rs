@@ -108,12 +108,12 @@ pub enum SecretCommand {
 }
 
 /// A failure and its exit status.
-struct Failure {
-    status: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) status: u8,
+    pub(crate) message: String,
 }
 
-fn usage(message: String) -> Failure {
+pub(crate) fn usage(message: String) -> Failure {
     Failure { status: 2, message }
 }
 
@@ -199,7 +199,7 @@ async fn execute(args: SecretArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
     serde_json::from_slice(bytes).map_err(|e| Failure {
         status: 1,
         message: format!("unexpected answer from the control plane: {e}"),
@@ -266,7 +266,7 @@ fn read_value(file: Option<&Path>, stdin: bool) -> Result<Zeroizing<Vec<u8>>, Fa
 }
 
 /// The client and token the flags (or the state directory) name.
-fn connect(target: &Target) -> Result<(ControlPlaneClient, AdminToken), Failure> {
+pub(crate) fn connect(target: &Target) -> Result<(ControlPlaneClient, AdminToken), Failure> {
     let from_dir = |name: &str| target.state_dir.as_ref().map(|d| d.join(name));
     let url = match (&target.control_plane, &target.state_dir) {
         (Some(url), _) => url.clone(),

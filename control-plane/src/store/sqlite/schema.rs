@@ -16,7 +16,7 @@ use crate::store::StoreError;
 use crate::store::error::db;
 
 /// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -69,6 +69,22 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
 ";
 
+/// Version 2: revocations, never updated nor deleted.
+const REVOCATIONS: &str = "
+CREATE TABLE revocations (
+    sequence INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    reason TEXT,
+    revoked_ms INTEGER NOT NULL,
+    UNIQUE (kind, value)
+) STRICT;
+CREATE TRIGGER revocations_no_update BEFORE UPDATE ON revocations
+BEGIN SELECT RAISE(ABORT, 'revocations are never withdrawn'); END;
+CREATE TRIGGER revocations_no_delete BEFORE DELETE ON revocations
+BEGIN SELECT RAISE(ABORT, 'revocations are never withdrawn'); END;
+";
+
 /// Opens (creating if needed) the database for writing and brings its schema
 /// up to date.
 pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
@@ -91,7 +107,13 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     match schema_version(&conn)? {
         0 => conn
             .execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN IMMEDIATE; {SCHEMA} {REVOCATIONS} \
+                 PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(db)?,
+        1 => conn
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE; {REVOCATIONS} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(db)?,
         SCHEMA_VERSION => {}
@@ -100,13 +122,14 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Opens the database read-only (never creates it) and checks its schema.
+/// Opens the database read-only (never creates it) and checks its schema
+/// (an older one is read as it is: its audit log has not changed shape).
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(db)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
     match schema_version(&conn)? {
-        SCHEMA_VERSION => Ok(conn),
+        1..=SCHEMA_VERSION => Ok(conn),
         0 => Err(StoreError::Corrupt(format!(
             "{} is not a control plane store (no schema)",
             path.display()
