@@ -16,10 +16,7 @@
 //! later calls on it still run, only less eagerly, and the server's lanes
 //! retire idle threads.
 
-#![allow(
-    unsafe_code,
-    reason = "getpriority, setpriority and gettid have no safe wrapper in our dependencies"
-)]
+#![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
