@@ -61,7 +61,6 @@ mod lifecycle;
 mod limiter;
 mod limits;
 mod plugin;
-mod priority;
 mod registry;
 mod secrets;
 

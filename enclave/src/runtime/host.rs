@@ -82,9 +82,6 @@ pub(crate) struct HostState {
     log: LogBudget,
     secrets: SecretsView,
     secrets_budget: SecretsBudget,
-    /// Set once the call runs long: its thread's lowered priority, restored
-    /// when the store (and this) is dropped.
-    pub(crate) lowered: Option<super::priority::Lowered>,
 }
 
 impl HostState {
@@ -95,7 +92,6 @@ impl HostState {
             log: LogBudget::new(),
             secrets,
             secrets_budget: SecretsBudget::default(),
-            lowered: None,
         }
     }
 

@@ -25,7 +25,7 @@
 //! [`InvokeError::OutputTooLarge`], never as an opaque trap. The `log` import
 //! lifts only views (see `host.rs`), which allocate nothing.
 
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Engine, Store, Trap};
 
 use super::error::InvokeError;
 use super::host::HostState;
@@ -33,7 +33,6 @@ use super::limiter::{LimitHit, Limiter};
 use super::plugin::Plugin;
 use enclet_capability::CapabilityError;
 
-use super::priority::{self, LONG_CALL_TICKS};
 use super::secrets::SecretsView;
 
 /// Longest plugin error message kept, in bytes.
@@ -123,28 +122,8 @@ fn new_store(
     store
         .set_fuel(limits.fuel)
         .map_err(|e| InvokeError::Internal(format!("setting fuel: {e:#}")))?;
-    set_deadline(&mut store, deadline_ticks);
+    store.set_epoch_deadline(deadline_ticks);
     Ok(store)
-}
-
-/// The wall-clock deadline, with a stop on the way: once the call has run
-/// [`LONG_CALL_TICKS`], its thread yields to short calls (`priority.rs`).
-fn set_deadline(store: &mut Store<HostState>, deadline_ticks: u64) {
-    if deadline_ticks <= LONG_CALL_TICKS {
-        store.set_epoch_deadline(deadline_ticks);
-        return;
-    }
-    let remaining = deadline_ticks - LONG_CALL_TICKS;
-    store.set_epoch_deadline(LONG_CALL_TICKS);
-    let mut lowered = false;
-    store.epoch_deadline_callback(move |mut ctx| {
-        if lowered {
-            return Ok(UpdateDeadline::Interrupt);
-        }
-        lowered = true;
-        ctx.data_mut().lowered = priority::lower_current_thread();
-        Ok(UpdateDeadline::Continue(remaining))
-    });
 }
 
 /// Turns a wasmtime error into the reason the invocation failed.
