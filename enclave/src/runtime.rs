@@ -31,6 +31,13 @@
 //!   expired); an invocation reads a snapshot of its own plugin's row through
 //!   the `enclet:plugin/secrets@0.1.0` import, bounded in `host/secrets.rs`.
 //!   Expiry is judged by the runtime's [`Clock`] ([`Runtime::with_clock`]).
+//! * **Short calls first** (see `share.rs`): a call that runs longer than
+//!   [`ShortCallsFirst::long_after`] (and every call of a plugin whose calls
+//!   ran long lately) gives way to the others at each epoch tick — it sleeps
+//!   while foreground calls occupy every core, at most `max_pause` at a
+//!   time, and runs in the kernel's idle scheduling class where the process
+//!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short calls
+//!   little latency even with fewer cores than callers.
 //! * **Failures stay in their invocation.** Traps, limit hits and guest panics
 //!   become an [`InvokeError`] for that call only; the store is dropped and the
 //!   plugin and runtime stay usable.
@@ -55,6 +62,7 @@ mod config;
 mod engine;
 mod error;
 mod host;
+mod idle_class;
 mod imports;
 mod invoke;
 mod lifecycle;
@@ -63,6 +71,7 @@ mod limits;
 mod plugin;
 mod registry;
 mod secrets;
+mod share;
 
 use std::sync::Arc;
 
@@ -81,6 +90,7 @@ pub use secrets::{
     Grant, Installed, LookupError, MAX_NAME_BYTES as MAX_SECRET_NAME_BYTES,
     MAX_VALUE_BYTES as MAX_SECRET_VALUE_BYTES, ReleaseError,
 };
+pub use share::ShortCallsFirst;
 
 use crate::clock::{Clock, SystemClock};
 use enclet_sealed::OpenedBundle;
@@ -152,6 +162,7 @@ pub struct Runtime {
     slots: Arc<Semaphore>,
     compiler: compile::Compiler,
     config: RuntimeConfig,
+    share: Arc<share::CpuShare>,
     _ticker: engine::EpochTicker,
 }
 
@@ -185,7 +196,25 @@ impl Runtime {
         config.validate()?;
         let engine = engine::build(&config)?;
         let linker = plugin::base_linker(&engine).map_err(RuntimeError::Internal)?;
-        let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let epoch = Arc::new(share::Epoch::default());
+        let ticker =
+            engine::EpochTicker::start(engine.clone(), Arc::clone(&epoch), config.epoch_tick)?;
+        let idle_class = config.short_calls_first.is_some() && idle_class::IdleClass::available();
+        if let Some(p) = config.short_calls_first {
+            tracing::info!(
+                long_after = ?p.long_after,
+                max_pause = ?p.max_pause,
+                idle_class,
+                "short calls first"
+            );
+        }
+        let share = Arc::new(share::CpuShare::new(
+            epoch,
+            config.epoch_tick,
+            config.short_calls_first,
+            idle_class,
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        ));
         let permits = usize::try_from(config.max_concurrent_invocations)
             .map_err(|_| RuntimeError::InvalidConfig("max_concurrent_invocations".to_owned()))?;
         let compiles = usize::try_from(config.max_concurrent_compiles)
@@ -198,6 +227,7 @@ impl Runtime {
             slots: Arc::new(Semaphore::new(permits)),
             compiler: compile::Compiler::new(compiles, config.compile_timeout),
             config,
+            share,
             _ticker: ticker,
         })
     }
@@ -265,6 +295,7 @@ impl Runtime {
         input: Vec<u8>,
     ) -> Result<Vec<u8>, InvokeError> {
         let (plugin, ticks) = self.prepare(plugin, &input)?;
+        let pace = self.share.arrive(&plugin.history);
         let slot = Arc::clone(&self.slots)
             .acquire_owned()
             .await
@@ -275,7 +306,14 @@ impl Runtime {
             .view(plugin.info.measurement, plugin.requested.clone());
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            invoke::run(&engine, &plugin, ticks, &input, secrets)
+            invoke::run(
+                &engine,
+                &plugin,
+                pace.starting(ticks),
+                &input,
+                secrets,
+                |r| r,
+            )
         })
         .await
         .map_err(|e| InvokeError::Internal(format!("invocation task: {e}")))?
@@ -292,12 +330,44 @@ impl Runtime {
         plugin: &Measurement,
         input: &[u8],
     ) -> Result<Vec<u8>, InvokeError> {
-        let (plugin, ticks) = self.prepare(plugin, input)?;
-        let _slot = self.acquire_slot_blocking()?;
+        self.invoke_blocking_then(plugin, input, |result| result)
+    }
+
+    /// Like [`invoke_blocking`](Self::invoke_blocking), handing the result
+    /// to `answer` as soon as the call ends: the store is torn down (its
+    /// instance slot reset) after `answer` returns, so an answer sent from
+    /// `answer` does not wait for that.
+    ///
+    /// # Errors
+    ///
+    /// `answer` gets what [`invoke`](Self::invoke) would return.
+    pub fn invoke_blocking_then<R>(
+        &self,
+        plugin: &Measurement,
+        input: &[u8],
+        answer: impl FnOnce(Result<Vec<u8>, InvokeError>) -> R,
+    ) -> R {
+        let (plugin, ticks) = match self.prepare(plugin, input) {
+            Ok(prepared) => prepared,
+            Err(e) => return answer(Err(e)),
+        };
+        // In the foreground while it waits for a slot: long calls give way.
+        let pace = self.share.arrive(&plugin.history);
+        let _slot = match self.acquire_slot_blocking() {
+            Ok(slot) => slot,
+            Err(e) => return answer(Err(e)),
+        };
         let secrets = self
             .secrets
             .view(plugin.info.measurement, plugin.requested.clone());
-        invoke::run(&self.engine, &plugin, ticks, input, secrets)
+        invoke::run(
+            &self.engine,
+            &plugin,
+            pace.starting(ticks),
+            input,
+            secrets,
+            answer,
+        )
     }
 
     /// Replaces the whole secret table with an opened release: from now on

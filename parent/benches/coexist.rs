@@ -25,7 +25,11 @@
 //! phase (default 20000), `ENCLET_COEXIST_CLIENTS` K (default 4),
 //! `ENCLET_COEXIST_INTERVAL_US` pace per client (default 1000; 0 = back to
 //! back), `ENCLET_COEXIST_HOSTILE` hostile client counts, one phase each
-//! (default `1,2`), `ENCLET_COEXIST_SLOTS` (default 16),
+//! (default `1,2`), `ENCLET_COEXIST_HOSTILE_INPUTS` the misbehaviours they
+//! cycle through, comma-separated (default: all of [`HOSTILE_INPUTS`]),
+//! `ENCLET_COEXIST_SLOTS` (default 16), `ENCLET_COEXIST_ENCLAVE_ARGS` more
+//! arguments for the enclave, space-separated (default `--long-call-ms 1`:
+//! short calls first; `--long-call-ms 0` to compare without),
 //! `ENCLET_COEXIST_HOSTILE_FUEL` (default 20000000),
 //! `ENCLET_COEXIST_HOSTILE_DEADLINE_MS` (default 50); and as the e2e bench,
 //! `ENCLET_PLUGIN_DIR`, `ENCLET_ENCLAVE_BIN`. Run through `scripts/bench`.
@@ -81,6 +85,7 @@ struct Config {
     clients: usize,
     interval: Duration,
     hostile: Vec<usize>,
+    hostile_inputs: Vec<String>,
     slots: usize,
     hostile_limits: Limits,
 }
@@ -106,6 +111,10 @@ impl Config {
             clients: var("ENCLET_COEXIST_CLIENTS", 4).max(1) as usize,
             interval: Duration::from_micros(var("ENCLET_COEXIST_INTERVAL_US", 1000)),
             hostile,
+            hostile_inputs: std::env::var("ENCLET_COEXIST_HOSTILE_INPUTS").map_or_else(
+                |_| HOSTILE_INPUTS.iter().map(|s| (*s).to_owned()).collect(),
+                |s| s.split(',').map(|s| s.trim().to_owned()).collect(),
+            ),
             slots: var("ENCLET_COEXIST_SLOTS", 16) as usize,
             hostile_limits: Limits {
                 fuel: var("ENCLET_COEXIST_HOSTILE_FUEL", 20_000_000),
@@ -154,8 +163,14 @@ fn main() {
     let h = cfg.hostile_limits;
     println!("load test: well-behaved p99 with and without hostile plugins, one enclave process");
     println!(
-        "machine: {cores} cores; enclave: release build, --max-concurrent-invocations {}",
-        cfg.slots
+        "machine: {cores} cores; enclave: {} (profile {}), --max-concurrent-invocations {} {}",
+        enclave_bin.display(),
+        enclave_bin
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(|| "?".into(), |p| p.to_string_lossy()),
+        cfg.slots,
+        enclave_args()
     );
     println!(
         "well-behaved: {} clients (echo and payout alternately by client), {} calls per phase, \
@@ -165,9 +180,9 @@ fn main() {
         cfg.interval.as_micros()
     );
     println!(
-        "hostile: back-to-back calls cycling {} inputs; limits fuel {} deadline {} ms memory {} MiB \
+        "hostile: back-to-back calls cycling {}; limits fuel {} deadline {} ms memory {} MiB \
          output {} MiB",
-        HOSTILE_INPUTS.len(),
+        cfg.hostile_inputs.join(","),
         h.fuel,
         h.deadline_ms,
         h.max_memory_bytes / MIB,
@@ -237,7 +252,16 @@ async fn run_phase(
 ) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let attackers: Vec<_> = (0..hostile_clients)
-        .map(|i| tokio::spawn(attack(client.clone(), hostile, i, Arc::clone(&stop))))
+        .map(|i| {
+            let inputs = cfg.hostile_inputs.clone();
+            tokio::spawn(attack(
+                client.clone(),
+                hostile,
+                inputs,
+                i,
+                Arc::clone(&stop),
+            ))
+        })
         .collect();
     let per_client = calls / cfg.clients;
     let workers: Vec<_> = (0..cfg.clients)
@@ -294,11 +318,12 @@ async fn run_phase(
 async fn attack(
     client: EnclaveClient,
     hostile: Measurement,
+    inputs: Vec<String>,
     offset: usize,
     stop: Arc<AtomicBool>,
 ) -> BTreeMap<String, u64> {
     let mut outcomes = BTreeMap::new();
-    let inputs = HOSTILE_INPUTS.iter().cycle().skip(offset);
+    let inputs = inputs.iter().cycle().skip(offset);
     for input in inputs {
         if stop.load(Ordering::Acquire) {
             break;
@@ -368,11 +393,18 @@ fn start_enclave(bin: &Path, socket: &Path, dir: &Path, slots: usize) -> Child {
         .arg(format!("unix:{}", socket.display()))
         .arg("--max-concurrent-invocations")
         .arg(slots.to_string())
+        .args(enclave_args().split_whitespace())
         .env("RUST_LOG", "error")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .unwrap()
+}
+
+/// More arguments for the enclave: `ENCLET_COEXIST_ENCLAVE_ARGS`, else
+/// short calls first on (the setting for an enclave with its own CPUs).
+fn enclave_args() -> String {
+    std::env::var("ENCLET_COEXIST_ENCLAVE_ARGS").unwrap_or_else(|_| "--long-call-ms 1".to_owned())
 }
 
 async fn connect(socket: &Path) -> EnclaveClient {

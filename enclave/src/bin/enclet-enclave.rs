@@ -39,7 +39,7 @@ use clap::Parser;
 use enclet_attestation::Measurement;
 use enclet_attester::{Attester, AttesterConfig};
 use enclet_daemon::{LogArgs, remove_stale_socket, shutdown_signal};
-use enclet_enclave::runtime::{CapabilityGate, Runtime, RuntimeConfig};
+use enclet_enclave::runtime::{CapabilityGate, Runtime, RuntimeConfig, ShortCallsFirst};
 use enclet_enclave::server::{Server, ServerConfig};
 use enclet_protocol::{Endpoint, FrameLimits, Transport, UnixTransport, VsockTransport};
 
@@ -82,6 +82,22 @@ struct Args {
     /// --max-concurrent-compiles, and its result is discarded.
     #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     compile_timeout_ms: u64,
+    /// Short calls first: milliseconds a call runs before it counts as long
+    /// (0, the default: off, every call competes for the CPU on equal
+    /// terms; 1 is a good value). A long call, and every call of a plugin
+    /// whose calls ran long lately, runs in the kernel's idle scheduling
+    /// class and sleeps while other calls occupy every core (at most
+    /// --long-call-pause-ms at a time). Use it where the enclave has its
+    /// CPUs to itself (a Nitro enclave): the idle class yields to every
+    /// other process too. Needs root or CAP_SYS_NICE for the idle class
+    /// (without, long calls only sleep). Deadlines stay wall-clock.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    long_call_ms: u64,
+    /// Longest a long call sleeps at once while other calls run, in
+    /// milliseconds; it then runs for one epoch tick (1 ms) before it looks
+    /// again.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    long_call_pause_ms: u64,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -214,6 +230,10 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent_compiles: args.max_concurrent_compiles,
         compile_timeout: Duration::from_millis(args.compile_timeout_ms),
         capability_gate: capability_gate(args.capability_root.as_deref())?,
+        short_calls_first: (args.long_call_ms > 0).then(|| ShortCallsFirst {
+            long_after: Duration::from_millis(args.long_call_ms),
+            max_pause: Duration::from_millis(args.long_call_pause_ms),
+        }),
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;

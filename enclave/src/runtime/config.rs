@@ -8,6 +8,7 @@ use enclet_attestation::event_log::MAX_EVENTS;
 use super::Runtime;
 use super::error::RuntimeError;
 use super::limits::{HardMaxima, Limits};
+use super::share::ShortCallsFirst;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -41,6 +42,10 @@ pub struct RuntimeConfig {
     pub compile_timeout: Duration,
     /// How capability-gated host calls (`secrets.get`, `log`) are checked.
     pub capability_gate: CapabilityGate,
+    /// Long calls give way to short ones (see [`ShortCallsFirst`]), for an
+    /// enclave that has its CPUs to itself; `None` (the default): every call
+    /// competes for the CPU on equal terms.
+    pub short_calls_first: Option<ShortCallsFirst>,
 }
 
 /// How capability-gated host calls are checked.
@@ -61,7 +66,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             max_concurrent_invocations: 32,
-            epoch_tick: Duration::from_millis(5),
+            epoch_tick: Duration::from_millis(1),
             default_limits: Limits::default(),
             hard_maxima: HardMaxima::DEFAULT,
             max_component_bytes: u64::from(enclet_protocol::MAX_BODY_BYTES),
@@ -70,6 +75,7 @@ impl Default for RuntimeConfig {
             max_concurrent_compiles: 2,
             compile_timeout: Duration::from_mins(1),
             capability_gate: CapabilityGate::InsecureUngated,
+            short_calls_first: None,
         }
     }
 }
@@ -97,6 +103,21 @@ impl RuntimeConfig {
                 "epoch_tick is {:?}, must be 1ms..=1s",
                 self.epoch_tick
             ));
+        }
+        if let Some(p) = self.short_calls_first {
+            let ms = Duration::from_millis;
+            if !(ms(1)..=Duration::from_mins(10)).contains(&p.long_after) {
+                return bad(format!(
+                    "short_calls_first.long_after is {:?}, must be 1ms..=10min",
+                    p.long_after
+                ));
+            }
+            if !(ms(1)..=Duration::from_secs(1)).contains(&p.max_pause) {
+                return bad(format!(
+                    "short_calls_first.max_pause is {:?}, must be 1ms..=1s",
+                    p.max_pause
+                ));
+            }
         }
         if !(1..=256 * MIB).contains(&self.max_component_bytes) {
             return bad(format!(

@@ -18,7 +18,7 @@
 //! it slept, so an epoch deadline stays a wall-clock deadline: the epoch is
 //! the number of whole ticks since the ticker started, never fewer.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::RuntimeConfig;
 use super::error::RuntimeError;
+use super::share::Epoch;
 
 /// Core instances a component may contain (a Rust plugin has its main module
 /// plus a few adapter shims).
@@ -84,8 +85,12 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    /// Starts the ticker thread.
-    pub(crate) fn start(engine: Engine, tick: Duration) -> Result<Self, RuntimeError> {
+    /// Starts the ticker thread; `epoch` follows the engine's epoch.
+    pub(crate) fn start(
+        engine: Engine,
+        epoch: Arc<Epoch>,
+        tick: Duration,
+    ) -> Result<Self, RuntimeError> {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = thread::Builder::new()
             .name("enclet-epoch".to_owned())
@@ -95,9 +100,11 @@ impl EpochTicker {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(schedule.wait(Instant::now()))
                 {
-                    for _ in 0..schedule.due(Instant::now()) {
+                    let due = schedule.due(Instant::now());
+                    for _ in 0..due {
                         engine.increment_epoch();
                     }
+                    epoch.advance(due);
                 }
             })
             .map_err(|e| RuntimeError::Internal(format!("epoch ticker thread: {e}")))?;

@@ -58,6 +58,7 @@ use wasmtime::component::Linker;
 
 use super::limiter::Limiter;
 use super::secrets::SecretsView;
+use super::share::CallPace;
 pub(crate) use budget::MAX_RECORDS;
 use budget::{LogBudget, MAX_FIELDS, MAX_READ_BYTES_PER_INVOCATION};
 use secrets::SecretsBudget;
@@ -82,6 +83,10 @@ pub(crate) struct HostState {
     log: LogBudget,
     secrets: SecretsView,
     secrets_budget: SecretsBudget,
+    /// The call's deadline and CPU share (`share.rs`), consulted at every
+    /// epoch tick; taken out when the call ends, before the store is torn
+    /// down, so that the teardown runs in the thread's own class.
+    pub(crate) pace: Option<CallPace>,
 }
 
 impl HostState {
@@ -92,7 +97,14 @@ impl HostState {
             log: LogBudget::new(),
             secrets,
             secrets_budget: SecretsBudget::default(),
+            pace: None,
         }
+    }
+
+    /// The store's resource limiter: the [`Limiter`], and a background call
+    /// gives way before its memory grows (see [`CallPace::before_growing`]).
+    pub(crate) fn resources(&mut self) -> &mut dyn wasmtime::ResourceLimiter {
+        self
     }
 
     /// Reports log output dropped during this invocation, if any.
@@ -124,4 +136,28 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     linker
         .instance(SECRETS_INTERFACE)?
         .func_wrap("get", secrets::get)
+}
+
+impl wasmtime::ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limiter.memory_growing(current, desired, maximum)?;
+        if allowed && let Some(pace) = &self.pace {
+            pace.before_growing();
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limiter.table_growing(current, desired, maximum)
+    }
 }

@@ -25,7 +25,7 @@
 //! [`InvokeError::OutputTooLarge`], never as an opaque trap. The `log` import
 //! lifts only views (see `host.rs`), which allocate nothing.
 
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::error::InvokeError;
 use super::host::HostState;
@@ -34,6 +34,7 @@ use super::plugin::Plugin;
 use enclet_capability::CapabilityError;
 
 use super::secrets::SecretsView;
+use super::share::{CallPace, Next};
 
 /// Longest plugin error message kept, in bytes.
 pub(crate) const MAX_ERROR_BYTES: usize = 4096;
@@ -41,19 +42,26 @@ pub(crate) const MAX_ERROR_BYTES: usize = 4096;
 /// What `handle` returns, copied out of the guest before post-return frees it.
 type HandleResult = (Result<Vec<u8>, String>,);
 
-/// Runs `plugin`'s `handle(input)` in a fresh store. Blocks until the guest
-/// returns, traps or hits a limit. `deadline_ticks` is in epoch ticks;
-/// `secrets` is what the plugin's `secrets.get` may read.
-pub(crate) fn run(
+/// Runs `plugin`'s `handle(input)` in a fresh store and hands the result to
+/// `answer` before the store is torn down: resetting a used instance slot
+/// takes the process's memory-map lock, which another call growing its memory
+/// may hold for a while, and the caller need not wait for that. Blocks until
+/// the guest returns, traps or hits a limit. `pace` carries the call's
+/// deadline and its share of the CPU (`share.rs`); `secrets` is what the
+/// plugin's `secrets.get` may read.
+pub(crate) fn run<R>(
     engine: &Engine,
     plugin: &Plugin,
-    deadline_ticks: u64,
+    pace: CallPace,
     input: &[u8],
     secrets: SecretsView,
-) -> Result<Vec<u8>, InvokeError> {
+    answer: impl FnOnce(Result<Vec<u8>, InvokeError>) -> R,
+) -> R {
     let limits = &plugin.info.limits;
-    let mut store = new_store(engine, plugin, deadline_ticks, secrets)?;
-
+    let mut store = match new_store(engine, plugin, pace, secrets) {
+        Ok(store) => store,
+        Err(e) => return answer(Err(e)),
+    };
     let result = call(&mut store, plugin, input);
     store.data().finish();
     tracing::debug!(
@@ -63,7 +71,11 @@ pub(crate) fn run(
         outcome = result.as_ref().map_or_else(InvokeError::code, |_| "ok"),
         "invocation finished"
     );
-    result
+    let answered = answer(result);
+    let class = store.data_mut().pace.take().and_then(CallPace::end);
+    drop(store);
+    drop(class);
+    answered
 }
 
 fn call(
@@ -109,7 +121,7 @@ fn raise_hostcall_fuel(store: &mut Store<HostState>, plugin: &Plugin) {
 fn new_store(
     engine: &Engine,
     plugin: &Plugin,
-    deadline_ticks: u64,
+    pace: CallPace,
     secrets: SecretsView,
 ) -> Result<Store<HostState>, InvokeError> {
     let limits = &plugin.info.limits;
@@ -118,11 +130,25 @@ fn new_store(
         engine,
         HostState::new(limiter, plugin.label.clone(), secrets),
     );
-    store.limiter(|state| &mut state.limiter);
+    store.limiter(HostState::resources);
     store
         .set_fuel(limits.fuel)
         .map_err(|e| InvokeError::Internal(format!("setting fuel: {e:#}")))?;
-    store.set_epoch_deadline(deadline_ticks);
+    // Called back at every tick: the pace decides whether the call goes on,
+    // gives way to short calls first, or has met its deadline.
+    store.data_mut().pace = Some(pace);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        let next = ctx
+            .data_mut()
+            .pace
+            .as_mut()
+            .map_or(Next::Stop, CallPace::on_tick);
+        Ok(match next {
+            Next::Run => UpdateDeadline::Continue(1),
+            Next::Stop => UpdateDeadline::Interrupt,
+        })
+    });
     Ok(store)
 }
 
@@ -172,24 +198,26 @@ fn bounded(s: &str, max: usize) -> String {
 /// Instantiates `plugin` once without calling it, so a component that can
 /// never start (initial memory above its limit, more instances or tables than
 /// a pool slot holds) is rejected at load. Its start code runs under
-/// `deadline_ticks` and `fuel`: the load-time start bound, not the
+/// `pace` and `fuel`: the load-time start bound, not the
 /// invocation's limits (see `compile.rs`).
 pub(crate) fn check_instantiates(
     engine: &Engine,
     plugin: &Plugin,
-    deadline_ticks: u64,
+    pace: CallPace,
     fuel: u64,
 ) -> Result<(), InvokeError> {
-    let mut store = new_store(engine, plugin, deadline_ticks, SecretsView::none())?;
+    let mut store = new_store(engine, plugin, pace, SecretsView::none())?;
     store
         .set_fuel(fuel)
         .map_err(|e| InvokeError::Internal(format!("setting fuel: {e:#}")))?;
-    plugin
+    let checked = plugin
         .pre
         .instance_pre()
         .instantiate(&mut store)
         .map(|_| ())
-        .map_err(|e| classify(&e, &store, "instantiating"))
+        .map_err(|e| classify(&e, &store, "instantiating"));
+    drop(store.data_mut().pace.take());
+    checked
 }
 
 #[cfg(test)]

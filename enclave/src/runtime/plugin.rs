@@ -64,6 +64,8 @@ pub(crate) struct Plugin {
     /// without one). Gated calls outside them are denied whatever a token
     /// grants.
     pub(crate) requested: Option<Arc<BTreeSet<String>>>,
+    /// How its recent calls went (`share.rs`), shared by every copy.
+    pub(crate) history: Arc<super::share::History>,
 }
 
 impl Plugin {
@@ -78,6 +80,7 @@ impl Plugin {
             pre: self.pre.clone(),
             handle: self.handle,
             lineage: Arc::clone(&self.lineage),
+            history: Arc::clone(&self.history),
             requested: self.requested.clone(),
         }
     }
@@ -143,5 +146,6 @@ pub(crate) fn compile(
         handle,
         lineage: Arc::new(()),
         requested: None,
+        history: Arc::default(),
     })
 }

@@ -342,3 +342,4 @@ mod hostile_log;
 mod imports;
 mod isolation;
 mod limits;
+mod share;

@@ -49,16 +49,25 @@ pub(super) struct Invocation {
 impl Invocation {
     /// Runs the plugin on this thread and sends the answer.
     pub(super) fn run(self, server: &Server, writer: &FrameWriter) {
-        let result = server.runtime.invoke_blocking(&self.plugin, &self.input);
-        drop(self.slot);
-        let frame = encode_response(
-            self.id,
-            &handler::invoked(result),
-            server.config.frame_limits,
-        );
-        // The peer may be gone; nothing to report to.
-        let _ = writer.send(frame, Some(self.permit));
-        drop(self.total);
+        let Self {
+            id,
+            plugin,
+            input,
+            slot,
+            permit,
+            total,
+        } = self;
+        // Answered before the call's store is torn down (see the runtime).
+        server
+            .runtime
+            .invoke_blocking_then(&plugin, &input, |result| {
+                let frame =
+                    encode_response(id, &handler::invoked(result), server.config.frame_limits);
+                // The peer may be gone; nothing to report to.
+                let _ = writer.send(frame, Some(permit));
+                drop(total);
+            });
+        drop(slot);
     }
 }
 

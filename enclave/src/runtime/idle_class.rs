@@ -1,0 +1,128 @@
+//! Moving the calling thread into the kernel's idle scheduling class
+//! (`SCHED_IDLE`) and back.
+//!
+//! A background call (`share.rs`) runs in the idle class where the kernel
+//! allows the way back: any thread may enter it, but leaving it needs
+//! `CAP_SYS_NICE` or an `RLIMIT_NICE` allowance. [`IdleClass::available`]
+//! finds out once, on a throwaway thread, so that no thread that later runs
+//! short calls or reads requests can be left stuck in the idle class. Where it
+//! is not available, background calls still give way to short ones by
+//! pausing; they only lose the kernel's help between pauses.
+
+#![allow(unsafe_code)]
+
+/// A thread in the idle class; back in its previous class when dropped
+/// (wherever that happens: the thread is named by its id).
+#[derive(Debug)]
+pub(crate) struct IdleClass {
+    tid: libc::pid_t,
+    previous: libc::c_int,
+}
+
+impl IdleClass {
+    /// Whether threads of this process may enter the idle class and come
+    /// back: tried on a thread of its own.
+    pub(crate) fn available() -> bool {
+        std::thread::Builder::new()
+            .name("enclet-probe".to_owned())
+            .spawn(|| match Self::enter() {
+                Some(idle) => idle.leave(),
+                None => false,
+            })
+            .ok()
+            .and_then(|t| t.join().ok())
+            .unwrap_or(false)
+    }
+
+    /// Moves the calling thread into the idle class; `None` if it is not in
+    /// the normal or batch class (an operator's choice, kept) or the kernel
+    /// refuses.
+    pub(crate) fn enter() -> Option<Self> {
+        // SAFETY: `gettid` takes no arguments and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        let previous = policy_of(tid)?;
+        if previous != libc::SCHED_OTHER && previous != libc::SCHED_BATCH {
+            return None;
+        }
+        set_policy(tid, libc::SCHED_IDLE).then_some(Self { tid, previous })
+    }
+
+    /// Back to the previous class; `false` if the kernel refused.
+    fn leave(self) -> bool {
+        let back = set_policy(self.tid, self.previous);
+        std::mem::forget(self);
+        back
+    }
+}
+
+impl Drop for IdleClass {
+    fn drop(&mut self) {
+        if !set_policy(self.tid, self.previous) {
+            // `available` said the way back is open; a refusal now means the
+            // process's limits changed while it ran.
+            tracing::error!("an invocation thread could not leave the idle scheduling class");
+        }
+    }
+}
+
+/// Thread `tid`'s scheduling policy.
+fn policy_of(tid: libc::pid_t) -> Option<libc::c_int> {
+    // SAFETY: plain syscall on an integer argument; no memory is passed.
+    let policy = unsafe { libc::sched_getscheduler(tid) };
+    (policy >= 0).then_some(policy)
+}
+
+/// Sets thread `tid`'s policy (priority 0, as the normal, batch and idle
+/// classes require).
+fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid `sched_param` that outlives the call, which
+    // only reads it. With a thread id, Linux changes that thread only.
+    unsafe { libc::sched_setscheduler(tid, policy, &raw const param) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IdleClass, policy_of};
+
+    fn policy_of_this_thread() -> Option<libc::c_int> {
+        // SAFETY: `gettid` takes no arguments and cannot fail.
+        policy_of(unsafe { libc::gettid() })
+    }
+
+    #[test]
+    fn a_thread_in_the_idle_class_is_back_in_its_class_after_drop() {
+        std::thread::spawn(|| {
+            let before = policy_of_this_thread().unwrap();
+            // Probed from a thread in the normal class: threads inherit it.
+            let may_leave = IdleClass::available();
+            let Some(idle) = IdleClass::enter() else {
+                panic!("any thread may enter the idle class");
+            };
+            assert_eq!(policy_of_this_thread(), Some(libc::SCHED_IDLE));
+            // Already idle: nothing to enter.
+            assert!(IdleClass::enter().is_none());
+            drop(idle);
+            let after = policy_of_this_thread().unwrap();
+            if may_leave {
+                assert_eq!(after, before);
+            } else {
+                assert_eq!(after, libc::SCHED_IDLE);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn only_the_calling_thread_changes_class() {
+        let here = policy_of_this_thread().unwrap();
+        std::thread::spawn(|| {
+            let _idle = IdleClass::enter();
+            assert_eq!(policy_of_this_thread(), Some(libc::SCHED_IDLE));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy_of_this_thread(), Some(here));
+    }
+}

@@ -1,0 +1,330 @@
+//! Short calls first: how calls share the CPU.
+//!
+//! Every call starts in the *foreground*. A call that has run for
+//! [`ShortCallsFirst::long_after`] becomes a *background* call for the rest of
+//! its life, and so does every call of a plugin whose calls ran long lately
+//! ([`History`]). A background call
+//!
+//! * runs in the kernel's idle scheduling class, where the process may leave
+//!   it again (`idle_class.rs`), so the kernel runs anything else first;
+//! * at every epoch tick it reaches, sleeps while foreground calls occupy
+//!   every core, for at most [`ShortCallsFirst::max_pause`] at a time, then
+//!   yields the CPU once more and runs to the next tick, so it is never
+//!   starved: it gets at least `tick / (tick + max_pause)` of a core while
+//!   short calls keep every core busy, and all the CPU nobody else wants;
+//! * waits the same way before its memory grows and before its store is
+//!   torn down, both of which take the process's memory-map lock that every
+//!   call's instantiation needs.
+//!
+//! Priorities alone did not do it (measured, docs/benchmarks.md): on a
+//! loaded machine a thread woken for a short call still landed behind a
+//! spinning one for milliseconds, whatever their nice values; the ticker that
+//! drives deadlines was delayed the same way.
+//!
+//! Deadlines stay wall-clock: a paused call's deadline runs on, so a
+//! background call on a busy enclave does less work before its deadline than
+//! on an idle one. That is the price of putting short calls first, and the
+//! reason `long_after` is a tick or more rather than zero.
+//!
+//! Calls learn of ticks through wasmtime's epoch callback (`invoke.rs`). The
+//! epoch itself is mirrored in [`Epoch`], incremented by the ticker alongside
+//! the engine's, so that deadlines are counted in ticks that passed — paused
+//! ones included — rather than ticks a call saw.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use super::idle_class::IdleClass;
+
+/// When a call counts as long, and how long a long one waits for short ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortCallsFirst {
+    /// Running time after which a call becomes a background call (at least
+    /// one epoch tick; rounded up to whole ticks).
+    pub long_after: Duration,
+    /// Longest a background call sleeps at once while foreground calls run.
+    pub max_pause: Duration,
+}
+
+impl Default for ShortCallsFirst {
+    fn default() -> Self {
+        Self {
+            long_after: Duration::from_millis(1),
+            max_pause: Duration::from_millis(4),
+        }
+    }
+}
+
+/// The engine's epoch as a number calls can read: ticks since the ticker
+/// started.
+#[derive(Debug, Default)]
+pub(crate) struct Epoch(AtomicU64);
+
+impl Epoch {
+    pub(crate) fn now(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn advance(&self, ticks: u64) {
+        self.0.fetch_add(ticks, Ordering::AcqRel);
+    }
+}
+
+/// What a call does after a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Run to the next tick.
+    Run,
+    /// The deadline has passed: interrupt the call.
+    Stop,
+}
+
+/// The CPU share of every call of one runtime.
+#[derive(Debug)]
+pub(crate) struct CpuShare {
+    epoch: Arc<Epoch>,
+    tick: Duration,
+    /// `None`: every call stays in the foreground.
+    policy: Option<(u64, Duration)>,
+    /// Whether background calls also run in the kernel's idle class.
+    idle_class: bool,
+    /// Foreground calls in flight at which background calls pause.
+    busy_at: usize,
+    calls: Mutex<Calls>,
+    resumed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Calls {
+    foreground: usize,
+    paused: usize,
+}
+
+impl CpuShare {
+    /// `idle_class`: whether threads may enter the kernel's idle class and
+    /// leave it ([`IdleClass::available`]); `busy_at`: foreground calls in
+    /// flight at which background calls pause (the cores: below that, a
+    /// core is left for the background).
+    pub(crate) fn new(
+        epoch: Arc<Epoch>,
+        tick: Duration,
+        policy: Option<ShortCallsFirst>,
+        idle_class: bool,
+        busy_at: usize,
+    ) -> Self {
+        let tick = tick.max(Duration::from_nanos(1));
+        let policy = policy.map(|p| {
+            let ticks = p.long_after.as_nanos().div_ceil(tick.as_nanos()).max(1);
+            (u64::try_from(ticks).unwrap_or(u64::MAX), p.max_pause)
+        });
+        Self {
+            epoch,
+            tick,
+            policy,
+            idle_class: idle_class && policy.is_some(),
+            busy_at: busy_at.max(1),
+            calls: Mutex::default(),
+            resumed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Calls> {
+        // Every critical section leaves the counts consistent.
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A call of a plugin with `history` that has arrived: in the foreground
+    /// from now on (waiting for its turn counts), unless the plugin ran long
+    /// recently; no deadline until [`CallPace::starting`].
+    pub(crate) fn arrive(self: &Arc<Self>, history: &Arc<History>) -> CallPace {
+        let background = self.policy.is_some() && history.ran_long_recently();
+        if !background {
+            self.lock().foreground += 1;
+        }
+        CallPace {
+            share: Arc::clone(self),
+            history: Arc::clone(history),
+            deadline: u64::MAX,
+            seen: 0,
+            started: false,
+            ran_long: false,
+            background,
+            idle: None,
+        }
+    }
+
+    /// A call arriving and starting now, due to stop once `deadline_ticks`
+    /// ticks have passed.
+    pub(crate) fn begin(self: &Arc<Self>, history: &Arc<History>, deadline_ticks: u64) -> CallPace {
+        self.arrive(history).starting(deadline_ticks)
+    }
+
+    /// Calls in the foreground now.
+    #[cfg(test)]
+    pub(crate) fn foreground(&self) -> usize {
+        self.lock().foreground
+    }
+
+    fn leave_foreground(&self) {
+        let mut calls = self.lock();
+        calls.foreground = calls.foreground.saturating_sub(1);
+        if calls.foreground + 1 == self.busy_at && calls.paused > 0 {
+            self.resumed.notify_all();
+        }
+    }
+
+    /// Sleeps while foreground calls are in flight, for at most `pause`.
+    fn give_way(&self, pause: Duration) {
+        let mut calls = self.lock();
+        let busy_at = self.busy_at;
+        if calls.foreground < busy_at || pause.is_zero() {
+            return;
+        }
+        calls.paused += 1;
+        let (mut calls, _) = self
+            .resumed
+            .wait_timeout_while(calls, pause, |c| c.foreground >= busy_at)
+            .unwrap_or_else(PoisonError::into_inner);
+        calls.paused -= 1;
+    }
+}
+
+/// How a plugin's recent calls went. A call that runs long makes the
+/// plugin's next [`REMEMBERED_CALLS`] calls start in the background; each
+/// call that ends short forgets one. So a plugin whose calls keep running
+/// long (a spinning one) never takes a foreground turn, while one long call
+/// of a well-behaved plugin costs it little: its short calls end before a
+/// tick finds them, and a background call only waits at a tick.
+#[derive(Debug, Default)]
+pub(crate) struct History(AtomicU32);
+
+/// Calls that start in the background after a long one.
+pub(crate) const REMEMBERED_CALLS: u32 = 8;
+
+impl History {
+    fn ran_long_recently(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+
+    fn record(&self, ran_long: bool) {
+        if ran_long {
+            self.0.store(REMEMBERED_CALLS, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .0
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+}
+
+/// One call's place in the share; leaves the foreground and records the
+/// call in its plugin's history when dropped.
+#[derive(Debug)]
+pub(crate) struct CallPace {
+    share: Arc<CpuShare>,
+    history: Arc<History>,
+    /// The epoch at which the call is interrupted.
+    deadline: u64,
+    /// Ticks the call has seen while running.
+    seen: u64,
+    started: bool,
+    /// Whether the call has run for `long_after`.
+    ran_long: bool,
+    background: bool,
+    /// The running thread's stay in the idle class, if it entered it.
+    idle: Option<IdleClass>,
+}
+
+impl CallPace {
+    /// The call starts running now, on this thread, due to stop once
+    /// `deadline_ticks` ticks have passed.
+    pub(crate) fn starting(mut self, deadline_ticks: u64) -> Self {
+        self.started = true;
+        self.deadline = self.share.epoch.now().saturating_add(deadline_ticks);
+        if self.background && self.share.idle_class {
+            self.idle = IdleClass::enter();
+        }
+        self
+    }
+
+    /// Called at each epoch tick the running call reaches.
+    pub(crate) fn on_tick(&mut self) -> Next {
+        if self.share.epoch.now() >= self.deadline {
+            return Next::Stop;
+        }
+        self.seen = self.seen.saturating_add(1);
+        let Some((long_after, max_pause)) = self.share.policy else {
+            return Next::Run;
+        };
+        if !self.ran_long && self.seen > long_after {
+            self.ran_long = true;
+            if !self.background {
+                self.background = true;
+                self.share.leave_foreground();
+                if self.share.idle_class {
+                    self.idle = IdleClass::enter();
+                }
+            }
+        }
+        if self.background {
+            let left = self.deadline.saturating_sub(self.share.epoch.now());
+            let until_deadline = self
+                .share
+                .tick
+                .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
+            self.share.give_way(max_pause.min(until_deadline));
+            // Between pauses too: a thread woken for other work waits for
+            // this one at most until its next tick.
+            std::thread::yield_now();
+        }
+        if self.share.epoch.now() >= self.deadline {
+            Next::Stop
+        } else {
+            Next::Run
+        }
+    }
+
+    /// The call's memory is about to grow: changing the mapping takes the
+    /// process's memory-map lock for writing, which stops every other call's
+    /// instantiation and teardown until it is done, so a background call
+    /// waits for a moment with no other call in flight (at most `max_pause`).
+    pub(crate) fn before_growing(&self) {
+        if let (true, Some((_, max_pause))) = (self.background, self.share.policy) {
+            self.share.give_way(max_pause);
+        }
+    }
+
+    /// The call has ended; its store is about to be torn down. A background
+    /// call's teardown (releasing the memory it dirtied: milliseconds of
+    /// kernel work for tens of MiB) waits for a moment with no other call in
+    /// flight, at most `max_pause`, and runs in the class the call ran in:
+    /// drop the returned guard once the store is gone.
+    pub(crate) fn end(mut self) -> Option<IdleClass> {
+        if let (true, Some((_, max_pause))) = (self.background, self.share.policy) {
+            self.share.give_way(max_pause);
+        }
+        self.idle.take()
+    }
+
+    /// Whether the call runs in the background.
+    #[cfg(test)]
+    pub(crate) fn is_background(&self) -> bool {
+        self.background
+    }
+}
+
+impl Drop for CallPace {
+    fn drop(&mut self) {
+        if !self.background {
+            self.share.leave_foreground();
+        }
+        // A call that never started (no slot came) says nothing.
+        if self.started {
+            self.history.record(self.ran_long);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
