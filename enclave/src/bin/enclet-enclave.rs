@@ -89,7 +89,7 @@ struct Args {
     /// class and sleeps while other calls occupy every core (at most
     /// --long-call-pause-ms at a time). Use it where the enclave has its
     /// CPUs to itself (a Nitro enclave): the idle class yields to every
-    /// other process too. Needs root or CAP_SYS_NICE for the idle class
+    /// other process too. Needs root or `CAP_SYS_NICE` for the idle class
     /// (without, long calls only sleep). Deadlines stay wall-clock.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     long_call_ms: u64,

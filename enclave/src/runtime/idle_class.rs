@@ -9,7 +9,10 @@
 //! is not available, background calls still give way to short ones by
 //! pausing; they only lose the kernel's help between pauses.
 
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "sched_getscheduler and sched_setscheduler have no safe wrapper"
+)]
 
 /// A thread in the idle class; back in its previous class when dropped
 /// (wherever that happens: the thread is named by its id).

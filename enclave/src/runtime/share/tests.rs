@@ -15,11 +15,11 @@ fn share(policy: Option<ShortCallsFirst>) -> (Arc<Epoch>, Arc<CpuShare>) {
     (epoch, share)
 }
 
-fn policy(long_after_ms: u64, max_pause_ms: u64) -> Option<ShortCallsFirst> {
-    Some(ShortCallsFirst {
+fn policy(long_after_ms: u64, max_pause_ms: u64) -> ShortCallsFirst {
+    ShortCallsFirst {
         long_after: Duration::from_millis(long_after_ms),
         max_pause: Duration::from_millis(max_pause_ms),
-    })
+    }
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn the_deadline_counts_ticks_that_passed_not_ticks_the_call_saw() {
 
 #[test]
 fn a_call_becomes_background_only_after_running_long_after() {
-    let (epoch, share) = share(policy(2, 1));
+    let (epoch, share) = share(Some(policy(2, 1)));
     let mut pace = share.begin(&history(), 1000);
     assert_eq!(share.foreground(), 1);
     // The first tick may come at any moment of the call's first tick
@@ -81,7 +81,7 @@ fn without_the_policy_no_call_becomes_background() {
 fn a_background_call_waits_while_a_foreground_call_runs_and_resumes_when_it_ends() {
     // max_pause far longer than the test: the background call can only
     // resume because the foreground call ended.
-    let (epoch, share) = share(policy(1, 1000));
+    let (epoch, share) = share(Some(policy(1, 1000)));
     let mut long = share.begin(&history(), 1_000_000);
     let short = share.begin(&history(), 1_000_000);
     epoch.advance(1);
@@ -105,7 +105,7 @@ fn a_background_call_waits_while_a_foreground_call_runs_and_resumes_when_it_ends
 
 #[test]
 fn a_background_call_pauses_at_most_max_pause_so_it_is_never_starved() {
-    let (epoch, share) = share(policy(1, 20));
+    let (epoch, share) = share(Some(policy(1, 20)));
     let mut long = share.begin(&history(), 1_000_000);
     let _short = share.begin(&history(), 1_000_000);
     epoch.advance(2);
@@ -123,7 +123,7 @@ fn a_background_call_alone_does_not_pause() {
     // cannot block (max_pause an hour would hang the test otherwise).
     let (epoch, share) = share(Some(ShortCallsFirst {
         long_after: TICK,
-        max_pause: Duration::from_secs(3600),
+        max_pause: Duration::from_hours(1),
     }));
     let mut long = share.begin(&history(), 1_000_000);
     for _ in 0..10 {
@@ -139,7 +139,7 @@ fn a_pause_never_outlasts_the_deadline() {
     // cut to the ticks left, and the call stops at its deadline.
     let (epoch, share) = share(Some(ShortCallsFirst {
         long_after: TICK,
-        max_pause: Duration::from_secs(3600),
+        max_pause: Duration::from_hours(1),
     }));
     let mut long = share.begin(&history(), 4);
     let _short = share.begin(&history(), 1_000_000);
@@ -165,7 +165,7 @@ fn a_pause_never_outlasts_the_deadline() {
     });
     // Generous: the ticker is done after 50 ms; an hour-long pause would
     // miss this by far.
-    let next = rx.recv_timeout(Duration::from_secs(60));
+    let next = rx.recv_timeout(Duration::from_mins(1));
     assert_eq!(next, Ok(Next::Stop));
     ticker.join().unwrap();
 }
@@ -176,7 +176,7 @@ fn history() -> Arc<History> {
 
 #[test]
 fn a_call_waiting_for_its_turn_counts_as_foreground_and_leaves_no_history() {
-    let (_, share) = share(policy(1, 1));
+    let (_, share) = share(Some(policy(1, 1)));
     let plugin = history();
     let waiting = share.arrive(&plugin);
     assert_eq!(share.foreground(), 1);
@@ -189,7 +189,7 @@ fn a_call_waiting_for_its_turn_counts_as_foreground_and_leaves_no_history() {
 
 #[test]
 fn after_a_long_call_the_plugins_next_calls_start_in_the_background_until_enough_end_short() {
-    let (epoch, share) = share(policy(1, 1));
+    let (epoch, share) = share(Some(policy(1, 1)));
     let (plugin, other) = (history(), history());
     let mut long = share.begin(&plugin, 1000);
     for _ in 0..2 {
