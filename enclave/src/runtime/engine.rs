@@ -13,12 +13,15 @@
 //!   started it (see `compile.rs`), so N compile permits are at most N cores.
 //!
 //! The [`EpochTicker`] increments the engine's epoch every `epoch_tick` on its
-//! own thread; it stops and is joined when the runtime is dropped. A wake-up
+//! own thread while calls are in flight ([`Epoch`] counts them), sleeps while
+//! none are, and stops and is joined when the runtime is dropped. A wake-up
 //! that comes late (a loaded machine) issues every tick that came due while
-//! it slept, so an epoch deadline stays a wall-clock deadline: the epoch is
-//! the number of whole ticks since the ticker started, never fewer.
+//! it slept, so an epoch deadline stays a wall-clock deadline: while calls
+//! run, the epoch advances by the number of whole ticks since the ticker
+//! woke, never fewer.
 
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -26,7 +29,6 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::RuntimeConfig;
 use super::error::RuntimeError;
-use super::share::Epoch;
 
 /// Core instances a component may contain (a Rust plugin has its main module
 /// plus a few adapter shims).
@@ -77,10 +79,13 @@ pub(crate) fn build(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     Engine::new(&wasm).map_err(|e| RuntimeError::Internal(format!("engine: {e:#}")))
 }
 
-/// Increments an engine's epoch every tick until dropped.
+/// Increments an engine's epoch every tick while calls are in flight, until
+/// dropped. An idle runtime costs no wake-ups: the ticker sleeps until the
+/// next call arrives and starts a fresh schedule then (no call needs the
+/// ticks that passed while none ran: deadlines count from a call's start).
 #[derive(Debug)]
 pub(crate) struct EpochTicker {
-    stop: Option<mpsc::Sender<()>>,
+    epoch: Arc<Epoch>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -91,25 +96,30 @@ impl EpochTicker {
         epoch: Arc<Epoch>,
         tick: Duration,
     ) -> Result<Self, RuntimeError> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let ticks = Arc::clone(&epoch);
         let thread = thread::Builder::new()
             .name("enclet-epoch".to_owned())
             .spawn(move || {
-                let mut schedule = TickSchedule::new(Instant::now(), tick);
-                // A message or a dropped sender both mean: stop.
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(schedule.wait(Instant::now()))
-                {
-                    let due = schedule.due(Instant::now());
-                    for _ in 0..due {
-                        engine.increment_epoch();
+                while ticks.wait_for_calls() {
+                    let mut schedule = TickSchedule::new(Instant::now(), tick);
+                    loop {
+                        let Some(busy) = ticks.sleep(schedule.wait(Instant::now())) else {
+                            return;
+                        };
+                        let due = schedule.due(Instant::now());
+                        for _ in 0..due {
+                            engine.increment_epoch();
+                        }
+                        ticks.advance(due);
+                        if !busy {
+                            break;
+                        }
                     }
-                    epoch.advance(due);
                 }
             })
             .map_err(|e| RuntimeError::Internal(format!("epoch ticker thread: {e}")))?;
         Ok(Self {
-            stop: Some(stop),
+            epoch,
             thread: Some(thread),
         })
     }
@@ -117,11 +127,79 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        self.epoch.stop();
         if let Some(thread) = self.thread.take() {
-            // The thread only loops on `recv_timeout`; it cannot panic.
+            // The thread only waits and counts; it cannot panic.
             let _ = thread.join();
         }
+    }
+}
+
+/// The engine's epoch as a number calls can read (ticks issued so far), and
+/// whether the ticker has calls to tick for.
+#[derive(Debug, Default)]
+pub(crate) struct Epoch {
+    ticks: AtomicU64,
+    ticker: Mutex<TickerState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TickerState {
+    calls: usize,
+    stopping: bool,
+}
+
+impl Epoch {
+    pub(crate) fn now(&self) -> u64 {
+        self.ticks.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn advance(&self, ticks: u64) {
+        self.ticks.fetch_add(ticks, Ordering::AcqRel);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TickerState> {
+        // Every critical section leaves the state consistent.
+        self.ticker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A call is in flight: the ticker must tick.
+    pub(crate) fn call_started(&self) {
+        let mut state = self.lock();
+        state.calls += 1;
+        if state.calls == 1 {
+            self.changed.notify_all();
+        }
+    }
+
+    pub(crate) fn call_ended(&self) {
+        let mut state = self.lock();
+        state.calls = state.calls.saturating_sub(1);
+    }
+
+    fn stop(&self) {
+        self.lock().stopping = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until a call is in flight; `false` once stopping.
+    fn wait_for_calls(&self) -> bool {
+        let state = self
+            .changed
+            .wait_while(self.lock(), |s| s.calls == 0 && !s.stopping)
+            .unwrap_or_else(PoisonError::into_inner);
+        !state.stopping
+    }
+
+    /// Sleeps for `period` unless stopped first: `None` once stopping,
+    /// else whether calls are still in flight.
+    fn sleep(&self, period: Duration) -> Option<bool> {
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(self.lock(), period, |s| !s.stopping)
+            .unwrap_or_else(PoisonError::into_inner);
+        (!state.stopping).then_some(state.calls > 0)
     }
 }
 
@@ -167,9 +245,52 @@ impl TickSchedule {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use super::TickSchedule;
+    use super::{Epoch, EpochTicker, TickSchedule};
+
+    /// Polls `done` every few ms for up to a minute (generous: this is about
+    /// whether it happens, not how fast).
+    fn eventually(mut done: impl FnMut() -> bool) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_mins(1) {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn the_ticker_ticks_only_while_calls_are_in_flight() {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).unwrap();
+        let epoch = Arc::new(Epoch::default());
+        let ticker =
+            EpochTicker::start(engine, Arc::clone(&epoch), Duration::from_millis(1)).unwrap();
+        // Idle: the ticker waits for a call, however long that takes.
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(epoch.now(), 0);
+        epoch.call_started();
+        assert!(eventually(|| epoch.now() >= 3), "ticks while a call runs");
+        epoch.call_ended();
+        let mut last = epoch.now();
+        assert!(
+            eventually(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                let now = epoch.now();
+                std::mem::replace(&mut last, now) == now
+            }),
+            "stops ticking once no call is in flight"
+        );
+        epoch.call_started();
+        let resumed = epoch.now();
+        assert!(eventually(|| epoch.now() > resumed), "and resumes");
+        drop(ticker); // joins the thread, calls in flight or not
+    }
 
     const TICK: Duration = Duration::from_millis(5);
 

@@ -31,10 +31,11 @@
 //! the engine's, so that deadlines are counted in ticks that passed — paused
 //! ones included — rather than ticks a call saw.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+pub(crate) use super::engine::Epoch;
 use super::idle_class::IdleClass;
 
 /// When a call counts as long, and how long a long one waits for short ones.
@@ -53,21 +54,6 @@ impl Default for ShortCallsFirst {
             long_after: Duration::from_millis(1),
             max_pause: Duration::from_millis(4),
         }
-    }
-}
-
-/// The engine's epoch as a number calls can read: ticks since the ticker
-/// started.
-#[derive(Debug, Default)]
-pub(crate) struct Epoch(AtomicU64);
-
-impl Epoch {
-    pub(crate) fn now(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn advance(&self, ticks: u64) {
-        self.0.fetch_add(ticks, Ordering::AcqRel);
     }
 }
 
@@ -142,6 +128,7 @@ impl CpuShare {
         if !background {
             self.lock().foreground += 1;
         }
+        self.epoch.call_started();
         CallPace {
             share: Arc::clone(self),
             history: Arc::clone(history),
@@ -316,6 +303,7 @@ impl CallPace {
 
 impl Drop for CallPace {
     fn drop(&mut self) {
+        self.share.epoch.call_ended();
         if !self.background {
             self.share.leave_foreground();
         }
