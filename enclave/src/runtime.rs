@@ -199,7 +199,8 @@ impl Runtime {
         let epoch = Arc::new(share::Epoch::default());
         let ticker =
             engine::EpochTicker::start(engine.clone(), Arc::clone(&epoch), config.epoch_tick)?;
-        let idle_class = config.short_calls_first.is_some() && idle_class::IdleClass::available();
+        let idle_class = config.short_calls_first.is_some_and(|p| p.idle_class)
+            && idle_class::IdleClass::available();
         if let Some(p) = config.short_calls_first {
             tracing::info!(
                 long_after = ?p.long_after,

@@ -233,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
         short_calls_first: (args.long_call_ms > 0).then(|| ShortCallsFirst {
             long_after: Duration::from_millis(args.long_call_ms),
             max_pause: Duration::from_millis(args.long_call_pause_ms),
+            idle_class: true,
         }),
         ..RuntimeConfig::default()
     })

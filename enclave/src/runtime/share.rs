@@ -46,6 +46,11 @@ pub struct ShortCallsFirst {
     pub long_after: Duration,
     /// Longest a background call sleeps at once while foreground calls run.
     pub max_pause: Duration,
+    /// Whether background calls also run in the kernel's idle scheduling
+    /// class (where the process may leave it again). Right where the enclave
+    /// has its CPUs to itself: the idle class yields to every process on the
+    /// machine. Without it, background calls only sleep.
+    pub idle_class: bool,
 }
 
 impl Default for ShortCallsFirst {
@@ -53,6 +58,7 @@ impl Default for ShortCallsFirst {
         Self {
             long_after: Duration::from_millis(1),
             max_pause: Duration::from_millis(4),
+            idle_class: true,
         }
     }
 }

@@ -19,6 +19,7 @@ fn policy(long_after_ms: u64, max_pause_ms: u64) -> ShortCallsFirst {
     ShortCallsFirst {
         long_after: Duration::from_millis(long_after_ms),
         max_pause: Duration::from_millis(max_pause_ms),
+        ..ShortCallsFirst::default()
     }
 }
 
@@ -124,6 +125,7 @@ fn a_background_call_alone_does_not_pause() {
     let (epoch, share) = share(Some(ShortCallsFirst {
         long_after: TICK,
         max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
     }));
     let mut long = share.begin(&history(), 1_000_000);
     for _ in 0..10 {
@@ -140,6 +142,7 @@ fn a_pause_never_outlasts_the_deadline() {
     let (epoch, share) = share(Some(ShortCallsFirst {
         long_after: TICK,
         max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
     }));
     let mut long = share.begin(&history(), 4);
     let _short = share.begin(&history(), 1_000_000);

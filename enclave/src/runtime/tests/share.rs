@@ -7,13 +7,17 @@
 use super::*;
 use crate::runtime::share::History;
 
-/// A runtime whose long calls pause for up to a second at a time.
+/// A runtime whose long calls pause for up to a second at a time. Not in
+/// the idle class: other tests of this process run beside these, and an
+/// idle-class call would wait for them (what that class is for), which is
+/// not what these tests are about (see `idle_class.rs` for its own).
 fn patient_runtime() -> Runtime {
     Runtime::new(RuntimeConfig {
         max_concurrent_invocations: 4,
         short_calls_first: Some(ShortCallsFirst {
             long_after: Duration::from_millis(1),
             max_pause: Duration::from_secs(1),
+            idle_class: false,
         }),
         ..RuntimeConfig::default()
     })
@@ -108,6 +112,7 @@ fn out_of_range_settings_are_refused_naming_them() {
             short_calls_first: Some(ShortCallsFirst {
                 long_after,
                 max_pause,
+                idle_class: false,
             }),
             ..RuntimeConfig::default()
         })
