@@ -301,19 +301,14 @@ impl Runtime {
         let _slot = self
             .acquire_slot_blocking()
             .map_err(|e| LoadError::Internal(e.to_string()))?;
-        invoke::check_instantiates(
-            &self.engine,
-            plugin,
-            self.share.begin(&plugin.history, ticks),
-            fuel,
-        )
-        .map_err(|e| match e {
-            InvokeError::Internal(reason) => LoadError::Internal(reason),
-            InvokeError::OutOfFuel | InvokeError::DeadlineExceeded => LoadError::StartLimit(
-                format!("{e} (start code may use {start_ms} ms and {START_FUEL} fuel at load)"),
-            ),
-            other => LoadError::InvalidComponent(format!("cannot be instantiated: {other}")),
-        })
+        invoke::check_instantiates(&self.engine, plugin, self.share.begin_exempt(ticks), fuel)
+            .map_err(|e| match e {
+                InvokeError::Internal(reason) => LoadError::Internal(reason),
+                InvokeError::OutOfFuel | InvokeError::DeadlineExceeded => LoadError::StartLimit(
+                    format!("{e} (start code may use {start_ms} ms and {START_FUEL} fuel at load)"),
+                ),
+                other => LoadError::InvalidComponent(format!("cannot be instantiated: {other}")),
+            })
     }
 
     fn compile_permit_blocking(&self) -> Result<CompilePermit, LoadError> {

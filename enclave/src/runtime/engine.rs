@@ -106,11 +106,14 @@ impl EpochTicker {
                         let Some(busy) = ticks.sleep(schedule.wait(Instant::now())) else {
                             return;
                         };
+                        // Ours first: a call starting in between then reads
+                        // an epoch that is not behind the engine's, so its
+                        // deadline cannot come early.
                         let due = schedule.due(Instant::now());
+                        ticks.advance(due);
                         for _ in 0..due {
                             engine.increment_epoch();
                         }
-                        ticks.advance(due);
                         if !busy {
                             break;
                         }

@@ -11,7 +11,7 @@
 
 #![allow(
     unsafe_code,
-    reason = "sched_getscheduler and sched_setscheduler have no safe wrapper"
+    reason = "gettid, sched_getscheduler and sched_setscheduler have no safe wrapper"
 )]
 
 /// A thread in the idle class; back in its previous class when dropped
@@ -41,8 +41,7 @@ impl IdleClass {
     /// the normal or batch class (an operator's choice, kept) or the kernel
     /// refuses.
     pub(crate) fn enter() -> Option<Self> {
-        // SAFETY: `gettid` takes no arguments and cannot fail.
-        let tid = unsafe { libc::gettid() };
+        let tid = this_thread();
         let previous = policy_of(tid)?;
         if previous != libc::SCHED_OTHER && previous != libc::SCHED_BATCH {
             return None;
@@ -60,6 +59,12 @@ impl IdleClass {
 
 impl Drop for IdleClass {
     fn drop(&mut self) {
+        // Only on its own thread: another thread may have reused the id of
+        // one that ended.
+        if this_thread() != self.tid {
+            tracing::error!("an idle-class guard was dropped on another thread; left as it is");
+            return;
+        }
         if !set_policy(self.tid, self.previous) {
             // `available` said the way back is open; a refusal now means the
             // process's limits changed while it ran.
@@ -68,11 +73,23 @@ impl Drop for IdleClass {
     }
 }
 
+// The raw system calls, not libc's wrappers: musl's `sched_getscheduler`
+// and `sched_setscheduler` are stubs that fail with ENOSYS (it treats the
+// policy as per-process, which Linux's is not), and the enclave image is a
+// static musl build.
+
+/// The calling thread's kernel id.
+fn this_thread() -> libc::pid_t {
+    // SAFETY: `gettid` takes no arguments, touches no memory, cannot fail.
+    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
+    libc::pid_t::try_from(tid).unwrap_or(0)
+}
+
 /// Thread `tid`'s scheduling policy.
 fn policy_of(tid: libc::pid_t) -> Option<libc::c_int> {
-    // SAFETY: plain syscall on an integer argument; no memory is passed.
-    let policy = unsafe { libc::sched_getscheduler(tid) };
-    (policy >= 0).then_some(policy)
+    // SAFETY: plain system call on an integer argument; no memory is passed.
+    let policy = unsafe { libc::syscall(libc::SYS_sched_getscheduler, tid) };
+    libc::c_int::try_from(policy).ok().filter(|p| *p >= 0)
 }
 
 /// Sets thread `tid`'s policy (priority 0, as the normal, batch and idle
@@ -81,16 +98,15 @@ fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: `param` is a valid `sched_param` that outlives the call, which
     // only reads it. With a thread id, Linux changes that thread only.
-    unsafe { libc::sched_setscheduler(tid, policy, &raw const param) == 0 }
+    unsafe { libc::syscall(libc::SYS_sched_setscheduler, tid, policy, &raw const param) == 0 }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{IdleClass, policy_of};
+    use super::{IdleClass, policy_of, this_thread};
 
     fn policy_of_this_thread() -> Option<libc::c_int> {
-        // SAFETY: `gettid` takes no arguments and cannot fail.
-        policy_of(unsafe { libc::gettid() })
+        policy_of(this_thread())
     }
 
     #[test]

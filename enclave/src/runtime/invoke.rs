@@ -71,6 +71,9 @@ pub(crate) fn run<R>(
         outcome = result.as_ref().map_or_else(InvokeError::code, |_| "ok"),
         "invocation finished"
     );
+    if let Some(pace) = store.data_mut().pace.as_mut() {
+        pace.answering();
+    }
     let answered = answer(result);
     let class = store.data_mut().pace.take().and_then(CallPace::end);
     drop(store);

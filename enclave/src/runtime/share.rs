@@ -138,17 +138,27 @@ impl CpuShare {
         CallPace {
             share: Arc::clone(self),
             history: Arc::clone(history),
-            deadline: u64::MAX,
+            deadline: None,
             seen: 0,
-            started: false,
             ran_long: false,
             background,
+            exempt: false,
             idle: None,
         }
     }
 
+    /// A call starting now that is never sent to the background and leaves
+    /// no history: a plugin's trial instantiation at load, whose start bound
+    /// must not depend on other calls, and which says nothing of its calls.
+    pub(crate) fn begin_exempt(self: &Arc<Self>, deadline_ticks: u64) -> CallPace {
+        let mut pace = self.arrive(&Arc::default());
+        pace.exempt = true;
+        pace.starting(deadline_ticks)
+    }
+
     /// A call arriving and starting now, due to stop once `deadline_ticks`
     /// ticks have passed.
+    #[cfg(test)]
     pub(crate) fn begin(self: &Arc<Self>, history: &Arc<History>, deadline_ticks: u64) -> CallPace {
         self.arrive(history).starting(deadline_ticks)
     }
@@ -217,14 +227,15 @@ impl History {
 pub(crate) struct CallPace {
     share: Arc<CpuShare>,
     history: Arc<History>,
-    /// The epoch at which the call is interrupted.
-    deadline: u64,
+    /// The epoch at which the call is interrupted; `None` until it starts.
+    deadline: Option<u64>,
     /// Ticks the call has seen while running.
     seen: u64,
-    started: bool,
     /// Whether the call has run for `long_after`.
     ran_long: bool,
     background: bool,
+    /// Never in the background, no history ([`CpuShare::begin_exempt`]).
+    exempt: bool,
     /// The running thread's stay in the idle class, if it entered it.
     idle: Option<IdleClass>,
 }
@@ -233,8 +244,7 @@ impl CallPace {
     /// The call starts running now, on this thread, due to stop once
     /// `deadline_ticks` ticks have passed.
     pub(crate) fn starting(mut self, deadline_ticks: u64) -> Self {
-        self.started = true;
-        self.deadline = self.share.epoch.now().saturating_add(deadline_ticks);
+        self.deadline = Some(self.share.epoch.now().saturating_add(deadline_ticks));
         if self.background && self.share.idle_class {
             self.idle = IdleClass::enter();
         }
@@ -243,11 +253,11 @@ impl CallPace {
 
     /// Called at each epoch tick the running call reaches.
     pub(crate) fn on_tick(&mut self) -> Next {
-        if self.share.epoch.now() >= self.deadline {
+        if self.past_deadline() {
             return Next::Stop;
         }
         self.seen = self.seen.saturating_add(1);
-        let Some((long_after, max_pause)) = self.share.policy else {
+        let Some((long_after, _)) = self.share.policy.filter(|_| !self.exempt) else {
             return Next::Run;
         };
         if !self.ran_long && self.seen > long_after {
@@ -260,44 +270,69 @@ impl CallPace {
                 }
             }
         }
-        if self.background {
-            let left = self.deadline.saturating_sub(self.share.epoch.now());
-            let until_deadline = self
-                .share
-                .tick
-                .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
-            self.share.give_way(max_pause.min(until_deadline));
+        if let Some(pause) = self.pause() {
+            self.share.give_way(pause);
             // Between pauses too: a thread woken for other work waits for
             // this one at most until its next tick.
             std::thread::yield_now();
         }
-        if self.share.epoch.now() >= self.deadline {
+        if self.past_deadline() {
             Next::Stop
         } else {
             Next::Run
         }
     }
 
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| self.share.epoch.now() >= deadline)
+    }
+
+    /// How long a background call may wait for short calls now: at most
+    /// `max_pause`, and never past its deadline. `None` in the foreground.
+    fn pause(&self) -> Option<Duration> {
+        let (_, max_pause) = self.share.policy?;
+        if !self.background {
+            return None;
+        }
+        let left = self.deadline?.saturating_sub(self.share.epoch.now());
+        let until_deadline = self
+            .share
+            .tick
+            .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
+        Some(max_pause.min(until_deadline))
+    }
+
     /// The call's memory is about to grow: changing the mapping takes the
     /// process's memory-map lock for writing, which stops every other call's
     /// instantiation and teardown until it is done, so a background call
-    /// waits for a moment with no other call in flight (at most `max_pause`).
+    /// first waits for a moment when short calls leave a core free.
     pub(crate) fn before_growing(&self) {
-        if let (true, Some((_, max_pause))) = (self.background, self.share.policy) {
-            self.share.give_way(max_pause);
+        if let Some(pause) = self.pause() {
+            self.share.give_way(pause);
         }
     }
 
-    /// The call has ended; its store is about to be torn down. A background
+    /// The call has ended; its answer is about to be sent. Back in the
+    /// thread's own class for that: sending takes the connection's writer
+    /// lock, which short calls' answers need too.
+    pub(crate) fn answering(&mut self) {
+        self.idle = None;
+    }
+
+    /// The answer is sent; the store is about to be torn down. A background
     /// call's teardown (releasing the memory it dirtied: milliseconds of
-    /// kernel work for tens of MiB) waits for a moment with no other call in
-    /// flight, at most `max_pause`, and runs in the class the call ran in:
-    /// drop the returned guard once the store is gone.
-    pub(crate) fn end(mut self) -> Option<IdleClass> {
-        if let (true, Some((_, max_pause))) = (self.background, self.share.policy) {
-            self.share.give_way(max_pause);
+    /// kernel work for tens of MiB) waits for a moment when short calls
+    /// leave a core free (at most `max_pause`, never past the deadline) and
+    /// runs in the idle class again: drop the returned guard once the store
+    /// is gone.
+    pub(crate) fn end(self) -> Option<IdleClass> {
+        if let Some(pause) = self.pause() {
+            self.share.give_way(pause);
         }
-        self.idle.take()
+        (self.background && self.share.idle_class)
+            .then(IdleClass::enter)
+            .flatten()
     }
 
     /// Whether the call runs in the background.
@@ -314,7 +349,7 @@ impl Drop for CallPace {
             self.share.leave_foreground();
         }
         // A call that never started (no slot came) says nothing.
-        if self.started {
+        if self.deadline.is_some() && !self.exempt {
             self.history.record(self.ran_long);
         }
     }

@@ -227,3 +227,17 @@ fn without_the_policy_history_changes_nothing() {
     drop(long);
     assert!(!share.begin(&plugin, 1000).is_background());
 }
+
+#[test]
+fn a_trial_instantiation_never_goes_to_the_background_and_leaves_no_history() {
+    let (epoch, share) = share(Some(policy(1, 1)));
+    let mut trial = share.begin_exempt(1000);
+    for _ in 0..5 {
+        epoch.advance(1);
+        assert_eq!(trial.on_tick(), Next::Run);
+    }
+    assert!(!trial.is_background());
+    assert_eq!(share.foreground(), 1);
+    drop(trial);
+    assert_eq!(share.foreground(), 0);
+}
