@@ -59,6 +59,7 @@ mod bindings;
 mod capabilities;
 mod compile;
 mod config;
+mod cpu_time;
 mod engine;
 mod error;
 mod host;

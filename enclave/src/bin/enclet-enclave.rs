@@ -98,6 +98,13 @@ struct Args {
     /// again.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
     long_call_pause_ms: u64,
+    /// With --long-call-ms: share of one core, in percent, beyond which a
+    /// plugin's calls are treated as long from their start however short
+    /// each is — the CPU time its calls used over about the last 100 ms. A
+    /// plugin flooding the enclave with cheap calls then waits for the
+    /// others' calls like a long call would. 0: off.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    plugin_share_percent: u32,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -234,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
             long_after: Duration::from_millis(args.long_call_ms),
             max_pause: Duration::from_millis(args.long_call_pause_ms),
             idle_class: true,
+            plugin_share_percent: args.plugin_share_percent,
         }),
         ..RuntimeConfig::default()
     })

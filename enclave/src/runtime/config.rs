@@ -118,6 +118,12 @@ impl RuntimeConfig {
                     p.max_pause
                 ));
             }
+            if p.plugin_share_percent > 10_000 {
+                return bad(format!(
+                    "short_calls_first.plugin_share_percent is {}, must be 0..=10000",
+                    p.plugin_share_percent
+                ));
+            }
         }
         if !(1..=256 * MIB).contains(&self.max_component_bytes) {
             return bad(format!(

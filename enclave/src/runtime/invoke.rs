@@ -75,9 +75,9 @@ pub(crate) fn run<R>(
         pace.answering();
     }
     let answered = answer(result);
-    let class = store.data_mut().pace.take().and_then(CallPace::end);
+    let teardown = store.data_mut().pace.take().map(CallPace::end);
     drop(store);
-    drop(class);
+    drop(teardown);
     answered
 }
 

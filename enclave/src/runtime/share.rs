@@ -3,8 +3,12 @@
 //! Every call starts in the *foreground*. A call that has run for
 //! [`ShortCallsFirst::long_after`] becomes a *background* call for the rest of
 //! its life, and so does every call of a plugin whose calls ran long lately
-//! ([`History`]). A background call
+//! or together keep more than [`ShortCallsFirst::plugin_share_percent`] of a
+//! core busy ([`History`]). A background call
 //!
+//! * runs only while fewer than `cores - 1` other background calls do (at
+//!   least one runs at a time): the others wait for a *lane*, so however
+//!   many long calls there are, a core is left to short ones;
 //! * runs in the kernel's idle scheduling class, where the process may leave
 //!   it again (`idle_class.rs`), so the kernel runs anything else first;
 //! * at every epoch tick it reaches, sleeps while foreground calls occupy
@@ -31,12 +35,21 @@
 //! the engine's, so that deadlines are counted in ticks that passed — paused
 //! ones included — rather than ticks a call saw.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+mod history;
+mod lane;
+
+use super::cpu_time;
 pub(crate) use super::engine::Epoch;
 use super::idle_class::IdleClass;
+use history::Ended;
+pub(crate) use history::History;
+#[cfg(test)]
+use history::REMEMBERED_CALLS;
+use lane::Lane;
+pub(crate) use lane::Teardown;
 
 /// When a call counts as long, and how long a long one waits for short ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +64,11 @@ pub struct ShortCallsFirst {
     /// has its CPUs to itself: the idle class yields to every process on the
     /// machine. Without it, background calls only sleep.
     pub idle_class: bool,
+    /// Share of one core, in percent, beyond which a plugin's calls start in
+    /// the background however short each is: the CPU time its calls used
+    /// lately (decayed over about 100 ms). Holds back a plugin that floods
+    /// the enclave with cheap calls. 0: off.
+    pub plugin_share_percent: u32,
 }
 
 impl Default for ShortCallsFirst {
@@ -59,8 +77,18 @@ impl Default for ShortCallsFirst {
             long_after: Duration::from_millis(1),
             max_pause: Duration::from_millis(4),
             idle_class: true,
+            plugin_share_percent: 50,
         }
     }
+}
+
+/// The policy in the share's terms.
+#[derive(Debug, Clone, Copy)]
+struct Policy {
+    long_after_ticks: u64,
+    max_pause: Duration,
+    /// Cores a plugin may keep busy before its calls start in the background.
+    heavy_at: Option<f64>,
 }
 
 /// What a call does after a tick.
@@ -78,11 +106,13 @@ pub(crate) struct CpuShare {
     epoch: Arc<Epoch>,
     tick: Duration,
     /// `None`: every call stays in the foreground.
-    policy: Option<(u64, Duration)>,
+    policy: Option<Policy>,
     /// Whether background calls also run in the kernel's idle class.
     idle_class: bool,
     /// Foreground calls in flight at which background calls pause.
     busy_at: usize,
+    /// Background calls that may run at once.
+    lanes: usize,
     calls: Mutex<Calls>,
     resumed: Condvar,
 }
@@ -91,13 +121,16 @@ pub(crate) struct CpuShare {
 struct Calls {
     foreground: usize,
     paused: usize,
+    /// Background calls holding a lane.
+    in_lanes: usize,
 }
 
 impl CpuShare {
     /// `idle_class`: whether threads may enter the kernel's idle class and
     /// leave it ([`IdleClass::available`]); `busy_at`: foreground calls in
     /// flight at which background calls pause (the cores: below that, a
-    /// core is left for the background).
+    /// core is left for the background). Background calls get `busy_at - 1`
+    /// lanes, at least one.
     pub(crate) fn new(
         epoch: Arc<Epoch>,
         tick: Duration,
@@ -108,7 +141,12 @@ impl CpuShare {
         let tick = tick.max(Duration::from_nanos(1));
         let policy = policy.map(|p| {
             let ticks = p.long_after.as_nanos().div_ceil(tick.as_nanos()).max(1);
-            (u64::try_from(ticks).unwrap_or(u64::MAX), p.max_pause)
+            Policy {
+                long_after_ticks: u64::try_from(ticks).unwrap_or(u64::MAX),
+                max_pause: p.max_pause,
+                heavy_at: (p.plugin_share_percent > 0)
+                    .then(|| f64::from(p.plugin_share_percent) / 100.0),
+            }
         });
         Self {
             epoch,
@@ -116,6 +154,7 @@ impl CpuShare {
             policy,
             idle_class: idle_class && policy.is_some(),
             busy_at: busy_at.max(1),
+            lanes: busy_at.saturating_sub(1).max(1),
             calls: Mutex::default(),
             resumed: Condvar::new(),
         }
@@ -128,9 +167,11 @@ impl CpuShare {
 
     /// A call of a plugin with `history` that has arrived: in the foreground
     /// from now on (waiting for its turn counts), unless the plugin ran long
-    /// recently; no deadline until [`CallPace::starting`].
+    /// or heavy recently; no deadline until [`CallPace::starting`].
     pub(crate) fn arrive(self: &Arc<Self>, history: &Arc<History>) -> CallPace {
-        let background = self.policy.is_some() && history.ran_long_recently();
+        let background = self
+            .policy
+            .is_some_and(|p| history.starts_in_background(p.heavy_at, Instant::now()));
         if !background {
             self.lock().foreground += 1;
         }
@@ -144,6 +185,9 @@ impl CpuShare {
             background,
             exempt: false,
             idle: None,
+            lane: None,
+            cpu_at_start: None,
+            cpu_used: None,
         }
     }
 
@@ -193,34 +237,6 @@ impl CpuShare {
     }
 }
 
-/// How a plugin's recent calls went. A call that runs long makes the
-/// plugin's next [`REMEMBERED_CALLS`] calls start in the background; each
-/// call that ends short forgets one. So a plugin whose calls keep running
-/// long (a spinning one) never takes a foreground turn, while one long call
-/// of a well-behaved plugin costs it little: its short calls end before a
-/// tick finds them, and a background call only waits at a tick.
-#[derive(Debug, Default)]
-pub(crate) struct History(AtomicU32);
-
-/// Calls that start in the background after a long one.
-pub(crate) const REMEMBERED_CALLS: u32 = 8;
-
-impl History {
-    fn ran_long_recently(&self) -> bool {
-        self.0.load(Ordering::Relaxed) > 0
-    }
-
-    fn record(&self, ran_long: bool) {
-        if ran_long {
-            self.0.store(REMEMBERED_CALLS, Ordering::Relaxed);
-        } else {
-            let _ = self
-                .0
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-        }
-    }
-}
-
 /// One call's place in the share; leaves the foreground and records the
 /// call in its plugin's history when dropped.
 #[derive(Debug)]
@@ -238,6 +254,12 @@ pub(crate) struct CallPace {
     exempt: bool,
     /// The running thread's stay in the idle class, if it entered it.
     idle: Option<IdleClass>,
+    /// The background lane the call holds, if any.
+    lane: Option<Lane>,
+    /// The running thread's CPU time when the call started.
+    cpu_at_start: Option<Duration>,
+    /// CPU time the call used, once it has ended.
+    cpu_used: Option<Duration>,
 }
 
 impl CallPace {
@@ -245,9 +267,13 @@ impl CallPace {
     /// `deadline_ticks` ticks have passed.
     pub(crate) fn starting(mut self, deadline_ticks: u64) -> Self {
         self.deadline = Some(self.share.epoch.now().saturating_add(deadline_ticks));
-        if self.background && self.share.idle_class {
-            self.idle = IdleClass::enter();
+        if self.background {
+            self.wait_for_lane();
+            if self.share.idle_class {
+                self.idle = IdleClass::enter();
+            }
         }
+        self.cpu_at_start = cpu_time::this_thread();
         self
     }
 
@@ -257,14 +283,15 @@ impl CallPace {
             return Next::Stop;
         }
         self.seen = self.seen.saturating_add(1);
-        let Some((long_after, _)) = self.share.policy.filter(|_| !self.exempt) else {
+        let Some(policy) = self.share.policy.filter(|_| !self.exempt) else {
             return Next::Run;
         };
-        if !self.ran_long && self.seen > long_after {
+        if !self.ran_long && self.seen > policy.long_after_ticks {
             self.ran_long = true;
             if !self.background {
                 self.background = true;
                 self.share.leave_foreground();
+                self.wait_for_lane();
                 if self.share.idle_class {
                     self.idle = IdleClass::enter();
                 }
@@ -283,6 +310,25 @@ impl CallPace {
         }
     }
 
+    /// A background call waits for a lane, at most until its deadline (it
+    /// then stops at the next tick).
+    fn wait_for_lane(&mut self) {
+        if self.lane.is_none() {
+            let wait = self.until_deadline().unwrap_or(Duration::ZERO);
+            self.lane = self.share.take_lane(wait);
+        }
+    }
+
+    /// Time left before the deadline, in whole ticks.
+    fn until_deadline(&self) -> Option<Duration> {
+        let left = self.deadline?.saturating_sub(self.share.epoch.now());
+        Some(
+            self.share
+                .tick
+                .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX)),
+        )
+    }
+
     fn past_deadline(&self) -> bool {
         self.deadline
             .is_some_and(|deadline| self.share.epoch.now() >= deadline)
@@ -291,16 +337,11 @@ impl CallPace {
     /// How long a background call may wait for short calls now: at most
     /// `max_pause`, and never past its deadline. `None` in the foreground.
     fn pause(&self) -> Option<Duration> {
-        let (_, max_pause) = self.share.policy?;
+        let policy = self.share.policy?;
         if !self.background {
             return None;
         }
-        let left = self.deadline?.saturating_sub(self.share.epoch.now());
-        let until_deadline = self
-            .share
-            .tick
-            .saturating_mul(u32::try_from(left).unwrap_or(u32::MAX));
-        Some(max_pause.min(until_deadline))
+        Some(policy.max_pause.min(self.until_deadline()?))
     }
 
     /// The call's memory is about to grow: changing the mapping takes the
@@ -318,6 +359,11 @@ impl CallPace {
     /// lock, which short calls' answers need too.
     pub(crate) fn answering(&mut self) {
         self.idle = None;
+        self.cpu_used = self.cpu_so_far();
+    }
+
+    fn cpu_so_far(&self) -> Option<Duration> {
+        Some(cpu_time::this_thread()?.saturating_sub(self.cpu_at_start?))
     }
 
     /// The answer is sent; the store is about to be torn down. A background
@@ -325,14 +371,15 @@ impl CallPace {
     /// kernel work for tens of MiB) waits for a moment when short calls
     /// leave a core free (at most `max_pause`, never past the deadline) and
     /// runs in the idle class again: drop the returned guard once the store
-    /// is gone.
-    pub(crate) fn end(self) -> Option<IdleClass> {
+    /// is gone. A background call keeps its lane until then.
+    pub(crate) fn end(mut self) -> Teardown {
         if let Some(pause) = self.pause() {
             self.share.give_way(pause);
         }
-        (self.background && self.share.idle_class)
+        let idle = (self.background && self.share.idle_class)
             .then(IdleClass::enter)
-            .flatten()
+            .flatten();
+        Teardown::new(idle, self.lane.take())
     }
 
     /// Whether the call runs in the background.
@@ -350,7 +397,11 @@ impl Drop for CallPace {
         }
         // A call that never started (no slot came) says nothing.
         if self.deadline.is_some() && !self.exempt {
-            self.history.record(self.ran_long);
+            self.history.record(Ended {
+                ran_long: self.ran_long,
+                cpu: self.cpu_used.or_else(|| self.cpu_so_far()),
+                at: Instant::now(),
+            });
         }
     }
 }

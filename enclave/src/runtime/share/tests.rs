@@ -241,3 +241,150 @@ fn a_trial_instantiation_never_goes_to_the_background_and_leaves_no_history() {
     drop(trial);
     assert_eq!(share.foreground(), 0);
 }
+
+/// A call of `plugin` that has run long (three ticks with `long_after` one),
+/// so it is in the background and holds a lane.
+fn long_call(epoch: &Epoch, share: &Arc<CpuShare>, plugin: &Arc<History>) -> super::CallPace {
+    let mut pace = share.begin(plugin, 1_000_000);
+    for _ in 0..3 {
+        epoch.advance(1);
+        assert_eq!(pace.on_tick(), Next::Run);
+    }
+    assert!(pace.is_background());
+    pace
+}
+
+#[test]
+fn one_background_call_runs_at_a_time_on_two_cores_and_the_next_takes_the_lane_when_it_ends() {
+    let epoch = Arc::new(Epoch::default());
+    let share = Arc::new(CpuShare::new(
+        Arc::clone(&epoch),
+        TICK,
+        Some(policy(1, 1)),
+        false,
+        2,
+    ));
+    let plugin = ran_long(&epoch, &share);
+    let first = long_call(&epoch, &share, &history());
+    assert_eq!(share.in_lanes(), 1);
+    // `plugin` ran long: its next call starts in the background, and waits
+    // for the lane before it runs at all.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let (share, plugin) = (Arc::clone(&share), Arc::clone(&plugin));
+        thread::spawn(move || {
+            let second = share.begin(&plugin, 1_000_000);
+            tx.send(()).unwrap();
+            second
+        })
+    };
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    // A foreground call is not held back meanwhile.
+    assert!(!share.begin(&history(), 1000).is_background());
+    drop(first);
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("started once the lane was free");
+    let second = waiter.join().unwrap();
+    assert!(second.is_background());
+    assert_eq!(share.in_lanes(), 1);
+    drop(second);
+    assert_eq!(share.in_lanes(), 0);
+}
+
+#[test]
+fn a_call_that_runs_long_waits_for_a_lane_before_it_runs_on() {
+    let (epoch, share) = share(Some(policy(1, 1)));
+    let holder = long_call(&epoch, &share, &history());
+    let mut late = share.begin(&history(), 1_000_000);
+    epoch.advance(1);
+    assert_eq!(late.on_tick(), Next::Run);
+    epoch.advance(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let next = late.on_tick();
+        tx.send(()).unwrap();
+        (next, late)
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    drop(holder);
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("ran on once the lane was free");
+    let (next, late) = waiter.join().unwrap();
+    assert_eq!(next, Next::Run);
+    assert!(late.is_background());
+    assert_eq!(share.in_lanes(), 1);
+}
+
+#[test]
+fn waiting_for_a_lane_never_outlasts_the_deadline() {
+    let (epoch, share) = share(Some(policy(1, 1)));
+    let plugin = ran_long(&epoch, &share);
+    let _holder = long_call(&epoch, &share, &history());
+    // Deadline in 5 ticks of 1 ms: the wait gives up after about 5 ms (the
+    // lane is held for ever), and the call stops at its first tick.
+    let mut waiting = share.begin(&plugin, 5);
+    assert!(waiting.is_background());
+    assert_eq!(share.in_lanes(), 1, "no lane was taken");
+    epoch.advance(5);
+    assert_eq!(waiting.on_tick(), Next::Stop);
+    drop(waiting);
+    assert_eq!(share.in_lanes(), 1, "and none is given back");
+}
+
+#[test]
+fn a_background_call_keeps_its_lane_until_its_teardown_ends() {
+    let (epoch, share) = share(Some(policy(1, 1)));
+    let pace = long_call(&epoch, &share, &history());
+    let teardown = pace.end();
+    assert_eq!(share.in_lanes(), 1);
+    drop(teardown);
+    assert_eq!(share.in_lanes(), 0);
+}
+
+/// A plugin whose last call ran long.
+fn ran_long(epoch: &Epoch, share: &Arc<CpuShare>) -> Arc<History> {
+    let plugin = history();
+    drop(long_call(epoch, share, &plugin));
+    plugin
+}
+
+/// Burns `cpu` of this thread's CPU time.
+fn burn(cpu: Duration) {
+    let Some(start) = super::cpu_time::this_thread() else {
+        return;
+    };
+    let mut x = 0_u64;
+    while super::cpu_time::this_thread().is_some_and(|now| now.saturating_sub(start) < cpu) {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+}
+
+#[test]
+fn a_plugin_whose_short_calls_keep_a_core_busy_starts_its_calls_in_the_background() {
+    if super::cpu_time::this_thread().is_none() {
+        return; // no thread CPU clock: the rule cannot apply
+    }
+    let heavy_share = |percent| {
+        share(Some(ShortCallsFirst {
+            long_after: TICK,
+            max_pause: TICK,
+            idle_class: false,
+            plugin_share_percent: percent,
+        }))
+    };
+    for (percent, sent_back) in [(10, true), (0, false)] {
+        let (_, share) = heavy_share(percent);
+        let (plugin, other) = (history(), history());
+        // One call that never sees a tick (it is not long) but uses 50 ms
+        // of CPU: half a core over the 100 ms window, far above 10% even if
+        // this thread waits a while before the next call.
+        let call = share.begin(&plugin, 1000);
+        burn(Duration::from_millis(50));
+        assert!(!call.is_background());
+        drop(call);
+        let next = share.begin(&plugin, 1000);
+        assert_eq!(next.is_background(), sent_back, "share {percent}%");
+        drop(next);
+        assert!(!share.begin(&other, 1000).is_background());
+    }
+}

@@ -18,6 +18,7 @@ fn patient_runtime() -> Runtime {
             long_after: Duration::from_millis(1),
             max_pause: Duration::from_secs(1),
             idle_class: false,
+            plugin_share_percent: 0,
         }),
         ..RuntimeConfig::default()
     })
@@ -94,25 +95,20 @@ async fn with_short_calls_first_off_a_spinning_call_never_waits() {
 
 #[test]
 fn out_of_range_settings_are_refused_naming_them() {
-    for (long_after, max_pause, named) in [
-        (Duration::ZERO, Duration::from_millis(4), "long_after"),
-        (
-            Duration::from_mins(11),
-            Duration::from_millis(4),
-            "long_after",
-        ),
-        (Duration::from_millis(1), Duration::ZERO, "max_pause"),
-        (
-            Duration::from_millis(1),
-            Duration::from_secs(2),
-            "max_pause",
-        ),
+    let ms = Duration::from_millis;
+    for (long_after, max_pause, plugin_share_percent, named) in [
+        (Duration::ZERO, ms(4), 50, "long_after"),
+        (Duration::from_mins(11), ms(4), 50, "long_after"),
+        (ms(1), Duration::ZERO, 50, "max_pause"),
+        (ms(1), Duration::from_secs(2), 50, "max_pause"),
+        (ms(1), ms(4), 10_001, "plugin_share_percent"),
     ] {
         let err = Runtime::new(RuntimeConfig {
             short_calls_first: Some(ShortCallsFirst {
                 long_after,
                 max_pause,
                 idle_class: false,
+                plugin_share_percent,
             }),
             ..RuntimeConfig::default()
         })
