@@ -33,11 +33,13 @@
 //!   Expiry is judged by the runtime's [`Clock`] ([`Runtime::with_clock`]).
 //! * **Short calls first** (see `share.rs`): a call that runs longer than
 //!   [`ShortCallsFirst::long_after`] (and every call of a plugin whose calls
-//!   ran long lately) gives way to the others at each epoch tick — it sleeps
-//!   while foreground calls occupy every core, at most `max_pause` at a
+//!   ran long lately, or together keep more than
+//!   [`ShortCallsFirst::plugin_share_percent`] of a core busy) gives way to
+//!   the others: it runs in one of `cores - 1` lanes, sleeps at each epoch
+//!   tick while foreground calls occupy every core, at most `max_pause` at a
 //!   time, and runs in the kernel's idle scheduling class where the process
-//!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short calls
-//!   little latency even with fewer cores than callers.
+//!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short
+//!   calls little latency even with fewer cores than callers.
 //! * **Failures stay in their invocation.** Traps, limit hits and guest panics
 //!   become an [`InvokeError`] for that call only; the store is dropped and the
 //!   plugin and runtime stay usable.
