@@ -100,7 +100,8 @@ struct Args {
     long_call_pause_ms: u64,
     /// With --long-call-ms: share of one core, in percent, beyond which a
     /// plugin's calls are treated as long from their start however short
-    /// each is — the CPU time its calls used over about the last 100 ms. A
+    /// each is — the CPU time its calls used, booked as each ends and
+    /// decayed over about 100 ms. A
     /// plugin flooding the enclave with cheap calls then waits for the
     /// others' calls like a long call would. 0: off.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=10_000))]

@@ -9,10 +9,9 @@ use std::time::Duration;
 /// CPU time the calling thread has used so far (user and system), or `None`
 /// where the clock is not available.
 pub(crate) fn this_thread() -> Option<Duration> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    // SAFETY: `timespec` is plain integers (and, on some targets, padding):
+    // all zeroes is a valid value.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: `now` is a valid, writable `timespec` that outlives the call,
     // which only writes it.
     let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };

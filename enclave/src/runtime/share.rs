@@ -6,9 +6,10 @@
 //! or together keep more than [`ShortCallsFirst::plugin_share_percent`] of a
 //! core busy ([`History`]). A background call
 //!
-//! * runs only while fewer than `cores - 1` other background calls do (at
-//!   least one runs at a time): the others wait for a *lane*, so however
-//!   many long calls there are, a core is left to short ones;
+//! * while short calls are in flight, runs only in one of `cores - 1`
+//!   *lanes* (at least one), waiting for a free one at most `max_pause` at a
+//!   time (`share/lane.rs`), so however many long calls there are, a core is
+//!   left to short ones;
 //! * runs in the kernel's idle scheduling class, where the process may leave
 //!   it again (`idle_class.rs`), so the kernel runs anything else first;
 //! * at every epoch tick it reaches, sleeps while foreground calls occupy
@@ -65,9 +66,9 @@ pub struct ShortCallsFirst {
     /// machine. Without it, background calls only sleep.
     pub idle_class: bool,
     /// Share of one core, in percent, beyond which a plugin's calls start in
-    /// the background however short each is: the CPU time its calls used
-    /// lately (decayed over about 100 ms). Holds back a plugin that floods
-    /// the enclave with cheap calls. 0: off.
+    /// the background however short each is: the CPU time its calls used,
+    /// booked as each call ends and decayed over about 100 ms. Holds back a
+    /// plugin that floods the enclave with cheap calls. 0: off.
     pub plugin_share_percent: u32,
 }
 
@@ -123,6 +124,8 @@ struct Calls {
     paused: usize,
     /// Background calls holding a lane.
     in_lanes: usize,
+    /// Background calls waiting for one.
+    lane_waiters: usize,
 }
 
 impl CpuShare {
@@ -216,7 +219,10 @@ impl CpuShare {
     fn leave_foreground(&self) {
         let mut calls = self.lock();
         calls.foreground = calls.foreground.saturating_sub(1);
-        if calls.foreground + 1 == self.busy_at && calls.paused > 0 {
+        let resume_paused = calls.foreground + 1 == self.busy_at && calls.paused > 0;
+        // With no short call left, calls waiting for a lane run on.
+        let resume_waiting = calls.foreground == 0 && calls.lane_waiters > 0;
+        if resume_paused || resume_waiting {
             self.resumed.notify_all();
         }
     }
@@ -291,11 +297,13 @@ impl CallPace {
             if !self.background {
                 self.background = true;
                 self.share.leave_foreground();
-                self.wait_for_lane();
                 if self.share.idle_class {
                     self.idle = IdleClass::enter();
                 }
             }
+        }
+        if self.background {
+            self.wait_for_lane();
         }
         if let Some(pause) = self.pause() {
             self.share.give_way(pause);
@@ -310,11 +318,11 @@ impl CallPace {
         }
     }
 
-    /// A background call waits for a lane, at most until its deadline (it
-    /// then stops at the next tick).
+    /// A background call without a lane waits for one (`lane.rs`), as
+    /// long as it would pause: at most `max_pause`, never past its deadline.
     fn wait_for_lane(&mut self) {
         if self.lane.is_none() {
-            let wait = self.until_deadline().unwrap_or(Duration::ZERO);
+            let wait = self.pause().unwrap_or(Duration::ZERO);
             self.lane = self.share.take_lane(wait);
         }
     }

@@ -9,15 +9,17 @@
 //!   one) thus never takes a foreground turn, while one long call of a
 //!   well-behaved plugin costs it little.
 //! * **A heavy plugin.** Short calls back to back add up: a plugin whose
-//!   calls together kept more than `plugin_share` of a core busy over the
-//!   last [`LOAD_WINDOW`] (CPU time its calls' threads used, decayed
-//!   exponentially) has its next calls start in the background too, however
-//!   short each one is. A flood of cheap calls then waits for the other
+//!   calls together kept more than `plugin_share` of a core busy lately
+//!   (CPU time its calls' threads used, booked as each call ends, decayed
+//!   exponentially over [`LOAD_WINDOW`]) has its next calls start in the
+//!   background too, however short each one is. A single long call books
+//!   all its CPU time at once, so after one it reads as heavy for a while;
+//!   it also ran long, which has the same effect. A flood of cheap calls then waits for the other
 //!   plugins' calls like one long call would, instead of taking every core
 //!   turn by turn.
 //!
 //! Neither costs a plugin anything while nobody else wants the CPU: a
-//! background call only waits for foreground calls.
+//! background call only waits while foreground calls are in flight.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};

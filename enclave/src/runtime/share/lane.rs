@@ -1,12 +1,14 @@
 //! Lanes: how many background calls run at once.
 //!
-//! A background call runs only while it holds a [`Lane`]; there are
-//! `cores - 1` of them (at least one). However many long calls are in
-//! flight, they then keep at most all cores but one busy between them, and
-//! the last core is left to short calls. A call waits for a lane at most
-//! until its deadline, and keeps it until its store is torn down
-//! ([`Teardown`]): releasing tens of MiB a long call dirtied is work of the
-//! same kind.
+//! There are `cores - 1` lanes (at least one). While short calls are in
+//! flight, a background call runs only while it holds a [`Lane`]: however
+//! many long calls there are, they keep at most all cores but one busy
+//! between them, and the last core is left to short calls. A call waits for
+//! a lane at most `max_pause` at a time (never past its deadline), then runs
+//! to its next tick and asks again, so it is never starved by other long
+//! calls; while no short call is in flight it does not wait at all. It keeps
+//! its lane until its store is torn down ([`Teardown`]): releasing tens of
+//! MiB a long call dirtied is work of the same kind.
 
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -19,18 +21,31 @@ use crate::runtime::idle_class::IdleClass;
 pub(crate) struct Lane(Arc<CpuShare>);
 
 impl CpuShare {
-    /// Waits up to `wait` for a free lane and takes it.
+    /// Takes a free lane. While none is free and short calls are in flight,
+    /// waits for one, at most `wait`. `None` if none came in that time, or
+    /// none is free and no short call is in flight (nobody else wants the
+    /// CPU): the call then runs on without one and asks again at its next
+    /// tick.
     pub(super) fn take_lane(self: &Arc<Self>, wait: Duration) -> Option<Lane> {
         let lanes = self.lanes;
+        let mut calls = self.lock();
+        calls.lane_waiters += 1;
         let (mut calls, _) = self
             .resumed
-            .wait_timeout_while(self.lock(), wait, |c| c.in_lanes >= lanes)
+            .wait_timeout_while(calls, wait, |c| c.in_lanes >= lanes && c.foreground > 0)
             .unwrap_or_else(PoisonError::into_inner);
+        calls.lane_waiters -= 1;
         if calls.in_lanes >= lanes {
             return None;
         }
         calls.in_lanes += 1;
         Some(Lane(Arc::clone(self)))
+    }
+
+    /// Calls waiting for a lane now.
+    #[cfg(test)]
+    pub(crate) fn lane_waiters(&self) -> usize {
+        self.lock().lane_waiters
     }
 
     /// Background calls holding a lane now.

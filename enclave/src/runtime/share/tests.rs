@@ -254,61 +254,62 @@ fn long_call(epoch: &Epoch, share: &Arc<CpuShare>, plugin: &Arc<History>) -> sup
     pace
 }
 
+/// Waits until `n` calls wait for a lane (the test then knows the thread it
+/// started is blocked there, whatever the machine's speed).
+fn until_lane_waiters(share: &CpuShare, n: usize) {
+    let start = Instant::now();
+    while share.lane_waiters() != n {
+        assert!(start.elapsed() < Duration::from_mins(1), "no lane waiter");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[test]
 fn one_background_call_runs_at_a_time_on_two_cores_and_the_next_takes_the_lane_when_it_ends() {
     let epoch = Arc::new(Epoch::default());
     let share = Arc::new(CpuShare::new(
         Arc::clone(&epoch),
         TICK,
-        Some(policy(1, 1)),
+        Some(policy(1, 60_000)),
         false,
         2,
     ));
     let plugin = ran_long(&epoch, &share);
     let first = long_call(&epoch, &share, &history());
+    let _short = share.begin(&history(), 1_000_000);
     assert_eq!(share.in_lanes(), 1);
-    // `plugin` ran long: its next call starts in the background, and waits
-    // for the lane before it runs at all.
-    let (tx, rx) = std::sync::mpsc::channel();
+    // `plugin` ran long: its next call starts in the background and, while
+    // a short call is in flight, waits for the lane before it runs at all.
     let waiter = {
         let (share, plugin) = (Arc::clone(&share), Arc::clone(&plugin));
-        thread::spawn(move || {
-            let second = share.begin(&plugin, 1_000_000);
-            tx.send(()).unwrap();
-            second
-        })
+        thread::spawn(move || share.begin(&plugin, 1_000_000))
     };
-    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    until_lane_waiters(&share, 1);
     // A foreground call is not held back meanwhile.
     assert!(!share.begin(&history(), 1000).is_background());
     drop(first);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("started once the lane was free");
     let second = waiter.join().unwrap();
     assert!(second.is_background());
-    assert_eq!(share.in_lanes(), 1);
+    assert_eq!(share.in_lanes(), 1, "the lane passed to the waiter");
     drop(second);
     assert_eq!(share.in_lanes(), 0);
 }
 
 #[test]
 fn a_call_that_runs_long_waits_for_a_lane_before_it_runs_on() {
-    let (epoch, share) = share(Some(policy(1, 1)));
+    let (epoch, share) = share(Some(policy(1, 60_000)));
     let holder = long_call(&epoch, &share, &history());
+    let short = share.begin(&history(), 1_000_000);
     let mut late = share.begin(&history(), 1_000_000);
     epoch.advance(1);
     assert_eq!(late.on_tick(), Next::Run);
     epoch.advance(1);
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = thread::spawn(move || {
-        let next = late.on_tick();
-        tx.send(()).unwrap();
-        (next, late)
-    });
-    assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+    let waiter = thread::spawn(move || (late.on_tick(), late));
+    until_lane_waiters(&share, 1);
     drop(holder);
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("ran on once the lane was free");
+    // With the lane, it still pauses while the short call occupies the one
+    // core (`busy_at` 1 here) until that ends.
+    drop(short);
     let (next, late) = waiter.join().unwrap();
     assert_eq!(next, Next::Run);
     assert!(late.is_background());
@@ -316,12 +317,75 @@ fn a_call_that_runs_long_waits_for_a_lane_before_it_runs_on() {
 }
 
 #[test]
-fn waiting_for_a_lane_never_outlasts_the_deadline() {
-    let (epoch, share) = share(Some(policy(1, 1)));
+fn with_no_short_call_in_flight_a_background_call_does_not_wait_for_a_lane() {
+    // The lane is held for ever and max_pause is an hour: only the absence
+    // of short calls lets this call start.
+    let (epoch, share) = share(Some(ShortCallsFirst {
+        long_after: TICK,
+        max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
+    }));
     let plugin = ran_long(&epoch, &share);
     let _holder = long_call(&epoch, &share, &history());
-    // Deadline in 5 ticks of 1 ms: the wait gives up after about 5 ms (the
-    // lane is held for ever), and the call stops at its first tick.
+    let mut laneless = share.begin(&plugin, 1_000_000);
+    assert!(laneless.is_background());
+    assert_eq!(share.in_lanes(), 1, "it runs without a lane");
+    epoch.advance(1);
+    assert_eq!(laneless.on_tick(), Next::Run);
+}
+
+#[test]
+fn a_short_call_ending_releases_calls_waiting_for_a_lane() {
+    let (epoch, share) = share(Some(ShortCallsFirst {
+        long_after: TICK,
+        max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
+    }));
+    let plugin = ran_long(&epoch, &share);
+    let _holder = long_call(&epoch, &share, &history());
+    let short = share.begin(&history(), 1_000_000);
+    let waiter = {
+        let share = Arc::clone(&share);
+        thread::spawn(move || share.begin(&plugin, 1_000_000))
+    };
+    until_lane_waiters(&share, 1);
+    drop(short);
+    let laneless = waiter.join().unwrap();
+    assert!(laneless.is_background());
+    assert_eq!(share.in_lanes(), 1);
+}
+
+#[test]
+fn a_lane_wait_lasts_at_most_max_pause_and_is_retried_at_the_next_tick() {
+    let (epoch, share) = share(Some(policy(1, 20)));
+    let plugin = ran_long(&epoch, &share);
+    let holder = long_call(&epoch, &share, &history());
+    let _short = share.begin(&history(), 1_000_000);
+    let start = Instant::now();
+    let mut waited = share.begin(&plugin, 1_000_000);
+    assert!(start.elapsed() >= Duration::from_millis(20));
+    assert_eq!(share.in_lanes(), 1, "it runs on without a lane");
+    drop(holder);
+    epoch.advance(1);
+    assert_eq!(waited.on_tick(), Next::Run);
+    assert_eq!(share.in_lanes(), 1, "and takes the lane at its next tick");
+    drop(waited);
+    assert_eq!(share.in_lanes(), 0);
+}
+
+#[test]
+fn waiting_for_a_lane_never_outlasts_the_deadline() {
+    let (epoch, share) = share(Some(ShortCallsFirst {
+        long_after: TICK,
+        max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
+    }));
+    let plugin = ran_long(&epoch, &share);
+    let _holder = long_call(&epoch, &share, &history());
+    let _short = share.begin(&history(), 1_000_000);
+    // Deadline in 5 ticks of 1 ms and max_pause an hour: the wait gives up
+    // after about 5 ms (the lane is held for ever), and the call stops at
+    // its first tick.
     let mut waiting = share.begin(&plugin, 5);
     assert!(waiting.is_background());
     assert_eq!(share.in_lanes(), 1, "no lane was taken");
