@@ -15,6 +15,16 @@ fn share(policy: Option<ShortCallsFirst>) -> (Arc<Epoch>, Arc<CpuShare>) {
     (epoch, share)
 }
 
+/// Long after one tick; pauses of up to an hour (a test that relied on a
+/// pause ending by itself would hang, not pass).
+fn patient() -> ShortCallsFirst {
+    ShortCallsFirst {
+        long_after: TICK,
+        max_pause: Duration::from_hours(1),
+        ..ShortCallsFirst::default()
+    }
+}
+
 fn policy(long_after_ms: u64, max_pause_ms: u64) -> ShortCallsFirst {
     ShortCallsFirst {
         long_after: Duration::from_millis(long_after_ms),
@@ -122,11 +132,7 @@ fn a_background_call_pauses_at_most_max_pause_so_it_is_never_starved() {
 fn a_background_call_alone_does_not_pause() {
     // Nothing else is in flight: the pause ends before it starts, so this
     // cannot block (max_pause an hour would hang the test otherwise).
-    let (epoch, share) = share(Some(ShortCallsFirst {
-        long_after: TICK,
-        max_pause: Duration::from_hours(1),
-        ..ShortCallsFirst::default()
-    }));
+    let (epoch, share) = share(Some(patient()));
     let mut long = share.begin(&history(), 1_000_000);
     for _ in 0..10 {
         epoch.advance(1);
@@ -139,11 +145,7 @@ fn a_background_call_alone_does_not_pause() {
 fn a_pause_never_outlasts_the_deadline() {
     // A foreground call runs for ever and max_pause is an hour: the pause is
     // cut to the ticks left, and the call stops at its deadline.
-    let (epoch, share) = share(Some(ShortCallsFirst {
-        long_after: TICK,
-        max_pause: Duration::from_hours(1),
-        ..ShortCallsFirst::default()
-    }));
+    let (epoch, share) = share(Some(patient()));
     let mut long = share.begin(&history(), 4);
     let _short = share.begin(&history(), 1_000_000);
     epoch.advance(2);
@@ -320,11 +322,7 @@ fn a_call_that_runs_long_waits_for_a_lane_before_it_runs_on() {
 fn with_no_short_call_in_flight_a_background_call_does_not_wait_for_a_lane() {
     // The lane is held for ever and max_pause is an hour: only the absence
     // of short calls lets this call start.
-    let (epoch, share) = share(Some(ShortCallsFirst {
-        long_after: TICK,
-        max_pause: Duration::from_hours(1),
-        ..ShortCallsFirst::default()
-    }));
+    let (epoch, share) = share(Some(patient()));
     let plugin = ran_long(&epoch, &share);
     let _holder = long_call(&epoch, &share, &history());
     let mut laneless = share.begin(&plugin, 1_000_000);
@@ -336,11 +334,7 @@ fn with_no_short_call_in_flight_a_background_call_does_not_wait_for_a_lane() {
 
 #[test]
 fn a_short_call_ending_releases_calls_waiting_for_a_lane() {
-    let (epoch, share) = share(Some(ShortCallsFirst {
-        long_after: TICK,
-        max_pause: Duration::from_hours(1),
-        ..ShortCallsFirst::default()
-    }));
+    let (epoch, share) = share(Some(patient()));
     let plugin = ran_long(&epoch, &share);
     let _holder = long_call(&epoch, &share, &history());
     let short = share.begin(&history(), 1_000_000);
@@ -375,11 +369,7 @@ fn a_lane_wait_lasts_at_most_max_pause_and_is_retried_at_the_next_tick() {
 
 #[test]
 fn waiting_for_a_lane_never_outlasts_the_deadline() {
-    let (epoch, share) = share(Some(ShortCallsFirst {
-        long_after: TICK,
-        max_pause: Duration::from_hours(1),
-        ..ShortCallsFirst::default()
-    }));
+    let (epoch, share) = share(Some(patient()));
     let plugin = ran_long(&epoch, &share);
     let _holder = long_call(&epoch, &share, &history());
     let _short = share.begin(&history(), 1_000_000);
