@@ -15,8 +15,9 @@
 //! * at every epoch tick it reaches, sleeps while foreground calls occupy
 //!   every core, for at most [`ShortCallsFirst::max_pause`] at a time, then
 //!   yields the CPU once more and runs to the next tick, so it is never
-//!   starved: it gets at least `tick / (tick + max_pause)` of a core while
-//!   short calls keep every core busy, and all the CPU nobody else wants;
+//!   starved: it gets at least `tick / (tick + 2 * max_pause)` of a core
+//!   (one wait for a lane, one pause, per tick) while short calls keep
+//!   every core busy, and all the CPU nobody else wants;
 //! * waits the same way before its memory grows and before its store is
 //!   torn down, both of which take the process's memory-map lock that every
 //!   call's instantiation needs.
