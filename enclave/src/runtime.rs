@@ -6,6 +6,7 @@
 //!    │ measurement = SHA-384(bytes)                 │ wait for a pool slot
 //!    │ already loaded? ─▶ same PluginInfo           │ snapshot of its secrets
 //!    │ compile permit, compile thread (timeout):    │ spawn_blocking:
+//!    │   bulk memory rewritten into steps,          │
 //!    │   Component::new, never deserialize;         │   fresh Store (fuel, epoch deadline,
 //!    │   link: log, secrets; WASI traps; others ✗   │   memory/table limiter, secrets)
 //!    │   type-check `handle`                        │   instantiate from PluginPre
@@ -40,6 +41,10 @@
 //!   time, and runs in the kernel's idle scheduling class where the process
 //!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short
 //!   calls little latency even with fewer cores than callers.
+//! * **Bulk memory in steps** (see `bulk_memory.rs`): every `memory.fill`
+//!   and `memory.copy` is rewritten before compiling into a loop of steps of
+//!   at most 4 KiB, so fuel, deadlines and the pauses above reach inside
+//!   them; the measurement stays that of the shipped bytes.
 //! * **Failures stay in their invocation.** Traps, limit hits and guest panics
 //!   become an [`InvokeError`] for that call only; the store is dropped and the
 //!   plugin and runtime stay usable.
@@ -58,6 +63,7 @@
 //! blocks the async executor.
 
 mod bindings;
+mod bulk_memory;
 mod capabilities;
 mod compile;
 mod config;

@@ -112,9 +112,12 @@ pub(crate) fn compile(
 ) -> Result<Plugin, LoadError> {
     let invalid =
         |what: &str, e: wasmtime::Error| LoadError::InvalidComponent(format!("{what}: {e:#}"));
-    // Step 1: compile in-process from the measured bytes.
+    // Step 1: compile in-process from the measured bytes, bulk-memory
+    // instructions rewritten into steps (`bulk_memory.rs`).
+    let metered = super::bulk_memory::meter_component(bytes)
+        .map_err(|e| LoadError::InvalidComponent(format!("not a valid component: {e}")))?;
     let component =
-        Component::new(engine, bytes).map_err(|e| invalid("not a valid component", e))?;
+        Component::new(engine, &metered).map_err(|e| invalid("not a valid component", e))?;
     // Step 2: link. Imports other than the host's and WASI are refused;
     // WASI imports trap when called.
     super::imports::check(engine, base, &component)?;
