@@ -16,18 +16,30 @@
 //! Fuel stays what it was: each step is charged per byte as before, plus the
 //! loop's own dozen instructions per step (under 0.5 %).
 //!
+//! A bulk instruction whose length is a constant of at most [`STEP_BYTES`]
+//! pushed right before it is one step already and is left as it is (wasmtime
+//! compiles short constant copies inline).
+//!
 //! Semantics are kept exactly:
 //! * bounds are checked first; an access out of bounds runs the original
 //!   instruction with the original operands, which traps with wasmtime's own
 //!   out-of-bounds trap and writes nothing, as the bulk-memory proposal says;
-//! * an overlapping `memory.copy` within one memory copies backwards when the
-//!   destination lies above the source, so each step reads bytes no earlier
-//!   step overwrote (memmove semantics);
+//! * a `memory.copy` copies backwards when the destination lies above the
+//!   source, so where the two overlap each step reads bytes no earlier step
+//!   overwrote (memmove semantics), also when two memory indices name one
+//!   memory;
+//! * one difference: running out of fuel half-way through a long fill or
+//!   copy leaves the steps already done written, where the instruction
+//!   would have trapped before writing anything. Nothing can observe it:
+//!   a trap ends the call and its instance is thrown away.
 //! * 32- and 64-bit memories and custom page sizes are handled; arithmetic is
 //!   done in 64 bits, where a 32-bit address cannot overflow and a 64-bit
 //!   one is compared without adding.
 //!
-//! Modules without bulk-memory instructions are passed through byte for byte.
+//! A component without bulk-memory instructions is passed through byte for
+//! byte; otherwise it is re-encoded, and each of its modules without them is
+//! copied unchanged. Components nested deeper than [`MAX_NESTING`] are
+//! refused: re-encoding recurses once per level.
 //! The measurement is always of the bytes the publisher shipped: the rewrite
 //! is part of how the enclave compiles, deterministic, like compilation
 //! itself. Function indices do not change (the helpers are appended after
@@ -38,10 +50,14 @@ use std::collections::BTreeMap;
 
 use wasm_encoder::reencode::{self, Reencode, ReencodeComponent};
 use wasm_encoder::{
-    BlockType, CodeSection, Component, ComponentSectionId, Function, FunctionSection, Instruction,
-    InstructionSink, RawSection, TypeSection, ValType,
+    CodeSection, Component, ComponentSectionId, FunctionSection, Instruction, RawSection,
+    TypeSection, ValType,
 };
 use wasmparser::{Operator, Parser, Payload, TypeRef, Validator, WasmFeatures};
+
+/// Deepest nesting of components and modules the rewrite accepts (a Rust
+/// plugin has two levels).
+pub(crate) const MAX_NESTING: usize = 32;
 
 /// Largest number of bytes one step of a rewritten fill or copy moves.
 pub(crate) const STEP_BYTES: u32 = 4096;
@@ -77,17 +93,47 @@ pub(crate) fn meter_component(component: &[u8]) -> Result<Cow<'_, [u8]>, Rewrite
 }
 
 /// Whether any function of any module in `bytes` has a bulk instruction.
-fn has_bulk_instructions(bytes: &[u8]) -> Result<bool, wasmparser::BinaryReaderError> {
+/// Also refuses components nested deeper than [`MAX_NESTING`].
+fn has_bulk_instructions(bytes: &[u8]) -> Result<bool, String> {
+    let mut depth = 0_usize;
+    let mut found = false;
     for payload in Parser::new(0).parse_all(bytes) {
-        if let Payload::CodeSectionEntry(body) = payload? {
-            for op in body.get_operators_reader()? {
-                if bulk(&op?).is_some() {
-                    return Ok(true);
+        match payload.map_err(|e| e.to_string())? {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!(
+                        "components nested deeper than {MAX_NESTING} levels"
+                    ));
                 }
             }
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::CodeSectionEntry(body) if !found => {
+                let mut after_small = false;
+                for op in body.get_operators_reader().map_err(|e| e.to_string())? {
+                    let op = op.map_err(|e| e.to_string())?;
+                    found |= !after_small && bulk(&op).is_some();
+                    after_small = is_small_length(&op);
+                }
+            }
+            _ => {}
         }
     }
-    Ok(false)
+    Ok(found)
+}
+
+/// Whether `op` pushes a constant of at most [`STEP_BYTES`]: right before a
+/// bulk instruction, that constant is its length, and the instruction is
+/// left alone (it is one step already, and wasmtime inlines short constant
+/// copies).
+fn is_small_length(op: &Operator<'_>) -> bool {
+    match *op {
+        Operator::I32Const { value } => u32::try_from(value).is_ok_and(|v| v <= STEP_BYTES),
+        Operator::I64Const { value } => {
+            u64::try_from(value).is_ok_and(|v| v <= u64::from(STEP_BYTES))
+        }
+        _ => false,
+    }
 }
 
 /// The bulk instruction `op` is, if it is one.
@@ -110,8 +156,16 @@ pub(crate) fn meter_module(module: &[u8]) -> Result<Option<Vec<u8>>, RewriteErro
         return Ok(None);
     }
     let mut out = wasm_encoder::Module::new();
-    reencode::utils::parse_core_module(&mut ModuleMeter(plan), &mut out, Parser::new(0), module)
-        .map_err(|e| RewriteError(format!("rewriting bulk memory: {e}")))?;
+    reencode::utils::parse_core_module(
+        &mut ModuleMeter {
+            plan,
+            after_small: false,
+        },
+        &mut out,
+        Parser::new(0),
+        module,
+    )
+    .map_err(|e| RewriteError(format!("rewriting bulk memory: {e}")))?;
     Ok(Some(out.finish()))
 }
 
@@ -203,11 +257,14 @@ impl Plan {
                     }
                 }
                 Payload::CodeSectionEntry(body) => {
+                    let mut after_small = false;
                     for op in body.get_operators_reader()? {
-                        if let Some(bulk) = bulk(&op?) {
+                        let op = op?;
+                        if let Some(bulk) = bulk(&op).filter(|_| !after_small) {
                             let next = u32::try_from(plan.helpers.len()).unwrap_or(u32::MAX);
                             plan.helpers.entry(bulk).or_insert(next);
                         }
+                        after_small = is_small_length(&op);
                     }
                 }
                 _ => {}
@@ -256,7 +313,11 @@ impl Plan {
 }
 
 /// The module layer: appends the helpers and redirects the instructions.
-struct ModuleMeter(Plan);
+struct ModuleMeter {
+    plan: Plan,
+    /// Whether the previous instruction was a small constant length.
+    after_small: bool,
+}
 
 impl Reencode for ModuleMeter {
     type Error = String;
@@ -267,8 +328,8 @@ impl Reencode for ModuleMeter {
         section: wasmparser::TypeSectionReader<'_>,
     ) -> Result<(), reencode::Error<String>> {
         reencode::utils::parse_type_section(self, types, section)?;
-        for bulk in self.0.in_order() {
-            let params = self.0.params(bulk).map_err(reencode::Error::UserError)?;
+        for bulk in self.plan.in_order() {
+            let params = self.plan.params(bulk).map_err(reencode::Error::UserError)?;
             types.ty().function(params, []);
         }
         Ok(())
@@ -280,8 +341,8 @@ impl Reencode for ModuleMeter {
         section: wasmparser::FunctionSectionReader<'_>,
     ) -> Result<(), reencode::Error<String>> {
         reencode::utils::parse_function_section(self, functions, section)?;
-        for (i, _) in self.0.in_order().iter().enumerate() {
-            functions.function(self.0.types + u32::try_from(i).unwrap_or(u32::MAX));
+        for (i, _) in self.plan.in_order().iter().enumerate() {
+            functions.function(self.plan.types + u32::try_from(i).unwrap_or(u32::MAX));
         }
         Ok(())
     }
@@ -292,8 +353,8 @@ impl Reencode for ModuleMeter {
         section: wasmparser::CodeSectionReader<'_>,
     ) -> Result<(), reencode::Error<String>> {
         reencode::utils::parse_code_section(self, code, section)?;
-        for bulk in self.0.in_order() {
-            code.function(&helper(&self.0, bulk).map_err(reencode::Error::UserError)?);
+        for bulk in self.plan.in_order() {
+            code.function(&helper(&self.plan, bulk).map_err(reencode::Error::UserError)?);
         }
         Ok(())
     }
@@ -302,183 +363,19 @@ impl Reencode for ModuleMeter {
         &mut self,
         op: Operator<'a>,
     ) -> Result<Instruction<'a>, reencode::Error<String>> {
-        let Some(bulk) = bulk(&op) else {
+        let after_small = std::mem::replace(&mut self.after_small, is_small_length(&op));
+        let Some(bulk) = bulk(&op).filter(|_| !after_small) else {
             return reencode::utils::instruction(self, op);
         };
-        let index = self.0.helpers.get(&bulk).ok_or_else(|| {
+        let index = self.plan.helpers.get(&bulk).ok_or_else(|| {
             reencode::Error::UserError("a bulk-memory instruction the scan missed".to_owned())
         })?;
-        Ok(Instruction::Call(self.0.functions + index))
+        Ok(Instruction::Call(self.plan.functions + index))
     }
 }
 
-/// Locals of a helper beyond its three parameters, all `i64`.
-const DST: u32 = 3;
-const SRC: u32 = 4;
-const LEN: u32 = 5;
-const DST_END: u32 = 6;
-const SRC_END: u32 = 7;
-
-/// The body of the helper for `bulk` (see the module docs).
-fn helper(plan: &Plan, bulk: Bulk) -> Result<Function, String> {
-    let mut f = Function::new([(5, ValType::I64)]);
-    let mut s = f.instructions();
-    let step = i64::from(STEP_BYTES);
-    match bulk {
-        Bulk::Fill { mem } => {
-            let m = plan.memory(mem)?;
-            widen(&mut s, 0, m.is64).local_set(DST);
-            widen(&mut s, 2, m.is64).local_set(LEN);
-            size_in_bytes(&mut s, mem, m).local_set(DST_END);
-            out_of_bounds(&mut s, DST, DST_END).if_(BlockType::Empty);
-            s.local_get(0)
-                .local_get(1)
-                .local_get(2)
-                .memory_fill(mem)
-                .return_()
-                .end();
-            s.block(BlockType::Empty).loop_(BlockType::Empty);
-            s.local_get(LEN).i64_const(step).i64_le_u().br_if(1);
-            narrow(s.local_get(DST), m.is64).local_get(1);
-            constant(&mut s, STEP_BYTES, m.is64).memory_fill(mem);
-            advance(&mut s, DST, step);
-            advance(&mut s, LEN, -step).br(0).end().end();
-            narrow(s.local_get(DST), m.is64).local_get(1);
-            narrow(s.local_get(LEN), m.is64).memory_fill(mem);
-        }
-        Bulk::Copy { dst, src } => copy(&mut s, plan, dst, src)?,
-    }
-    s.end();
-    Ok(f)
-}
-
-/// `memory.copy` in steps: forwards, or backwards when it overlaps upwards.
-fn copy(s: &mut InstructionSink<'_>, plan: &Plan, dst: u32, src: u32) -> Result<(), String> {
-    let (d, r) = (plan.memory(dst)?, plan.memory(src)?);
-    let len64 = d.is64 && r.is64;
-    let step = i64::from(STEP_BYTES);
-    widen(s, 0, d.is64).local_set(DST);
-    widen(s, 1, r.is64).local_set(SRC);
-    widen(s, 2, len64).local_set(LEN);
-    size_in_bytes(s, dst, d).local_set(DST_END);
-    size_in_bytes(s, src, r).local_set(SRC_END);
-    out_of_bounds(s, DST, DST_END);
-    out_of_bounds(s, SRC, SRC_END)
-        .i32_or()
-        .if_(BlockType::Empty);
-    s.local_get(0)
-        .local_get(1)
-        .local_get(2)
-        .memory_copy(dst, src)
-        .return_()
-        .end();
-    let step_args = |s: &mut InstructionSink<'_>| {
-        narrow(s.local_get(DST), d.is64);
-        narrow(s.local_get(SRC), r.is64);
-        constant(s, STEP_BYTES, len64).memory_copy(dst, src);
-    };
-    if dst == src {
-        // Backwards: the destination lies above the source.
-        s.local_get(DST)
-            .local_get(SRC)
-            .i64_gt_u()
-            .if_(BlockType::Empty);
-        s.block(BlockType::Empty).loop_(BlockType::Empty);
-        s.local_get(LEN).i64_const(step).i64_le_u().br_if(1);
-        // The top step: from SRC + LEN - step to DST + LEN - step.
-        advance(s, LEN, -step);
-        narrow(s.local_get(DST).local_get(LEN).i64_add(), d.is64);
-        narrow(s.local_get(SRC).local_get(LEN).i64_add(), r.is64);
-        constant(s, STEP_BYTES, len64).memory_copy(dst, src);
-        s.br(0).end().end();
-        last_copy(s, dst, src, d.is64, r.is64, len64);
-        s.return_().end();
-    }
-    s.block(BlockType::Empty).loop_(BlockType::Empty);
-    s.local_get(LEN).i64_const(step).i64_le_u().br_if(1);
-    step_args(s);
-    advance(s, DST, step);
-    advance(s, SRC, step);
-    advance(s, LEN, -step).br(0).end().end();
-    last_copy(s, dst, src, d.is64, r.is64, len64);
-    Ok(())
-}
-
-fn last_copy(s: &mut InstructionSink<'_>, dst: u32, src: u32, d64: bool, s64: bool, len64: bool) {
-    narrow(s.local_get(DST), d64);
-    narrow(s.local_get(SRC), s64);
-    narrow(s.local_get(LEN), len64).memory_copy(dst, src);
-}
-
-/// Pushes parameter `param` as an unsigned `i64`.
-fn widen<'s, 'a>(
-    s: &'s mut InstructionSink<'a>,
-    param: u32,
-    is64: bool,
-) -> &'s mut InstructionSink<'a> {
-    s.local_get(param);
-    if !is64 {
-        s.i64_extend_i32_u();
-    }
-    s
-}
-
-/// Turns the `i64` on the stack back into an address of a 32-bit memory.
-fn narrow<'s, 'a>(s: &'s mut InstructionSink<'a>, is64: bool) -> &'s mut InstructionSink<'a> {
-    if !is64 {
-        s.i32_wrap_i64();
-    }
-    s
-}
-
-fn constant<'s, 'a>(
-    s: &'s mut InstructionSink<'a>,
-    value: u32,
-    is64: bool,
-) -> &'s mut InstructionSink<'a> {
-    if is64 {
-        s.i64_const(i64::from(value))
-    } else {
-        s.i32_const(i32::try_from(value).unwrap_or(i32::MAX))
-    }
-}
-
-/// Pushes the byte size of memory `mem` as an `i64`.
-fn size_in_bytes<'s, 'a>(
-    s: &'s mut InstructionSink<'a>,
-    mem: u32,
-    m: Memory,
-) -> &'s mut InstructionSink<'a> {
-    s.memory_size(mem);
-    if !m.is64 {
-        s.i64_extend_i32_u();
-    }
-    s.i64_const(i64::from(m.page_shift)).i64_shl()
-}
-
-/// Pushes whether `[addr, addr + LEN)` leaves `[0, end)`, without overflow:
-/// `addr > end || LEN > end - addr`.
-fn out_of_bounds<'s, 'a>(
-    s: &'s mut InstructionSink<'a>,
-    addr: u32,
-    end: u32,
-) -> &'s mut InstructionSink<'a> {
-    s.local_get(addr).local_get(end).i64_gt_u();
-    s.local_get(LEN)
-        .local_get(end)
-        .local_get(addr)
-        .i64_sub()
-        .i64_gt_u();
-    s.i32_or()
-}
-
-fn advance<'s, 'a>(
-    s: &'s mut InstructionSink<'a>,
-    local: u32,
-    by: i64,
-) -> &'s mut InstructionSink<'a> {
-    s.local_get(local).i64_const(by).i64_add().local_set(local)
-}
+mod helpers;
+use helpers::helper;
 
 #[cfg(test)]
 mod tests;

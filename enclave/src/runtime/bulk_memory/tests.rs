@@ -1,6 +1,12 @@
 //! The rewritten module does exactly what the original did, bounds and
 //! overlaps included, and pays fuel for every step.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    reason = "operands are handed to wasm as its own i32/i64: truncating and reinterpreting the bits is the point"
+)]
 
+use wasm_encoder::Function;
 use wasmtime::{Config, Engine, Instance, Module, Store, Trap};
 
 use super::*;
@@ -188,6 +194,21 @@ fn a_large_fill_reaches_an_epoch_check_every_step_for_the_same_fuel() {
 }
 
 #[test]
+fn a_bulk_instruction_with_a_small_constant_length_is_left_alone() {
+    let module = |len: u32| {
+        wat::parse_str(format!(
+            r#"(module (memory 1) (func (export "f")
+                i32.const 0 i32.const 0 i32.const {len} memory.fill
+                i32.const 0 i32.const 9 i32.const {len} memory.copy))"#
+        ))
+        .unwrap()
+    };
+    assert!(meter_module(&module(STEP_BYTES)).unwrap().is_none());
+    let rewritten = meter_module(&module(STEP_BYTES + 1)).unwrap().unwrap();
+    assert_eq!(count_bodies(&rewritten), 3);
+}
+
+#[test]
 fn a_module_without_bulk_instructions_is_passed_through() {
     let module = wat::parse_str(r#"(module (memory 1) (func (export "f")))"#).unwrap();
     assert!(meter_module(&module).unwrap().is_none());
@@ -202,9 +223,9 @@ fn a_module_without_bulk_instructions_is_passed_through() {
 fn every_core_module_of_a_component_is_rewritten() {
     let component = wat::parse_str(
         r#"(component
-            (core module $a (memory 1) (func (export "f") i32.const 0 i32.const 0 i32.const 9 memory.fill))
+            (core module $a (memory 1) (func (export "f") i32.const 0 i32.const 0 i32.const 9000 memory.fill))
             (component $inner
-                (core module $b (memory 1) (func (export "g") i32.const 0 i32.const 1 i32.const 9 memory.copy)))
+                (core module $b (memory 1) (func (export "g") i32.const 0 i32.const 1 i32.const 9000 memory.copy)))
             (core instance (instantiate $a)))"#,
     )
     .unwrap();
@@ -283,7 +304,7 @@ fn garbage_and_impossible_modules_are_errors_not_panics() {
     f.instructions()
         .i32_const(0)
         .i32_const(0)
-        .i32_const(1)
+        .i32_const(100_000)
         .memory_fill(0)
         .end();
     code.function(&f);
@@ -293,4 +314,142 @@ fn garbage_and_impossible_modules_are_errors_not_panics() {
         err.to_string().contains("memory 0, which does not exist"),
         "{err}"
     );
+}
+
+/// Runs `export(args)` on an instance of `bytes` whose imports are made by
+/// `imports`, and returns every exported memory's bytes after the call.
+fn run_with_imports(
+    bytes: &[u8],
+    imports: impl FnOnce(&mut Store<()>) -> Vec<wasmtime::Extern>,
+    export: &str,
+    args: &[wasmtime::Val],
+) -> Vec<Vec<u8>> {
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(u64::MAX).unwrap();
+    let imports = imports(&mut store);
+    let module = Module::new(&engine, bytes).unwrap();
+    let instance = Instance::new(&mut store, &module, &imports).unwrap();
+    let memories: Vec<_> = module
+        .exports()
+        .filter(|e| e.ty().memory().is_some())
+        .map(|e| e.name().to_owned())
+        .collect();
+    for (i, name) in memories.iter().enumerate() {
+        let memory = instance.get_memory(&mut store, name).unwrap();
+        for (j, byte) in memory.data_mut(&mut store).iter_mut().enumerate() {
+            *byte = (j.wrapping_mul(31).wrapping_add(i * 7) % 251) as u8;
+        }
+    }
+    let func = instance.get_func(&mut store, export).unwrap();
+    func.call(&mut store, args, &mut []).unwrap();
+    memories
+        .iter()
+        .map(|name| {
+            let memory = instance.get_memory(&mut store, name).unwrap();
+            memory.data(&store).to_vec()
+        })
+        .collect()
+}
+
+/// Two memory indices naming one memory: an upward overlapping copy must
+/// still go backwards (the first version chose the direction only when the
+/// indices were equal, and shifted every step after the first).
+#[test]
+fn a_copy_between_two_imports_of_one_memory_keeps_memmove_semantics() {
+    let original = wat::parse_str(
+        r#"(module
+            (import "e" "a" (memory 1))
+            (import "e" "b" (memory 1))
+            (export "memory" (memory 0))
+            (func (export "copy") (param i32 i32 i32)
+                local.get 0 local.get 1 local.get 2 memory.copy 0 1))"#,
+    )
+    .unwrap();
+    let metered = rewritten(&original);
+    let one_memory = |store: &mut Store<()>| {
+        let ty = wasmtime::MemoryType::new(1, None);
+        let memory = wasmtime::Memory::new(store, ty).unwrap();
+        vec![memory.into(), memory.into()]
+    };
+    for (d, s) in [(1, 0), (0, 1), (STEP + 3, 2)] {
+        let args = [d, s, 2 * STEP + 7].map(|v| wasmtime::Val::I32(v as i32));
+        let before = run_with_imports(&original, one_memory, "copy", &args);
+        let after = run_with_imports(&metered, one_memory, "copy", &args);
+        assert!(before == after, "copy({d}, {s}): memory differs");
+    }
+}
+
+/// A function import shifts every function index, and a copy between a
+/// 64-bit and a 32-bit memory takes an `i32` length: the rewrite keeps both.
+#[test]
+fn function_imports_and_mixed_memories_are_rewritten_correctly() {
+    let original = wat::parse_str(
+        r#"(module
+            (import "env" "answer" (func $answer (result i32)))
+            (memory $a (export "a") i64 1)
+            (memory $b (export "b") 1)
+            (func (export "fill_a") (param i64 i32 i64)
+                local.get 0 local.get 1 local.get 2 memory.fill $a)
+            (func (export "copy_ab") (param i64 i32 i32)
+                local.get 0 local.get 1 local.get 2 memory.copy $a $b)
+            (func (export "copy_ba") (param i32 i64 i32)
+                local.get 0 local.get 1 local.get 2 memory.copy $b $a)
+            (func (export "answer") (result i32) call $answer))"#,
+    )
+    .unwrap();
+    let metered = rewritten(&original);
+    let answer = |store: &mut Store<()>| vec![wasmtime::Func::wrap(store, || 42_i32).into()];
+    let (i32v, i64v) = (
+        |v: u64| wasmtime::Val::I32(v as i32),
+        |v: u64| wasmtime::Val::I64(v as i64),
+    );
+    let calls: [(&str, [wasmtime::Val; 3]); 3] = [
+        ("fill_a", [i64v(5), i32v(0x5A), i64v(3 * STEP + 1)]),
+        ("copy_ab", [i64v(100), i32v(7), i32v(2 * STEP + 9)]),
+        ("copy_ba", [i32v(9), i64v(STEP), i32v(3 * STEP)]),
+    ];
+    for (export, args) in calls {
+        let before = run_with_imports(&original, answer, export, &args);
+        let after = run_with_imports(&metered, answer, export, &args);
+        assert!(before == after, "{export}: memory differs");
+    }
+    // The export still calls the import, not a helper.
+    let engine = engine();
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(1_000).unwrap();
+    let imports = answer(&mut store);
+    let module = Module::new(&engine, &metered).unwrap();
+    let instance = Instance::new(&mut store, &module, &imports).unwrap();
+    let f = instance
+        .get_typed_func::<(), i32>(&mut store, "answer")
+        .unwrap();
+    assert_eq!(f.call(&mut store, ()).unwrap(), 42);
+}
+
+/// Re-encoding recurses once per level of nesting: a component nested past
+/// [`MAX_NESTING`] is refused (10,000 levels overflowed the compile thread's
+/// stack and aborted the process before the limit).
+#[test]
+fn components_nested_too_deep_are_refused() {
+    let nest = |levels: usize| {
+        let module = wat::parse_str(
+            "(module (memory 1) (func i32.const 0 i32.const 0 i32.const 65536 memory.fill))",
+        )
+        .unwrap();
+        let mut component = Component::new();
+        component.section(&RawSection {
+            id: ComponentSectionId::CoreModule as u8,
+            data: &module,
+        });
+        for _ in 1..levels {
+            let mut outer = Component::new();
+            outer.section(&wasm_encoder::NestedComponentSection(&component));
+            component = outer;
+        }
+        component.finish()
+    };
+    assert!(meter_component(&nest(MAX_NESTING - 1)).is_ok());
+    let err = meter_component(&nest(2_000)).unwrap_err();
+    assert!(err.to_string().contains("nested deeper than"), "{err}");
 }
