@@ -63,11 +63,13 @@ pub(crate) fn bounded(text: &str, max: usize) -> String {
 /// A field key: bare if it is a plain identifier, else quoted and escaped, so
 /// a key cannot pose as several fields.
 pub(crate) fn key(text: &str, max: usize) -> String {
+    // Length first: a key of megabytes is not scanned to the end.
     let plain = !text.is_empty()
+        && text.len() <= max
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if plain && text.len() <= max {
+    if plain {
         text.to_owned()
     } else {
         format!("\"{}\"", bounded(text, max))
