@@ -118,8 +118,9 @@ fn serve(options: StartOptions) -> ExitCode {
             println!("made a development CA: {} (clients pin it)", ca.display());
         }
         let reload = tokio::spawn(service.reloader().on_sighup());
+        let shutdown = enclet_daemon::shutdown_signal();
         println!("{}", service.startup_line());
-        service.run(enclet_daemon::shutdown_signal()).await;
+        service.run(shutdown).await;
         reload.abort();
         tracing::info!("shut down");
         ExitCode::SUCCESS

@@ -65,21 +65,28 @@ impl LogArgs {
     }
 }
 
-/// Resolves when the process receives SIGTERM or SIGINT. If the handlers
-/// cannot be installed it logs a warning and never resolves (the process is
-/// then stopped with SIGKILL).
-pub async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now and returns a future that
+/// resolves when the process receives either. Call it inside the runtime
+/// before announcing that the process is ready: from this call on, SIGTERM
+/// means a graceful shutdown, even before the future is first polled (a
+/// lazily installed handler left a window in which SIGTERM killed the
+/// process outright). If the handlers cannot be installed it logs a warning
+/// and the future never resolves (the process is then stopped with SIGKILL).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending::<()>().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            tracing::warn!("cannot install signal handlers; stop with SIGKILL");
+            return std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
     }
 }
 
@@ -149,20 +156,19 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn shutdown_signal_resolves_on_sigterm() {
-        // Install the handler first, then signal ourselves: the handler turns
-        // SIGTERM into a wake-up instead of ending the test process.
-        let waiter = tokio::spawn(shutdown_signal());
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    async fn shutdown_signal_resolves_on_a_sigterm_sent_before_it_is_polled() {
+        // The handler is installed by the call itself: SIGTERM sent before the
+        // future is first polled is a wake-up, not the end of the test
+        // process (which it was while the handler was installed on first
+        // poll).
+        let shutdown = shutdown_signal();
         let pid = std::process::id().to_string();
         std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        tokio::time::timeout(std::time::Duration::from_secs(10), shutdown)
             .await
-            .expect("shutdown_signal did not resolve after SIGTERM")
-            .unwrap();
+            .expect("shutdown_signal did not resolve after SIGTERM");
     }
 }

@@ -278,8 +278,9 @@ async fn run<T: Transport>(
     let listener = transport
         .bind()
         .with_context(|| format!("cannot listen on {endpoint}"))?;
+    let shutdown = shutdown_signal();
     tracing::info!(%endpoint, version = env!("CARGO_PKG_VERSION"), "enclave listening");
-    server.serve::<T>(listener, shutdown_signal()).await?;
+    server.serve::<T>(listener, shutdown).await?;
     Ok(())
 }
 

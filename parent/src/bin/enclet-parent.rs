@@ -185,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let state = Arc::new(ApiState { enclave, relay });
     let app = api::router(state, args.max_body_bytes);
+    let shutdown = shutdown_signal();
     tracing::info!(listen = %args.listen, enclave = %args.enclave, "parent listening");
     match &args.listen {
         OperatorAddr::Unix(path) => {
@@ -192,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::UnixListener::bind(path)
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             let served = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(shutdown)
                 .await;
             let _ = std::fs::remove_file(path);
             served?;
@@ -202,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", args.listen))?;
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(shutdown)
                 .await?;
         }
     }
