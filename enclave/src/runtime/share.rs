@@ -217,6 +217,12 @@ impl CpuShare {
         self.lock().foreground
     }
 
+    /// Background calls sleeping in [`give_way`](Self::give_way) now.
+    #[cfg(test)]
+    pub(crate) fn paused(&self) -> usize {
+        self.lock().paused
+    }
+
     fn leave_foreground(&self) {
         let mut calls = self.lock();
         calls.foreground = calls.foreground.saturating_sub(1);

@@ -16,10 +16,17 @@ use tokio::sync::oneshot;
 use super::super::{Server, ServerConfig};
 use super::{LIMITS, config};
 use crate::runtime::tests::plugin_bytes;
-use crate::runtime::{Limits, Runtime, RuntimeConfig};
+use crate::runtime::{HardMaxima, Limits, Runtime, RuntimeConfig};
 
 /// Invocation slots of these tests' runtimes.
 const SLOTS: u32 = 2;
+
+/// Fuel no spin runs out of within any of these tests' deadlines, however
+/// fast the machine: about a day of spinning (tens of billions of units a
+/// second per core were seen). The shipped hard maximum (100 billion) lasts
+/// only seconds on a fast core, so it would make the outcome of a long call
+/// depend on the machine's speed.
+const ENDLESS_FUEL: u64 = 1 << 50;
 
 /// A server over a runtime with [`SLOTS`] slots and `hostile` loaded with a
 /// `deadline_ms` deadline (and fuel to spin all of it).
@@ -35,12 +42,16 @@ fn spinning(deadline_ms: u64, config: ServerConfig) -> Spinning {
     let runtime = Arc::new(
         Runtime::new(RuntimeConfig {
             max_concurrent_invocations: SLOTS,
+            hard_maxima: HardMaxima {
+                fuel: ENDLESS_FUEL,
+                ..HardMaxima::DEFAULT
+            },
             ..RuntimeConfig::default()
         })
         .unwrap(),
     );
     let slow = Limits {
-        fuel: 100_000_000_000,
+        fuel: ENDLESS_FUEL,
         deadline_ms,
         ..Limits::default()
     };
