@@ -99,7 +99,7 @@ pub use secrets::{
     Grant, Installed, LookupError, MAX_NAME_BYTES as MAX_SECRET_NAME_BYTES,
     MAX_VALUE_BYTES as MAX_SECRET_VALUE_BYTES, ReleaseError,
 };
-pub use share::ShortCallsFirst;
+pub use share::{MAX_WAITING as MAX_WAITING_FOR_QUOTA, ShortCallsFirst, Throttle};
 
 use crate::clock::{Clock, SystemClock};
 use enclet_sealed::OpenedBundle;
@@ -410,6 +410,42 @@ impl Runtime {
     #[must_use]
     pub fn plugins(&self) -> Vec<PluginInfo> {
         self.registry.infos()
+    }
+
+    /// Whether a call of `plugin` may start now (`Ok(None)`) or must first
+    /// wait for the plugin's CPU quota (`Ok(Some(throttle))`: sleep as long
+    /// as [`Throttle::wait`] says until it says zero, holding nothing but
+    /// the throttle, then invoke). See `share/quota.rs`. An unknown plugin is
+    /// admitted: the invocation reports it.
+    ///
+    /// # Errors
+    ///
+    /// [`InvokeError::Throttled`] if the plugin is over its quota and
+    /// [`MAX_WAITING_FOR_QUOTA`] of its calls already wait.
+    pub fn admit(&self, plugin: &Measurement) -> Result<Option<Throttle>, InvokeError> {
+        let Some(plugin) = self.registry.get(plugin) else {
+            return Ok(None);
+        };
+        self.share
+            .admit(&plugin.history)
+            .map_err(|t| InvokeError::Throttled {
+                quota_percent: t.quota_percent,
+                waiting: t.waiting,
+            })
+    }
+
+    /// Puts `plugin` far over its CPU quota, with another plugin being
+    /// called for the next ten minutes (for tests).
+    #[cfg(test)]
+    pub(crate) fn hold_back_for_tests(&self, plugin: &Measurement) {
+        if let Some(plugin) = self.registry.get(plugin) {
+            let now = std::time::Instant::now();
+            self.share.hold_back_for_tests(
+                &plugin.history,
+                std::time::Duration::from_secs(10),
+                now + std::time::Duration::from_mins(10),
+            );
+        }
     }
 
     fn prepare(

@@ -106,6 +106,15 @@ struct Args {
     /// others' calls like a long call would. 0: off.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     plugin_share_percent: u32,
+    /// With --long-call-ms: share of one core, in percent, a plugin's calls
+    /// may keep busy (measured as for --plugin-share-percent) while other
+    /// plugins' short calls are arriving. Beyond it, its next calls wait
+    /// before they start — holding no invocation slot — until its use has
+    /// fallen back to the quota; with 16 of its calls waiting, more are
+    /// refused at once with `throttled`. A plugin alone, or beside other
+    /// busy ones only, is never held back. 0: off.
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    plugin_quota_percent: u32,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -243,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
             max_pause: Duration::from_millis(args.long_call_pause_ms),
             idle_class: true,
             plugin_share_percent: args.plugin_share_percent,
+            plugin_quota_percent: args.plugin_quota_percent,
         }),
         ..RuntimeConfig::default()
     })

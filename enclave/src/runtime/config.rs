@@ -124,6 +124,12 @@ impl RuntimeConfig {
                     p.plugin_share_percent
                 ));
             }
+            if p.plugin_quota_percent > 10_000 {
+                return bad(format!(
+                    "short_calls_first.plugin_quota_percent is {}, must be 0..=10000",
+                    p.plugin_quota_percent
+                ));
+            }
         }
         if !(1..=256 * MIB).contains(&self.max_component_bytes) {
             return bad(format!(

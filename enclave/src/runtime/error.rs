@@ -123,6 +123,20 @@ pub enum InvokeError {
     /// parent must re-attest for a fresh one.
     #[error("{0}")]
     CapabilityExpired(String),
+    /// The plugin kept more than its CPU quota of a core busy while other
+    /// plugins were being called, and this many of its calls already wait
+    /// for it: refused without running. Nothing is wrong with the call.
+    #[error(
+        "throttled: the plugin's calls used more than its quota of {quota_percent}% of a core \
+         while other plugins were being called, and {waiting} of its calls already wait; \
+         try again later"
+    )]
+    Throttled {
+        /// The quota, in percent of one core.
+        quota_percent: u32,
+        /// Calls of the plugin already waiting for it.
+        waiting: u32,
+    },
     /// The plugin ran to completion and returned an error of its own.
     #[error("plugin error: {0}")]
     PluginError(String),
@@ -146,6 +160,7 @@ impl InvokeError {
             Self::GuestTrap(_) => "guest_trap",
             Self::Denied(_) => "denied",
             Self::CapabilityExpired(_) => "capability_expired",
+            Self::Throttled { .. } => "throttled",
             Self::PluginError(_) => "plugin_error",
             Self::Internal(_) => "internal",
         }

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 
 mod history;
 mod lane;
+mod quota;
 
 use super::cpu_time;
 pub(crate) use super::engine::Epoch;
@@ -52,6 +53,15 @@ pub(crate) use history::History;
 use history::REMEMBERED_CALLS;
 use lane::Lane;
 pub(crate) use lane::Teardown;
+pub use quota::{MAX_WAITING, Throttle};
+
+/// CPU time booked for each call on top of its own thread's: the work
+/// around it that thread time does not show — reading and dispatching the
+/// request, writing the answer, the peer's side of it. A plugin that answers
+/// 10,000 calls a second at once thus counts as half a core busy, not as
+/// nothing: calls that fail before doing any work (a refused memory grow, a
+/// trap at the first instruction) otherwise cost their plugin nothing.
+pub(crate) const CALL_OVERHEAD: Duration = Duration::from_micros(50);
 
 /// When a call counts as long, and how long a long one waits for short ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +81,11 @@ pub struct ShortCallsFirst {
     /// booked as each call ends and decayed over about 100 ms. Holds back a
     /// plugin that floods the enclave with cheap calls. 0: off.
     pub plugin_share_percent: u32,
+    /// Share of one core, in percent, a plugin's calls may keep busy (as
+    /// measured for `plugin_share_percent`) while other plugins' short calls
+    /// are arriving; beyond it its next calls wait before they start until
+    /// its use has fallen back to it (`share/quota.rs`). 0: off.
+    pub plugin_quota_percent: u32,
 }
 
 impl Default for ShortCallsFirst {
@@ -80,6 +95,7 @@ impl Default for ShortCallsFirst {
             max_pause: Duration::from_millis(4),
             idle_class: true,
             plugin_share_percent: 50,
+            plugin_quota_percent: 25,
         }
     }
 }
@@ -91,6 +107,9 @@ struct Policy {
     max_pause: Duration,
     /// Cores a plugin may keep busy before its calls start in the background.
     heavy_at: Option<f64>,
+    /// Cores a plugin may keep busy before its calls wait to start.
+    quota: Option<f64>,
+    quota_percent: u32,
 }
 
 /// What a call does after a tick.
@@ -127,6 +146,8 @@ struct Calls {
     in_lanes: usize,
     /// Background calls waiting for one.
     lane_waiters: usize,
+    /// The plugins that started foreground calls last.
+    recent: quota::Recent,
 }
 
 impl CpuShare {
@@ -150,6 +171,9 @@ impl CpuShare {
                 max_pause: p.max_pause,
                 heavy_at: (p.plugin_share_percent > 0)
                     .then(|| f64::from(p.plugin_share_percent) / 100.0),
+                quota: (p.plugin_quota_percent > 0)
+                    .then(|| f64::from(p.plugin_quota_percent) / 100.0),
+                quota_percent: p.plugin_quota_percent,
             }
         });
         Self {
@@ -173,11 +197,22 @@ impl CpuShare {
     /// from now on (waiting for its turn counts), unless the plugin ran long
     /// or heavy recently; no deadline until [`CallPace::starting`].
     pub(crate) fn arrive(self: &Arc<Self>, history: &Arc<History>) -> CallPace {
+        self.arrive_as(history, true)
+    }
+
+    /// As [`arrive`](Self::arrive); `counted`: whether the call counts as a
+    /// plugin's call for other plugins' quotas.
+    fn arrive_as(self: &Arc<Self>, history: &Arc<History>, counted: bool) -> CallPace {
+        let now = Instant::now();
         let background = self
             .policy
-            .is_some_and(|p| history.starts_in_background(p.heavy_at, Instant::now()));
+            .is_some_and(|p| history.starts_in_background(p.heavy_at, now));
         if !background {
-            self.lock().foreground += 1;
+            let mut calls = self.lock();
+            calls.foreground += 1;
+            if counted {
+                calls.recent.arrived(history, now);
+            }
         }
         self.epoch.call_started();
         CallPace {
@@ -199,7 +234,7 @@ impl CpuShare {
     /// no history: a plugin's trial instantiation at load, whose start bound
     /// must not depend on other calls, and which says nothing of its calls.
     pub(crate) fn begin_exempt(self: &Arc<Self>, deadline_ticks: u64) -> CallPace {
-        let mut pace = self.arrive(&Arc::default());
+        let mut pace = self.arrive_as(&Arc::default(), false);
         pace.exempt = true;
         pace.starting(deadline_ticks)
     }
@@ -414,7 +449,12 @@ impl Drop for CallPace {
         if self.deadline.is_some() && !self.exempt {
             self.history.record(Ended {
                 ran_long: self.ran_long,
-                cpu: self.cpu_used.or_else(|| self.cpu_so_far()),
+                cpu: Some(
+                    self.cpu_used
+                        .or_else(|| self.cpu_so_far())
+                        .unwrap_or_default()
+                        .saturating_add(CALL_OVERHEAD),
+                ),
                 at: Instant::now(),
             });
         }

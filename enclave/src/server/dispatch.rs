@@ -2,6 +2,9 @@
 //!
 //! * An invocation that gets an invocation slot at once runs on the lane that
 //!   read it (the short path: no hand-off between socket, plugin and answer).
+//! * An invocation of a plugin over its CPU quota (see the runtime) waits for
+//!   it in an async task, then as below; with too many of the plugin's
+//!   calls waiting already it is answered `throttled` at once.
 //! * An invocation that finds every slot taken waits for one in an async task
 //!   (first come, first served) and then runs on a lane of the pool; the lane
 //!   that read it goes on reading. So no lane ever waits for a slot, and
@@ -25,6 +28,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::answer::{encode_response, error_frame};
 use super::{Server, handler};
+use crate::runtime::Throttle;
 
 /// A request read and admitted.
 pub(super) struct Admitted {
@@ -71,6 +75,19 @@ impl Invocation {
     }
 }
 
+/// Sleeps until the plugin's CPU quota lets its call start (see the
+/// runtime's `share/quota.rs`); the throttle counts the call as waiting
+/// until the caller drops it.
+async fn wait_for_quota(throttle: &Throttle) {
+    loop {
+        let wait = throttle.wait();
+        if wait.is_zero() {
+            return;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// Starts serving `admitted`. Returns the invocation to run on this lane if
 /// it got a slot at once; everything else is under way elsewhere.
 pub(super) fn route(
@@ -87,7 +104,18 @@ pub(super) fn route(
     } = admitted;
     match request {
         Request::Invoke { plugin, input } => {
-            if let Ok(slot) = Arc::clone(&server.slots).try_acquire_owned() {
+            let throttle = match server.runtime.admit(&plugin) {
+                Ok(throttle) => throttle,
+                Err(e) => {
+                    let frame =
+                        encode_response(id, &handler::invoked(Err(e)), server.config.frame_limits);
+                    let _ = writer.send(frame, Some(permit));
+                    return None;
+                }
+            };
+            if throttle.is_none()
+                && let Ok(slot) = Arc::clone(&server.slots).try_acquire_owned()
+            {
                 return Some(Invocation {
                     id,
                     plugin,
@@ -99,6 +127,9 @@ pub(super) fn route(
             }
             let (server, writer) = (Arc::clone(server), writer.clone());
             runtime.spawn(async move {
+                if let Some(throttle) = throttle {
+                    wait_for_quota(&throttle).await;
+                }
                 // The slots are never closed.
                 let Ok(slot) = Arc::clone(&server.slots).acquire_owned().await else {
                     return;

@@ -298,4 +298,5 @@ async fn a_long_call_does_not_hold_up_its_connection() {
 mod accept;
 mod lanes;
 mod lifecycle;
+mod quota;
 mod saturation;

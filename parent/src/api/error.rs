@@ -80,6 +80,7 @@ pub fn status_for(code: &str) -> StatusCode {
         "enclave_unavailable" | "enclave_busy" | "overloaded" | "capability_expired" => {
             StatusCode::SERVICE_UNAVAILABLE
         }
+        "throttled" => StatusCode::TOO_MANY_REQUESTS,
         "enclave_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "no_attester" | "unsupported" => StatusCode::NOT_IMPLEMENTED,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -125,6 +126,7 @@ mod tests {
             ("start_limit", 422),
             ("unsupported_import", 422),
             ("overloaded", 503),
+            ("throttled", 429),
             ("internal", 500),
             ("something_new", 500),
         ] {

@@ -37,6 +37,8 @@ pub(crate) struct History {
     /// Calls left that start in the background after a long one.
     after_long: AtomicU32,
     load: Mutex<Load>,
+    /// Its calls waiting for its quota (`quota.rs`).
+    waiting: super::quota::Waiting,
 }
 
 /// What one call did, recorded when it ends.
@@ -55,6 +57,20 @@ impl History {
     pub(crate) fn starts_in_background(&self, heavy_at: Option<f64>, now: Instant) -> bool {
         self.after_long.load(Ordering::Relaxed) > 0
             || heavy_at.is_some_and(|heavy| self.lock().cores_at(now) > heavy)
+    }
+
+    /// How long until the plugin's use falls to `cores` if it does not call
+    /// again: zero if it is there already.
+    pub(crate) fn wait_to_fit(&self, cores: f64, now: Instant) -> Duration {
+        let load = self.lock().cores_at(now);
+        if load <= cores || cores <= 0.0 {
+            return Duration::ZERO;
+        }
+        LOAD_WINDOW.mul_f64((load / cores).ln())
+    }
+
+    pub(super) fn waiting(&self) -> &super::quota::Waiting {
+        &self.waiting
     }
 
     pub(crate) fn record(&self, call: Ended) {
@@ -137,6 +153,20 @@ mod tests {
         assert!((0.95..=1.05).contains(&cores), "{cores}");
         assert!(history.starts_in_background(Some(0.5), start + MS * 500));
         assert!(!history.starts_in_background(None, start + MS * 500));
+    }
+
+    #[test]
+    fn the_wait_to_fit_a_quota_is_how_long_the_use_takes_to_decay_to_it() {
+        let history = History::default();
+        let start = Instant::now();
+        // 100 ms of CPU booked at once: a whole core over the window.
+        history.record(ended(100_000, start));
+        let wait = history.wait_to_fit(0.25, start);
+        // e^(-t/100 ms) = 1/4 at t = 100 ms * ln 4 = 138.6 ms.
+        assert_eq!(wait.as_micros(), 138_629, "{wait:?}");
+        assert_eq!(history.wait_to_fit(0.25, start + wait), Duration::ZERO);
+        assert_eq!(history.wait_to_fit(1.5, start), Duration::ZERO);
+        assert_eq!(history.wait_to_fit(0.0, start), Duration::ZERO);
     }
 
     #[test]

@@ -19,6 +19,7 @@ fn patient_runtime() -> Runtime {
             max_pause: Duration::from_secs(1),
             idle_class: false,
             plugin_share_percent: 0,
+            plugin_quota_percent: 0,
         }),
         ..RuntimeConfig::default()
     })
@@ -117,12 +118,13 @@ async fn with_short_calls_first_off_a_spinning_call_never_waits() {
 #[test]
 fn out_of_range_settings_are_refused_naming_them() {
     let ms = Duration::from_millis;
-    for (long_after, max_pause, plugin_share_percent, named) in [
-        (Duration::ZERO, ms(4), 50, "long_after"),
-        (Duration::from_mins(11), ms(4), 50, "long_after"),
-        (ms(1), Duration::ZERO, 50, "max_pause"),
-        (ms(1), Duration::from_secs(2), 50, "max_pause"),
-        (ms(1), ms(4), 10_001, "plugin_share_percent"),
+    for (long_after, max_pause, (plugin_share_percent, plugin_quota_percent), named) in [
+        (Duration::ZERO, ms(4), (50, 25), "long_after"),
+        (Duration::from_mins(11), ms(4), (50, 25), "long_after"),
+        (ms(1), Duration::ZERO, (50, 25), "max_pause"),
+        (ms(1), Duration::from_secs(2), (50, 25), "max_pause"),
+        (ms(1), ms(4), (10_001, 25), "plugin_share_percent"),
+        (ms(1), ms(4), (50, 10_001), "plugin_quota_percent"),
     ] {
         let err = Runtime::new(RuntimeConfig {
             short_calls_first: Some(ShortCallsFirst {
@@ -130,6 +132,7 @@ fn out_of_range_settings_are_refused_naming_them() {
                 max_pause,
                 idle_class: false,
                 plugin_share_percent,
+                plugin_quota_percent,
             }),
             ..RuntimeConfig::default()
         })

@@ -84,7 +84,7 @@ fn spin(hostile: Measurement) -> Request {
     }
 }
 
-fn frames(requests: &[(u64, Request)]) -> Vec<u8> {
+pub(super) fn frames(requests: &[(u64, Request)]) -> Vec<u8> {
     requests
         .iter()
         .flat_map(|(id, request)| codec::encode(*id, request, LIMITS).unwrap())
@@ -92,7 +92,7 @@ fn frames(requests: &[(u64, Request)]) -> Vec<u8> {
 }
 
 /// The next answer; the timeout only guards against a hang.
-async fn answer(read: &mut BufReader<OwnedReadHalf>) -> (u64, Response) {
+pub(super) async fn answer(read: &mut BufReader<OwnedReadHalf>) -> (u64, Response) {
     let body = tokio::time::timeout(Duration::from_mins(1), read_frame(read, LIMITS, None))
         .await
         .expect("an answer within a minute")

@@ -1,0 +1,173 @@
+//! Per-plugin CPU quota: a plugin that keeps more than its quota of a core
+//! busy while other plugins are being called waits before its next call
+//! starts.
+//!
+//! Short calls first (the rest of `share.rs`) decides how calls that are
+//! already running share the cores. It cannot stop a plugin from starting
+//! call after call: a plugin whose calls each run for a few milliseconds,
+//! back to back, keeps a core to itself in the background lane, and one whose
+//! calls grow memory and fail takes the process's memory-map lock thousands
+//! of times a second. The quota holds such a plugin back *before* a call
+//! starts, where waiting costs nothing but the caller's time:
+//!
+//! * A plugin's use is the CPU time its calls' threads used, booked as each
+//!   call ends and decayed over [`LOAD_WINDOW`](super::history::LOAD_WINDOW)
+//!   ([`History`]).
+//! * While that is above the quota **and** another plugin started a short
+//!   (foreground) call within the last window, a new call of the plugin
+//!   waits — in an async task, holding no invocation slot and no lane —
+//!   until its use has decayed to the quota ([`Throttle::wait`]). With no
+//!   other plugin being called, nothing waits: a lone busy plugin, or
+//!   several busy ones, still get every core (calls of plugins over their
+//!   share start in the background and do not count as others).
+//! * At most [`MAX_WAITING`] calls of one plugin wait at once; more are
+//!   refused at once with `throttled`, so a flood cannot fill the
+//!   connection's in-flight budget that other plugins' calls need.
+//!
+//! Waiting time is not part of a call's deadline, which starts when it
+//! starts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::history::LOAD_WINDOW;
+use super::{CpuShare, History};
+
+/// Calls of one plugin that may wait for its quota at once.
+pub const MAX_WAITING: u32 = 16;
+
+/// Longest a held-back call sleeps before it asks again.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+/// The last plugins that started a foreground call: two distinct ones, so
+/// that the latest call of a plugin *other* than any given one is among
+/// them.
+#[derive(Debug, Default)]
+pub(super) struct Recent([Option<(Arc<History>, Instant)>; 2]);
+
+impl Recent {
+    pub(super) fn arrived(&mut self, plugin: &Arc<History>, now: Instant) {
+        let [latest, before] = &mut self.0;
+        if !latest.as_ref().is_some_and(|(p, _)| Arc::ptr_eq(p, plugin)) {
+            *before = latest.take();
+        }
+        *latest = Some((Arc::clone(plugin), now));
+    }
+
+    /// Whether a plugin other than `plugin` started a foreground call at or
+    /// after `since`.
+    fn other_than(&self, plugin: &Arc<History>, since: Instant) -> bool {
+        self.0
+            .iter()
+            .flatten()
+            .any(|(p, at)| !Arc::ptr_eq(p, plugin) && *at >= since)
+    }
+}
+
+/// The number of a plugin's calls waiting for its quota.
+#[derive(Debug, Default)]
+pub(super) struct Waiting(AtomicU32);
+
+/// A call over its plugin's quota was refused: too many already wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Throttled {
+    /// The quota, in percent of one core.
+    pub(crate) quota_percent: u32,
+    /// Calls of the plugin already waiting.
+    pub(crate) waiting: u32,
+}
+
+/// A call held back by its plugin's quota; counted among the plugin's
+/// waiting calls until dropped. Ask [`wait`](Self::wait) until it says zero,
+/// sleeping as long as it says, then start the call.
+#[derive(Debug)]
+pub struct Throttle {
+    share: Arc<CpuShare>,
+    history: Arc<History>,
+}
+
+impl Throttle {
+    /// How long to sleep before asking again (at most a second); zero: the
+    /// call may start now.
+    #[must_use]
+    pub fn wait(&self) -> Duration {
+        self.share
+            .quota_wait(&self.history, Instant::now())
+            .min(MAX_SLEEP)
+    }
+}
+
+impl Drop for Throttle {
+    fn drop(&mut self) {
+        self.history.waiting().0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl CpuShare {
+    /// Whether a call of the plugin with `history` may start now (`None`),
+    /// must wait for its quota (`Some`), or is refused because
+    /// [`MAX_WAITING`] of its calls already wait.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        history: &Arc<History>,
+    ) -> Result<Option<Throttle>, Throttled> {
+        if self.quota_wait(history, Instant::now()).is_zero() {
+            return Ok(None);
+        }
+        let waiting = &history.waiting().0;
+        waiting
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < MAX_WAITING).then_some(n + 1)
+            })
+            .map_err(|waiting| Throttled {
+                quota_percent: self.quota_percent(),
+                waiting,
+            })?;
+        Ok(Some(Throttle {
+            share: Arc::clone(self),
+            history: Arc::clone(history),
+        }))
+    }
+
+    /// How long until the plugin's use falls to its quota, if it must wait
+    /// for that now: over the quota while another plugin's short calls came
+    /// within the last window.
+    fn quota_wait(&self, history: &Arc<History>, now: Instant) -> Duration {
+        let Some(quota) = self.policy.and_then(|p| p.quota) else {
+            return Duration::ZERO;
+        };
+        let wait = history.wait_to_fit(quota, now);
+        if wait.is_zero() {
+            return wait;
+        }
+        let since = now.checked_sub(LOAD_WINDOW).unwrap_or(now);
+        if self.lock().recent.other_than(history, since) {
+            wait
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Books `cpu` for `history` and makes a call of another plugin look
+    /// as if it arrived at `at`: a plugin over its quota with others being
+    /// called, without timing anything (for tests).
+    #[cfg(test)]
+    pub(crate) fn hold_back_for_tests(&self, history: &History, cpu: Duration, at: Instant) {
+        history.record(super::history::Ended {
+            ran_long: false,
+            cpu: Some(cpu),
+            at: Instant::now(),
+        });
+        self.lock()
+            .recent
+            .arrived(&Arc::new(History::default()), at);
+    }
+
+    fn quota_percent(&self) -> u32 {
+        self.policy.map_or(0, |p| p.quota_percent)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The quota's decisions, on booked CPU time rather than real work: what is
+//! asserted is who waits, who is refused and who is not, never how fast
+//! anything ran.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::super::history::{Ended, LOAD_WINDOW};
+use super::super::{CALL_OVERHEAD, CpuShare, Epoch, History, ShortCallsFirst};
+use super::{MAX_WAITING, Throttled};
+
+fn share(quota_percent: u32) -> Arc<CpuShare> {
+    let policy = ShortCallsFirst {
+        idle_class: false,
+        plugin_quota_percent: quota_percent,
+        ..ShortCallsFirst::default()
+    };
+    Arc::new(CpuShare::new(
+        Arc::new(Epoch::default()),
+        Duration::from_millis(1),
+        Some(policy),
+        false,
+        2,
+    ))
+}
+
+/// Books `cpu` of CPU time for `plugin`, as if a call had just ended.
+fn book(plugin: &History, cpu: Duration) {
+    plugin.record(Ended {
+        ran_long: false,
+        cpu: Some(cpu),
+        at: Instant::now(),
+    });
+}
+
+/// A call of `plugin` arrives (and leaves without starting: no history).
+fn arrives(share: &Arc<CpuShare>, plugin: &Arc<History>) {
+    drop(share.arrive(plugin));
+}
+
+#[test]
+fn a_plugin_over_its_quota_waits_only_while_another_plugin_is_being_called() {
+    let share = share(25);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    // 40 ms of CPU over the last 100 ms: over the 25 % quota, under the 50 %
+    // share, so its calls still start in the foreground.
+    book(&busy, Duration::from_millis(40));
+    assert!(
+        share.admit(&busy).unwrap().is_none(),
+        "alone: not held back"
+    );
+    arrives(&share, &busy);
+    assert!(
+        share.admit(&busy).unwrap().is_none(),
+        "its own calls are not others"
+    );
+    arrives(&share, &other);
+    let throttle = share.admit(&busy).unwrap().expect("held back");
+    // Until 0.4 of a core has decayed to 0.25: ln 1.6 windows at most.
+    let wait = throttle.wait();
+    assert!(
+        !wait.is_zero() && wait <= LOAD_WINDOW.mul_f64(1.6_f64.ln()),
+        "{wait:?}"
+    );
+    // The other plugin, within its quota, is not held back beside it; and
+    // after its own call the busy one still is (the other's call counts).
+    assert!(share.admit(&other).unwrap().is_none());
+    arrives(&share, &busy);
+    assert!(share.admit(&busy).unwrap().is_some());
+}
+
+#[test]
+fn a_plugin_within_its_quota_is_not_held_back() {
+    let share = share(25);
+    let (light, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&light, Duration::from_millis(20));
+    arrives(&share, &other);
+    assert!(share.admit(&light).unwrap().is_none());
+}
+
+#[test]
+fn with_the_quota_off_nothing_is_held_back() {
+    let share = share(0);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&busy, LOAD_WINDOW * 10);
+    arrives(&share, &other);
+    assert!(share.admit(&busy).unwrap().is_none());
+}
+
+#[test]
+fn calls_of_plugins_over_their_share_do_not_count_as_others() {
+    // Two busy plugins: each one's calls start in the background (over the
+    // 50 % share), so neither holds the other back and both get the cores.
+    let share = share(25);
+    let (one, two) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&one, LOAD_WINDOW);
+    book(&two, LOAD_WINDOW);
+    arrives(&share, &two);
+    assert!(share.admit(&one).unwrap().is_none());
+}
+
+#[test]
+fn at_most_max_waiting_calls_of_a_plugin_wait_and_more_are_refused() {
+    let share = share(25);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&busy, LOAD_WINDOW * 10);
+    arrives(&share, &other);
+    let mut waiting: Vec<_> = (0..MAX_WAITING)
+        .map(|_| share.admit(&busy).unwrap().expect("held back"))
+        .collect();
+    assert_eq!(
+        share.admit(&busy).unwrap_err(),
+        Throttled {
+            quota_percent: 25,
+            waiting: MAX_WAITING
+        }
+    );
+    // One leaves: there is room again.
+    waiting.pop();
+    assert!(share.admit(&busy).unwrap().is_some());
+}
+
+#[test]
+fn every_call_is_booked_at_least_its_overhead() {
+    // A call that does nothing still costs its request's handling.
+    let share = share(25);
+    let plugin = Arc::new(History::default());
+    drop(share.arrive(&plugin).starting(1000));
+    let booked = plugin.cores_at(Instant::now());
+    let overhead = CALL_OVERHEAD.as_secs_f64() / LOAD_WINDOW.as_secs_f64();
+    assert!(booked >= overhead * 0.9, "{booked} < {overhead}");
+}
