@@ -41,6 +41,11 @@
 //!   time, and runs in the kernel's idle scheduling class where the process
 //!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short
 //!   calls little latency even with fewer cores than callers.
+//! * **CPU quota** (see `share/quota.rs`): a plugin whose calls keep more
+//!   than [`ShortCallsFirst::plugin_quota_percent`] of a core busy while
+//!   other plugins are being called waits before its next call starts
+//!   ([`Runtime::admit`]), or is refused `throttled` with
+//!   [`MAX_WAITING_FOR_QUOTA`] of its calls already waiting.
 //! * **Bulk memory in steps** (see `bulk_memory.rs`): every `memory.fill`
 //!   and `memory.copy` is rewritten before compiling into a loop of steps of
 //!   at most 4 KiB, so fuel, deadlines and the pauses above reach inside

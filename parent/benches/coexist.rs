@@ -29,7 +29,8 @@
 //! cycle through, comma-separated (default: all of [`HOSTILE_INPUTS`]),
 //! `ENCLET_COEXIST_SLOTS` (default 16), `ENCLET_COEXIST_ENCLAVE_ARGS` more
 //! arguments for the enclave, space-separated (default `--long-call-ms 1`:
-//! short calls first, with its default `--plugin-share-percent 50`;
+//! short calls first, with its defaults `--plugin-share-percent 50` and
+//! `--plugin-quota-percent 25`;
 //! `--long-call-ms 0` to compare without),
 //! `ENCLET_COEXIST_HOSTILE_FUEL` (default 20000000),
 //! `ENCLET_COEXIST_HOSTILE_DEADLINE_MS` (default 50); and as the e2e bench,

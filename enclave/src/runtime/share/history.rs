@@ -69,6 +69,11 @@ impl History {
         LOAD_WINDOW.mul_f64((load / cores).ln())
     }
 
+    /// Its next calls start in the background as after a long call.
+    pub(super) fn as_if_long(&self) {
+        self.after_long.store(REMEMBERED_CALLS, Ordering::Relaxed);
+    }
+
     pub(super) fn waiting(&self) -> &super::quota::Waiting {
         &self.waiting
     }

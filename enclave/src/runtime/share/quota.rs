@@ -20,6 +20,10 @@
 //!   other plugin being called, nothing waits: a lone busy plugin, or
 //!   several busy ones, still get every core (calls of plugins over their
 //!   share start in the background and do not count as others).
+//! * A call let in after waiting starts in the background, and so do the
+//!   plugin's next calls, as after a long call: once its use has decayed to
+//!   the quota it is below the share at which its calls would start in the
+//!   background, yet it is the plugin the quota held back.
 //! * At most [`MAX_WAITING`] calls of one plugin wait at once; more are
 //!   refused at once with `throttled`, so a flood cannot fill the
 //!   connection's in-flight budget that other plugins' calls need.
@@ -101,6 +105,11 @@ impl Throttle {
 impl Drop for Throttle {
     fn drop(&mut self) {
         self.history.waiting().0.fetch_sub(1, Ordering::Relaxed);
+        // Let in once its use has fallen to the quota, it is under the
+        // share at which its calls would start in the background; but it
+        // was held back, so its calls give way to short ones like long
+        // calls do (idle class, a lane, pauses at ticks).
+        self.history.as_if_long();
     }
 }
 

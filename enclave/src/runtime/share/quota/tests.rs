@@ -130,3 +130,18 @@ fn every_call_is_booked_at_least_its_overhead() {
     let overhead = CALL_OVERHEAD.as_secs_f64() / LOAD_WINDOW.as_secs_f64();
     assert!(booked >= overhead * 0.9, "{booked} < {overhead}");
 }
+
+#[test]
+fn a_call_let_in_after_waiting_starts_in_the_background() {
+    let share = share(25);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    // Over the quota, under the 50 % share: its calls start in the
+    // foreground until the quota holds one back.
+    book(&busy, Duration::from_millis(40));
+    assert!(!share.arrive(&busy).is_background());
+    arrives(&share, &other);
+    drop(share.admit(&busy).unwrap().expect("held back"));
+    assert!(share.arrive(&busy).is_background());
+    // Without being held back, a plugin's calls are not sent there.
+    assert!(!share.arrive(&other).is_background());
+}
