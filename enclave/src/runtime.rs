@@ -104,7 +104,10 @@ pub use secrets::{
     Grant, Installed, LookupError, MAX_NAME_BYTES as MAX_SECRET_NAME_BYTES,
     MAX_VALUE_BYTES as MAX_SECRET_VALUE_BYTES, ReleaseError,
 };
-pub use share::{MAX_WAITING as MAX_WAITING_FOR_QUOTA, ShortCallsFirst, Throttle};
+pub use share::{
+    MAX_WAITING as MAX_WAITING_FOR_QUOTA, MAX_WAITING_TOTAL as MAX_WAITING_FOR_QUOTAS,
+    ShortCallsFirst, Throttle,
+};
 
 use crate::clock::{Clock, SystemClock};
 use enclet_sealed::OpenedBundle;
@@ -426,7 +429,8 @@ impl Runtime {
     /// # Errors
     ///
     /// [`InvokeError::Throttled`] if the plugin is over its quota and
-    /// [`MAX_WAITING_FOR_QUOTA`] of its calls already wait.
+    /// [`MAX_WAITING_FOR_QUOTA`] of its calls, or [`MAX_WAITING_FOR_QUOTAS`]
+    /// calls in all, already wait.
     pub fn admit(&self, plugin: &Measurement) -> Result<Option<Throttle>, InvokeError> {
         let Some(plugin) = self.registry.get(plugin) else {
             return Ok(None);

@@ -110,9 +110,10 @@ struct Args {
     /// may keep busy (measured as for --plugin-share-percent) while other
     /// plugins' short calls are arriving. Beyond it, its next calls wait
     /// before they start — holding no invocation slot — until its use has
-    /// fallen back to the quota; with 16 of its calls waiting, more are
-    /// refused at once with `throttled`. A plugin alone, or beside other
-    /// busy ones only, is never held back. 0: off.
+    /// fallen back to the quota; with 16 of its calls (or 32 of all
+    /// plugins) waiting, more are refused at once with `throttled`. A
+    /// plugin alone, or beside other busy ones only, is never held back.
+    /// At most --plugin-share-percent (and 0 when that is 0). 0: off.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     plugin_quota_percent: u32,
     /// Microseconds a connection's reading thread keeps checking for the next
@@ -218,6 +219,28 @@ enum AttesterChoice {
     Some(AttesterConfig),
 }
 
+/// The short-calls-first policy the flags ask for (`None`: off).
+fn short_calls_first(args: &Args) -> anyhow::Result<Option<ShortCallsFirst>> {
+    if args.long_call_ms == 0 {
+        return Ok(None);
+    }
+    let (share, quota) = (args.plugin_share_percent, args.plugin_quota_percent);
+    if quota > 0 && (share == 0 || quota > share) {
+        bail!(
+            "--plugin-quota-percent {quota} must be 0 or at most --plugin-share-percent ({share}, \
+             not 0): over its share a plugin's calls no longer count against other plugins' \
+             quotas; with --plugin-share-percent 0 pass --plugin-quota-percent 0"
+        );
+    }
+    Ok(Some(ShortCallsFirst {
+        long_after: Duration::from_millis(args.long_call_ms),
+        max_pause: Duration::from_millis(args.long_call_pause_ms),
+        idle_class: true,
+        plugin_share_percent: share,
+        plugin_quota_percent: quota,
+    }))
+}
+
 fn parse_attester(s: &str) -> Result<AttesterChoice, String> {
     if s == "none" {
         return Ok(AttesterChoice::None);
@@ -247,13 +270,7 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent_compiles: args.max_concurrent_compiles,
         compile_timeout: Duration::from_millis(args.compile_timeout_ms),
         capability_gate: capability_gate(args.capability_root.as_deref())?,
-        short_calls_first: (args.long_call_ms > 0).then(|| ShortCallsFirst {
-            long_after: Duration::from_millis(args.long_call_ms),
-            max_pause: Duration::from_millis(args.long_call_pause_ms),
-            idle_class: true,
-            plugin_share_percent: args.plugin_share_percent,
-            plugin_quota_percent: args.plugin_quota_percent,
-        }),
+        short_calls_first: short_calls_first(&args)?,
         ..RuntimeConfig::default()
     })
     .context("starting the plugin runtime")?;
@@ -398,6 +415,39 @@ mod tests {
                 "{attester}"
             );
         }
+    }
+
+    #[test]
+    fn the_quota_must_not_exceed_the_share() {
+        let policy = |extra: &[&str]| {
+            let mut argv = vec!["e", "--listen", "unix:/run/e.sock", "--long-call-ms", "1"];
+            argv.extend_from_slice(extra);
+            short_calls_first(&parse(&argv).unwrap())
+        };
+        let defaults = policy(&[]).unwrap().unwrap();
+        assert_eq!(
+            (defaults.plugin_share_percent, defaults.plugin_quota_percent),
+            (50, 25)
+        );
+        assert!(policy(&["--plugin-share-percent", "0", "--plugin-quota-percent", "0"]).is_ok());
+        assert!(policy(&["--plugin-quota-percent", "50"]).is_ok());
+        for refused in [
+            &["--plugin-share-percent", "0"][..],
+            &["--plugin-quota-percent", "51"][..],
+        ] {
+            let e = policy(refused).unwrap_err().to_string();
+            assert!(e.contains("--plugin-quota-percent"), "{refused:?}: {e}");
+        }
+        // Off altogether: the quota flags do not matter.
+        let off = parse(&[
+            "e",
+            "--listen",
+            "unix:/run/e.sock",
+            "--plugin-share-percent",
+            "0",
+        ])
+        .unwrap();
+        assert!(short_calls_first(&off).unwrap().is_none());
     }
 
     #[test]

@@ -130,6 +130,19 @@ impl RuntimeConfig {
                     p.plugin_quota_percent
                 ));
             }
+            // Over its share a plugin's calls start in the background, where
+            // they stop counting against other plugins' quotas: with the
+            // quota above the share (or no share), busy plugins would hold
+            // each other back with cores to spare.
+            if p.plugin_quota_percent > 0
+                && (p.plugin_share_percent == 0 || p.plugin_quota_percent > p.plugin_share_percent)
+            {
+                return bad(format!(
+                    "short_calls_first.plugin_quota_percent is {}, must be 0 or at most \
+                     plugin_share_percent ({}, not 0)",
+                    p.plugin_quota_percent, p.plugin_share_percent
+                ));
+            }
         }
         if !(1..=256 * MIB).contains(&self.max_component_bytes) {
             return bad(format!(

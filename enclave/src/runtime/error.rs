@@ -124,17 +124,19 @@ pub enum InvokeError {
     #[error("{0}")]
     CapabilityExpired(String),
     /// The plugin kept more than its CPU quota of a core busy while other
-    /// plugins were being called, and this many of its calls already wait
-    /// for it: refused without running. Nothing is wrong with the call.
+    /// plugins were being called, and as many calls as may already wait
+    /// for their quota (of this plugin, or in all): refused without
+    /// running. Nothing is wrong with the call.
     #[error(
         "throttled: the plugin's calls used more than its quota of {quota_percent}% of a core \
-         while other plugins were being called, and {waiting} of its calls already wait; \
-         try again later"
+         while other plugins were being called, and {waiting} calls already wait for their \
+         quota (at most 16 of one plugin, 32 in all); try again later"
     )]
     Throttled {
         /// The quota, in percent of one core.
         quota_percent: u32,
-        /// Calls of the plugin already waiting for it.
+        /// Calls already waiting: of the plugin or in all, whichever bound
+        /// was reached.
         waiting: u32,
     },
     /// The plugin ran to completion and returned an error of its own.

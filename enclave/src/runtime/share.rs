@@ -53,7 +53,7 @@ pub(crate) use history::History;
 use history::REMEMBERED_CALLS;
 use lane::Lane;
 pub(crate) use lane::Teardown;
-pub use quota::{MAX_WAITING, Throttle};
+pub use quota::{MAX_WAITING, MAX_WAITING_TOTAL, Throttle};
 
 /// CPU time booked for each call on top of its own thread's: the work
 /// around it that thread time does not show — reading and dispatching the
@@ -136,6 +136,8 @@ pub(crate) struct CpuShare {
     lanes: usize,
     calls: Mutex<Calls>,
     resumed: Condvar,
+    /// Calls of all plugins waiting for their quotas.
+    waiting: quota::Waiting,
 }
 
 #[derive(Debug, Default)]
@@ -185,6 +187,7 @@ impl CpuShare {
             lanes: busy_at.saturating_sub(1).max(1),
             calls: Mutex::default(),
             resumed: Condvar::new(),
+            waiting: quota::Waiting::default(),
         }
     }
 

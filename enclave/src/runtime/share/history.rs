@@ -69,9 +69,18 @@ impl History {
         LOAD_WINDOW.mul_f64((load / cores).ln())
     }
 
-    /// Its next calls start in the background as after a long call.
-    pub(super) fn as_if_long(&self) {
-        self.after_long.store(REMEMBERED_CALLS, Ordering::Relaxed);
+    /// Its next calls start in the background as after a long call, one
+    /// more for each call so marked (up to `more` beyond the usual), so
+    /// that calls let in together all do even if some end short first.
+    pub(super) fn as_if_long(&self, more: u32) {
+        let _ = self
+            .after_long
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(
+                    n.saturating_add(1)
+                        .clamp(REMEMBERED_CALLS, REMEMBERED_CALLS.saturating_add(more)),
+                )
+            });
     }
 
     pub(super) fn waiting(&self) -> &super::quota::Waiting {

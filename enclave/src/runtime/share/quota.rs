@@ -24,9 +24,17 @@
 //!   plugin's next calls, as after a long call: once its use has decayed to
 //!   the quota it is below the share at which its calls would start in the
 //!   background, yet it is the plugin the quota held back.
-//! * At most [`MAX_WAITING`] calls of one plugin wait at once; more are
-//!   refused at once with `throttled`, so a flood cannot fill the
-//!   connection's in-flight budget that other plugins' calls need.
+//! * At most [`MAX_WAITING`] calls of one plugin, and [`MAX_WAITING_TOTAL`]
+//!   calls in all, wait at once; more are refused at once with
+//!   `throttled`. Waiting calls hold their connection's in-flight permits,
+//!   so the total bound keeps a connection with the default budget (64)
+//!   readable for the other plugins' calls; an enclave run with
+//!   `--max-in-flight` at or below the total can still have its
+//!   connection filled by waiting calls.
+//! * Waiting calls go first: while any call of a plugin waits, its new
+//!   calls wait too, and each call let in books [`CALL_OVERHEAD`] at once,
+//!   so calls released together are let in one after the other rather than
+//!   all at the moment the plugin's use falls to the quota.
 //!
 //! Waiting time is not part of a call's deadline, which starts when it
 //! starts.
@@ -35,11 +43,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::history::LOAD_WINDOW;
-use super::{CpuShare, History};
+use super::history::{Ended, LOAD_WINDOW};
+use super::{CALL_OVERHEAD, CpuShare, History};
 
 /// Calls of one plugin that may wait for its quota at once.
 pub const MAX_WAITING: u32 = 16;
+
+/// Calls of all plugins that may wait for their quotas at once.
+pub const MAX_WAITING_TOTAL: u32 = 32;
 
 /// Longest a held-back call sleeps before it asks again.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -73,12 +84,32 @@ impl Recent {
 #[derive(Debug, Default)]
 pub(super) struct Waiting(AtomicU32);
 
+impl Waiting {
+    /// Counts one more, unless `max` are counted; `Err` with the count.
+    fn enter(&self, max: u32) -> Result<(), u32> {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(|_| ())
+    }
+
+    fn leave(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
+}
+
 /// A call over its plugin's quota was refused: too many already wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Throttled {
     /// The quota, in percent of one core.
     pub(crate) quota_percent: u32,
-    /// Calls of the plugin already waiting.
+    /// Calls already waiting: of the plugin ([`MAX_WAITING`]) or in all
+    /// ([`MAX_WAITING_TOTAL`]), whichever bound was reached.
     pub(crate) waiting: u32,
 }
 
@@ -104,12 +135,20 @@ impl Throttle {
 
 impl Drop for Throttle {
     fn drop(&mut self) {
-        self.history.waiting().0.fetch_sub(1, Ordering::Relaxed);
+        // Booked now, so the next waiter released at the same moment finds
+        // the plugin over its quota again, for a moment.
+        self.history.record(Ended {
+            ran_long: false,
+            cpu: Some(CALL_OVERHEAD),
+            at: Instant::now(),
+        });
         // Let in once its use has fallen to the quota, it is under the
         // share at which its calls would start in the background; but it
         // was held back, so its calls give way to short ones like long
         // calls do (idle class, a lane, pauses at ticks).
-        self.history.as_if_long();
+        self.history.as_if_long(MAX_WAITING);
+        self.history.waiting().leave();
+        self.share.waiting.leave();
     }
 }
 
@@ -121,18 +160,19 @@ impl CpuShare {
         self: &Arc<Self>,
         history: &Arc<History>,
     ) -> Result<Option<Throttle>, Throttled> {
-        if self.quota_wait(history, Instant::now()).is_zero() {
+        let over = !self.quota_wait(history, Instant::now()).is_zero();
+        if !over && !history.waiting().any() {
             return Ok(None);
         }
-        let waiting = &history.waiting().0;
-        waiting
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < MAX_WAITING).then_some(n + 1)
-            })
-            .map_err(|waiting| Throttled {
-                quota_percent: self.quota_percent(),
-                waiting,
-            })?;
+        let throttled = |waiting| Throttled {
+            quota_percent: self.quota_percent(),
+            waiting,
+        };
+        history.waiting().enter(MAX_WAITING).map_err(throttled)?;
+        if let Err(all) = self.waiting.enter(MAX_WAITING_TOTAL) {
+            history.waiting().leave();
+            return Err(throttled(all));
+        }
         Ok(Some(Throttle {
             share: Arc::clone(self),
             history: Arc::clone(history),
@@ -163,7 +203,7 @@ impl CpuShare {
     /// called, without timing anything (for tests).
     #[cfg(test)]
     pub(crate) fn hold_back_for_tests(&self, history: &History, cpu: Duration, at: Instant) {
-        history.record(super::history::Ended {
+        history.record(Ended {
             ran_long: false,
             cpu: Some(cpu),
             at: Instant::now(),

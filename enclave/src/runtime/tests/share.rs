@@ -125,6 +125,8 @@ fn out_of_range_settings_are_refused_naming_them() {
         (ms(1), Duration::from_secs(2), (50, 25), "max_pause"),
         (ms(1), ms(4), (10_001, 25), "plugin_share_percent"),
         (ms(1), ms(4), (50, 10_001), "plugin_quota_percent"),
+        (ms(1), ms(4), (20, 25), "plugin_quota_percent"),
+        (ms(1), ms(4), (0, 25), "plugin_quota_percent"),
     ] {
         let err = Runtime::new(RuntimeConfig {
             short_calls_first: Some(ShortCallsFirst {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::history::{Ended, LOAD_WINDOW};
 use super::super::{CALL_OVERHEAD, CpuShare, Epoch, History, ShortCallsFirst};
-use super::{MAX_WAITING, Throttled};
+use super::{MAX_WAITING, MAX_WAITING_TOTAL, Throttled};
 
 fn share(quota_percent: u32) -> Arc<CpuShare> {
     let policy = ShortCallsFirst {
@@ -118,6 +118,102 @@ fn at_most_max_waiting_calls_of_a_plugin_wait_and_more_are_refused() {
     // One leaves: there is room again.
     waiting.pop();
     assert!(share.admit(&busy).unwrap().is_some());
+}
+
+#[test]
+fn at_most_max_waiting_total_calls_wait_in_all() {
+    let share = share(25);
+    let other = Arc::new(History::default());
+    arrives(&share, &other);
+    let plugins: Vec<_> = (0..3).map(|_| Arc::new(History::default())).collect();
+    for plugin in &plugins {
+        book(plugin, LOAD_WINDOW * 10);
+    }
+    let mut waiting = Vec::new();
+    for plugin in &plugins[..2] {
+        for _ in 0..MAX_WAITING {
+            waiting.push(share.admit(plugin).unwrap().expect("held back"));
+        }
+    }
+    assert_eq!(waiting.len(), MAX_WAITING_TOTAL as usize);
+    // A third plugin, with none of its own calls waiting, finds no room.
+    assert_eq!(
+        share.admit(&plugins[2]).unwrap_err(),
+        Throttled {
+            quota_percent: 25,
+            waiting: MAX_WAITING_TOTAL
+        }
+    );
+    waiting.pop();
+    assert!(share.admit(&plugins[2]).unwrap().is_some());
+}
+
+#[test]
+fn another_plugins_call_holds_a_plugin_back_for_one_window_only() {
+    let share = share(25);
+    let busy = Arc::new(History::default());
+    let now = Instant::now();
+    // The other plugin's call came just over a window ago, then just
+    // inside one.
+    let long_ago = now
+        .checked_sub(LOAD_WINDOW * 2)
+        .expect("the clock has run that long");
+    share.hold_back_for_tests(&busy, LOAD_WINDOW * 10, long_ago);
+    assert!(share.admit(&busy).unwrap().is_none());
+    share.hold_back_for_tests(&busy, Duration::ZERO, Instant::now());
+    assert!(share.admit(&busy).unwrap().is_some());
+}
+
+#[test]
+fn while_calls_of_a_plugin_wait_its_new_calls_wait_behind_them() {
+    let share = share(25);
+    let (plugin, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    arrives(&share, &other);
+    // Within its quota, nothing waiting: let in at once.
+    assert!(share.admit(&plugin).unwrap().is_none());
+    // One of its calls still waits (its use has just decayed): a new call
+    // does not overtake it.
+    plugin.waiting().enter(MAX_WAITING).unwrap();
+    let queued = share.admit(&plugin).unwrap().expect("queued behind");
+    // It may go as soon as it asks (nothing to wait for any more).
+    assert!(queued.wait().is_zero());
+    plugin.waiting().leave();
+}
+
+#[test]
+fn a_call_let_in_books_its_overhead_at_once() {
+    // So calls released together do not all find the plugin at its quota:
+    // each one let in raises its use before the next one asks.
+    let share = share(25);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&busy, LOAD_WINDOW);
+    arrives(&share, &other);
+    let throttle = share.admit(&busy).unwrap().expect("held back");
+    let later = Instant::now() + LOAD_WINDOW;
+    let before = busy.cores_at(later);
+    drop(throttle);
+    let booked = busy.cores_at(later) - before;
+    let overhead = CALL_OVERHEAD.as_secs_f64() / LOAD_WINDOW.as_secs_f64();
+    assert!(booked >= overhead * 0.3, "{booked} < {overhead}");
+}
+
+#[test]
+fn every_call_let_in_together_starts_in_the_background_even_if_some_end_short() {
+    let share = share(25);
+    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
+    book(&busy, LOAD_WINDOW);
+    arrives(&share, &other);
+    let throttles: Vec<_> = (0..MAX_WAITING)
+        .map(|_| share.admit(&busy).unwrap().expect("held back"))
+        .collect();
+    drop(throttles);
+    // Each let-in call that ends short forgets one; all 16 still start in
+    // the background, even if the first ones end before the last start.
+    for i in 0..MAX_WAITING {
+        let call = share.arrive(&busy);
+        assert!(call.is_background(), "call {i}");
+        drop(call.starting(1000));
+    }
 }
 
 #[test]
