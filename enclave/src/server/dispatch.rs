@@ -78,7 +78,7 @@ impl Invocation {
 /// Sleeps until the plugin's CPU quota lets its call start (see the
 /// runtime's `share/quota.rs`); the throttle counts the call as waiting
 /// until the caller drops it.
-async fn wait_for_quota(throttle: &Throttle) {
+pub(super) async fn wait_for_quota(throttle: &Throttle) {
     loop {
         let wait = throttle.wait();
         if wait.is_zero() {

@@ -92,3 +92,42 @@ async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled()
     assert_eq!(ran, (1..calls).collect::<Vec<_>>());
     let _ = stop.send(());
 }
+
+/// The async request handler (not the lanes' route) applies the quota too.
+#[tokio::test]
+async fn the_async_handler_applies_the_quota_too() {
+    let runtime = Arc::new(
+        Runtime::new(RuntimeConfig {
+            short_calls_first: Some(ShortCallsFirst {
+                idle_class: false,
+                ..ShortCallsFirst::default()
+            }),
+            ..RuntimeConfig::default()
+        })
+        .unwrap(),
+    );
+    let hostile = runtime
+        .load("hostile", &plugin_bytes("hostile"), None)
+        .unwrap()
+        .info
+        .measurement;
+    runtime.hold_back_for_tests(&hostile);
+    let waiting: Vec<_> = (0..MAX_WAITING_FOR_QUOTA)
+        .map(|_| runtime.admit(&hostile).unwrap().expect("held back"))
+        .collect();
+    let server = Arc::new(Server::new(Arc::clone(&runtime), None, config()).unwrap());
+    let invoke = || Request::Invoke {
+        plugin: hostile,
+        input: b"err".to_vec(),
+    };
+    match super::handle(&server, invoke()).await {
+        Response::Error(e) => assert_eq!(e.code, "throttled", "{}", e.message),
+        other => panic!("not throttled: {other:?}"),
+    }
+    drop(waiting);
+    // With room to wait, it waits for the quota and then runs.
+    match super::handle(&server, invoke()).await {
+        Response::Error(e) => assert_eq!(e.code, "plugin_error", "{}", e.message),
+        other => panic!("not run: {other:?}"),
+    }
+}
