@@ -15,9 +15,9 @@ use super::saturation::{answer, frames};
 use crate::runtime::tests::plugin_bytes;
 use crate::runtime::{MAX_WAITING_FOR_QUOTA, Runtime, RuntimeConfig, ShortCallsFirst};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled() {
-    let runtime = Arc::new(
+/// A runtime with short calls first and its default quota (25 %).
+fn runtime() -> Arc<Runtime> {
+    Arc::new(
         Runtime::new(RuntimeConfig {
             short_calls_first: Some(ShortCallsFirst {
                 idle_class: false,
@@ -26,7 +26,12 @@ async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled()
             ..RuntimeConfig::default()
         })
         .unwrap(),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled() {
+    let runtime = runtime();
     let load = |name: &str| {
         runtime
             .load(name, &plugin_bytes(name), None)
@@ -96,16 +101,7 @@ async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled()
 /// The async request handler (not the lanes' route) applies the quota too.
 #[tokio::test]
 async fn the_async_handler_applies_the_quota_too() {
-    let runtime = Arc::new(
-        Runtime::new(RuntimeConfig {
-            short_calls_first: Some(ShortCallsFirst {
-                idle_class: false,
-                ..ShortCallsFirst::default()
-            }),
-            ..RuntimeConfig::default()
-        })
-        .unwrap(),
-    );
+    let runtime = runtime();
     let hostile = runtime
         .load("hostile", &plugin_bytes("hostile"), None)
         .unwrap()
