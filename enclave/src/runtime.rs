@@ -421,9 +421,9 @@ impl Runtime {
     }
 
     /// Whether a call of `plugin` may start now (`Ok(None)`) or must first
-    /// wait for the plugin's CPU quota (`Ok(Some(throttle))`: sleep as long
-    /// as [`Throttle::wait`] says until it says zero, holding nothing but
-    /// the throttle, then invoke). See `share/quota.rs`. An unknown plugin is
+    /// wait for the plugin's CPU quota (`Ok(Some(throttle))`: await
+    /// [`Throttle::let_in`], holding nothing else, then invoke). See
+    /// `share/quota.rs`. An unknown plugin is
     /// admitted: the invocation reports it.
     ///
     /// # Errors

@@ -28,7 +28,6 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::answer::{encode_response, error_frame};
 use super::{Server, handler};
-use crate::runtime::Throttle;
 
 /// A request read and admitted.
 pub(super) struct Admitted {
@@ -75,19 +74,6 @@ impl Invocation {
     }
 }
 
-/// Sleeps until the plugin's CPU quota lets its call start (see the
-/// runtime's `share/quota.rs`); the throttle counts the call as waiting
-/// until the caller drops it.
-pub(super) async fn wait_for_quota(throttle: &Throttle) {
-    loop {
-        let wait = throttle.wait();
-        if wait.is_zero() {
-            return;
-        }
-        tokio::time::sleep(wait).await;
-    }
-}
-
 /// Starts serving `admitted`. Returns the invocation to run on this lane if
 /// it got a slot at once; everything else is under way elsewhere.
 pub(super) fn route(
@@ -128,7 +114,7 @@ pub(super) fn route(
             let (server, writer) = (Arc::clone(server), writer.clone());
             runtime.spawn(async move {
                 if let Some(throttle) = throttle {
-                    wait_for_quota(&throttle).await;
+                    throttle.let_in().await;
                 }
                 // The slots are never closed.
                 let Ok(slot) = Arc::clone(&server.slots).acquire_owned().await else {

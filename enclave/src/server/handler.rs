@@ -39,11 +39,10 @@ pub(super) async fn handle(server: &Arc<Server>, request: Request) -> Response {
             }
         }
         Request::Invoke { plugin, input } => {
-            // As `dispatch::route` does: the quota first, the throttle
-            // dropped before the call arrives.
+            // As `dispatch::route` does: the quota first.
             match server.runtime.admit(&plugin) {
                 Err(e) => return invoked(Err(e)),
-                Ok(Some(throttle)) => super::dispatch::wait_for_quota(&throttle).await,
+                Ok(Some(throttle)) => throttle.let_in().await,
                 Ok(None) => {}
             }
             return invoked(server.runtime.invoke(&plugin, input).await);

@@ -114,8 +114,7 @@ pub(crate) struct Throttled {
 }
 
 /// A call held back by its plugin's quota; counted among the plugin's
-/// waiting calls until dropped. Ask [`wait`](Self::wait) until it says zero,
-/// sleeping as long as it says, then start the call.
+/// waiting calls until [`let_in`](Self::let_in) returns (or it is dropped).
 #[derive(Debug)]
 pub struct Throttle {
     share: Arc<CpuShare>,
@@ -126,10 +125,23 @@ impl Throttle {
     /// How long to sleep before asking again (at most a second); zero: the
     /// call may start now.
     #[must_use]
-    pub fn wait(&self) -> Duration {
+    pub(crate) fn wait(&self) -> Duration {
         self.share
             .quota_wait(&self.history, Instant::now())
             .min(MAX_SLEEP)
+    }
+
+    /// Sleeps until the quota lets the call start, then lets it in: the
+    /// call must arrive at the runtime only after this returns, so that it
+    /// starts in the background (see the module docs).
+    pub async fn let_in(self) {
+        loop {
+            let wait = self.wait();
+            if wait.is_zero() {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -155,7 +167,8 @@ impl Drop for Throttle {
 impl CpuShare {
     /// Whether a call of the plugin with `history` may start now (`None`),
     /// must wait for its quota (`Some`), or is refused because
-    /// [`MAX_WAITING`] of its calls already wait.
+    /// [`MAX_WAITING`] of its calls, or [`MAX_WAITING_TOTAL`] in all, already
+    /// wait.
     pub(crate) fn admit(
         self: &Arc<Self>,
         history: &Arc<History>,

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use enclet_protocol::{Request, Response, Transport as _, UnixTransport};
+use enclet_protocol::{Request, Response};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::sync::oneshot;
 
 use super::super::Server;
 use super::config;
-use super::saturation::{answer, frames};
+use super::saturation::{answer, frames, serve};
 use crate::runtime::tests::plugin_bytes;
 use crate::runtime::{MAX_WAITING_FOR_QUOTA, Runtime, RuntimeConfig, ShortCallsFirst};
 
@@ -43,13 +42,7 @@ async fn calls_over_the_quota_wait_then_run_and_beyond_the_bound_are_throttled()
     // Ten seconds of CPU booked: about 0.6 s before it has decayed to 25 %.
     runtime.hold_back_for_tests(&hostile);
     let server = Arc::new(Server::new(runtime, None, config()).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("e.sock");
-    let listener = UnixTransport::new(&path).bind().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(Arc::clone(&server).serve::<UnixTransport>(listener, async {
-        let _ = stopped.await;
-    }));
+    let (_dir, path, stop) = serve(&server);
 
     let (read, mut write) = UnixStream::connect(&path).await.unwrap().into_split();
     let mut read = BufReader::new(read);

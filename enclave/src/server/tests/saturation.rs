@@ -61,20 +61,29 @@ fn spinning(deadline_ms: u64, config: ServerConfig) -> Spinning {
         .info
         .measurement;
     let server = Arc::new(Server::new(runtime, None, config).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("e.sock");
-    let listener = UnixTransport::new(&path).bind().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(Arc::clone(&server).serve::<UnixTransport>(listener, async {
-        let _ = rx.await;
-    }));
+    let (dir, path, stop) = serve(&server);
     Spinning {
         server,
         hostile,
         _dir: dir,
         path,
-        stop: Some(tx),
+        stop: Some(stop),
     }
+}
+
+/// Serves `server` on a fresh Unix socket until the sender is used (or
+/// dropped); the directory holds the socket.
+pub(super) fn serve(
+    server: &Arc<Server>,
+) -> (tempfile::TempDir, std::path::PathBuf, oneshot::Sender<()>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.sock");
+    let listener = UnixTransport::new(&path).bind().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(Arc::clone(server).serve::<UnixTransport>(listener, async {
+        let _ = rx.await;
+    }));
+    (dir, path, tx)
 }
 
 fn spin(hostile: Measurement) -> Request {

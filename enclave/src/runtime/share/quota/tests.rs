@@ -38,6 +38,14 @@ fn arrives(share: &Arc<CpuShare>, plugin: &Arc<History>) {
     drop(share.arrive(plugin));
 }
 
+/// A plugin that booked `cpu`, and a call of another plugin just arrived.
+fn beside_another(share: &Arc<CpuShare>, cpu: Duration) -> Arc<History> {
+    let plugin = Arc::new(History::default());
+    book(&plugin, cpu);
+    arrives(share, &Arc::new(History::default()));
+    plugin
+}
+
 #[test]
 fn a_plugin_over_its_quota_waits_only_while_another_plugin_is_being_called() {
     let share = share(25);
@@ -72,18 +80,14 @@ fn a_plugin_over_its_quota_waits_only_while_another_plugin_is_being_called() {
 #[test]
 fn a_plugin_within_its_quota_is_not_held_back() {
     let share = share(25);
-    let (light, other) = (Arc::new(History::default()), Arc::new(History::default()));
-    book(&light, Duration::from_millis(20));
-    arrives(&share, &other);
+    let light = beside_another(&share, Duration::from_millis(20));
     assert!(share.admit(&light).unwrap().is_none());
 }
 
 #[test]
 fn with_the_quota_off_nothing_is_held_back() {
     let share = share(0);
-    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
-    book(&busy, LOAD_WINDOW * 10);
-    arrives(&share, &other);
+    let busy = beside_another(&share, LOAD_WINDOW * 10);
     assert!(share.admit(&busy).unwrap().is_none());
 }
 
@@ -102,9 +106,7 @@ fn calls_of_plugins_over_their_share_do_not_count_as_others() {
 #[test]
 fn at_most_max_waiting_calls_of_a_plugin_wait_and_more_are_refused() {
     let share = share(25);
-    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
-    book(&busy, LOAD_WINDOW * 10);
-    arrives(&share, &other);
+    let busy = beside_another(&share, LOAD_WINDOW * 10);
     let mut waiting: Vec<_> = (0..MAX_WAITING)
         .map(|_| share.admit(&busy).unwrap().expect("held back"))
         .collect();
@@ -185,9 +187,7 @@ fn a_call_let_in_books_its_overhead_at_once() {
     // So calls released together do not all find the plugin at its quota:
     // each one let in raises its use before the next one asks.
     let share = share(25);
-    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
-    book(&busy, LOAD_WINDOW);
-    arrives(&share, &other);
+    let busy = beside_another(&share, LOAD_WINDOW);
     let throttle = share.admit(&busy).unwrap().expect("held back");
     let later = Instant::now() + LOAD_WINDOW;
     let before = busy.cores_at(later);
@@ -200,9 +200,7 @@ fn a_call_let_in_books_its_overhead_at_once() {
 #[test]
 fn every_call_let_in_together_starts_in_the_background_even_if_some_end_short() {
     let share = share(25);
-    let (busy, other) = (Arc::new(History::default()), Arc::new(History::default()));
-    book(&busy, LOAD_WINDOW);
-    arrives(&share, &other);
+    let busy = beside_another(&share, LOAD_WINDOW);
     let throttles: Vec<_> = (0..MAX_WAITING)
         .map(|_| share.admit(&busy).unwrap().expect("held back"))
         .collect();
