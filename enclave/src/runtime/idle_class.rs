@@ -40,13 +40,24 @@ impl IdleClass {
     /// Moves the calling thread into the idle class; `None` if it is not in
     /// the normal or batch class (an operator's choice, kept) or the kernel
     /// refuses.
+    ///
+    /// Then gives up the CPU once: the kernel does not choose again when the
+    /// running thread changes class at an unchanged nice value, so without
+    /// it a thread woken for a short call while this one was still in the
+    /// normal class kept waiting behind it, now in the idle class, until the
+    /// next timer tick or system call (measured: most of the 1 ms a spinning
+    /// call runs between epoch ticks).
     pub(crate) fn enter() -> Option<Self> {
         let tid = this_thread();
         let previous = policy_of(tid)?;
         if previous != libc::SCHED_OTHER && previous != libc::SCHED_BATCH {
             return None;
         }
-        set_policy(tid, libc::SCHED_IDLE).then_some(Self { tid, previous })
+        if !set_policy(tid, libc::SCHED_IDLE) {
+            return None;
+        }
+        std::thread::yield_now();
+        Some(Self { tid, previous })
     }
 
     /// Back to the previous class; `false` if the kernel refused.
@@ -103,6 +114,10 @@ fn set_policy(tid: libc::pid_t, policy: libc::c_int) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
     use super::{IdleClass, policy_of, this_thread};
 
     fn policy_of_this_thread() -> Option<libc::c_int> {
@@ -131,6 +146,93 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// Regression test: `enter` used to leave the thread running, so a
+    /// thread of the normal class woken while this one was still in that
+    /// class stayed behind it, now in the idle class, until the next timer
+    /// tick or system call. Both threads share one CPU here. A woken thread
+    /// sometimes runs at once (the kernel may preempt the waker): such a
+    /// round says nothing and is repeated.
+    #[test]
+    fn a_thread_woken_before_another_enters_the_idle_class_runs_before_it_goes_on() {
+        let mut telling = 0;
+        for _ in 0..200 {
+            match std::thread::spawn(wake_then_enter).join().unwrap() {
+                Round::WokenRanAtOnce => {}
+                Round::WokenRanFirst => telling += 1,
+                Round::EnteringWentOn => {
+                    panic!("the woken thread did not run while this one entered the idle class")
+                }
+            }
+            if telling == 20 {
+                return;
+            }
+        }
+        assert!(
+            telling > 0,
+            "every woken thread ran at once: nothing was tested"
+        );
+    }
+
+    enum Round {
+        WokenRanAtOnce,
+        WokenRanFirst,
+        EnteringWentOn,
+    }
+
+    /// Wakes a thread on this CPU, then enters the idle class.
+    fn wake_then_enter() -> Round {
+        let cpu = pin_to_current_cpu();
+        let ran = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = std::sync::mpsc::channel::<()>();
+        let sleeper = {
+            let ran = Arc::clone(&ran);
+            std::thread::spawn(move || {
+                pin_to(cpu);
+                if woken.recv().is_ok() {
+                    ran.store(true, Ordering::SeqCst);
+                }
+            })
+        };
+        // Let it block, and start this thread's turn afresh.
+        std::thread::sleep(Duration::from_millis(2));
+        wake.send(()).unwrap();
+        if ran.load(Ordering::SeqCst) {
+            sleeper.join().unwrap();
+            return Round::WokenRanAtOnce;
+        }
+        let idle = IdleClass::enter();
+        let ran_first = ran.load(Ordering::SeqCst);
+        drop(idle);
+        sleeper.join().unwrap();
+        if ran_first {
+            Round::WokenRanFirst
+        } else {
+            Round::EnteringWentOn
+        }
+    }
+
+    /// Pins the calling thread to the CPU it runs on; returns that CPU.
+    fn pin_to_current_cpu() -> usize {
+        // SAFETY: `sched_getcpu` takes no arguments and touches no memory.
+        let cpu = unsafe { libc::sched_getcpu() };
+        let cpu = usize::try_from(cpu).unwrap();
+        pin_to(cpu);
+        cpu
+    }
+
+    fn pin_to(cpu: usize) {
+        // SAFETY: `set` is a plain bit set, zeroed and then filled by the
+        // libc macros; the kernel only reads it, and pid 0 is this thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            assert_eq!(
+                libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set),
+                0
+            );
+        }
     }
 
     #[test]
