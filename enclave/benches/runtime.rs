@@ -6,6 +6,12 @@
 //!   which is what the enclave server pays.
 //! * `payout/blocking` — a realistic plugin (JSON parse, split, JSON encode).
 //! * `compile/echo` — `load` of the trivial plugin into a fresh runtime.
+//! * `background/spin_200M/{alone,after_echo}/yield_every_{0,100us}` — what
+//!   the yield timer of a background call costs when nothing else wants the
+//!   CPU: a spin of 200 million fuel (some milliseconds; background after
+//!   the first) with short calls first, without and with the timer, alone
+//!   (the timer stays disarmed) and right after another plugin's call (it
+//!   is armed).
 //!
 //! Needs the plugins built by `scripts/build-plugins`.
 #![allow(
@@ -22,7 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use enclet_enclave::runtime::{Runtime, RuntimeConfig};
+use enclet_enclave::runtime::{Limits, Runtime, RuntimeConfig, ShortCallsFirst};
 
 fn plugin_bytes(name: &str) -> Vec<u8> {
     let dir = std::env::var_os("ENCLET_PLUGIN_DIR").map_or_else(
@@ -102,5 +108,53 @@ fn compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, invocations, compile);
+fn background(c: &mut Criterion) {
+    let mut group = c.benchmark_group("background");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(30);
+    for (yield_name, yield_every) in [
+        ("yield_every_0", Duration::ZERO),
+        ("yield_every_100us", Duration::from_micros(100)),
+    ] {
+        let rt = Runtime::new(RuntimeConfig {
+            short_calls_first: Some(ShortCallsFirst {
+                yield_every,
+                ..ShortCallsFirst::default()
+            }),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let limits = Limits {
+            fuel: 200_000_000,
+            deadline_ms: 10_000,
+            ..Limits::default()
+        };
+        let load = |name: &str, limits| {
+            rt.load(name, &plugin_bytes(name), limits)
+                .unwrap()
+                .info
+                .measurement
+        };
+        let (hostile, echo) = (load("hostile", Some(limits)), load("echo", None));
+        group.bench_function(format!("spin_200M/alone/{yield_name}"), |b| {
+            b.iter(|| {
+                rt.invoke_blocking(&hostile, black_box(b"loop"))
+                    .unwrap_err()
+            });
+        });
+        // Another plugin called just before: the timer is armed.
+        group.bench_function(format!("spin_200M/after_echo/{yield_name}"), |b| {
+            b.iter(|| {
+                rt.invoke_blocking(&echo, b"hi").unwrap();
+                rt.invoke_blocking(&hostile, black_box(b"loop"))
+                    .unwrap_err()
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, invocations, compile, background);
 criterion_main!(benches);

@@ -38,9 +38,12 @@
 //!   [`ShortCallsFirst::plugin_share_percent`] of a core busy) gives way to
 //!   the others: it runs in one of `cores - 1` lanes, sleeps at each epoch
 //!   tick while foreground calls occupy every core, at most `max_pause` at a
-//!   time, and runs in the kernel's idle scheduling class where the process
-//!   may leave it again (`idle_class.rs`). A spinning plugin thus costs short
-//!   calls little latency even with fewer cores than callers.
+//!   time, runs in the kernel's idle scheduling class where the process
+//!   may leave it again (`idle_class.rs`), and gives up its CPU every
+//!   [`ShortCallsFirst::yield_every`] while it runs (`yield_timer.rs`), so a
+//!   thread woken for a short call on its CPU runs within that time. A
+//!   spinning plugin thus costs short calls little latency even with fewer
+//!   cores than callers.
 //! * **CPU quota** (see `share/quota.rs`): a plugin whose calls keep more
 //!   than [`ShortCallsFirst::plugin_quota_percent`] of a core busy while
 //!   other plugins are being called waits before its next call starts
@@ -86,6 +89,7 @@ mod plugin;
 mod registry;
 mod secrets;
 mod share;
+mod yield_timer;
 
 use std::sync::Arc;
 

@@ -116,6 +116,13 @@ struct Args {
     /// At most --plugin-share-percent (and 0 when that is 0). 0: off.
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     plugin_quota_percent: u32,
+    /// With --long-call-ms: microseconds between the moments a long call
+    /// gives up its CPU while it runs (a timer signal on its thread), so
+    /// that a thread woken for a short call on that CPU runs within this
+    /// time rather than at the kernel's next timer tick. 0: only at epoch
+    /// ticks; else 50..=1000000.
+    #[arg(long, default_value_t = 100, value_parser = yield_us)]
+    long_call_yield_us: u64,
     /// Microseconds a connection's reading thread keeps checking for the next
     /// request before it sleeps (0: sleep at once). Waking a sleeping thread
     /// can cost more than a short plugin call; a short spin answers a busy
@@ -238,7 +245,18 @@ fn short_calls_first(args: &Args) -> anyhow::Result<Option<ShortCallsFirst>> {
         idle_class: true,
         plugin_share_percent: share,
         plugin_quota_percent: quota,
+        yield_every: Duration::from_micros(args.long_call_yield_us),
     }))
+}
+
+/// `--long-call-yield-us`: 0, or 50 us to 1 s.
+fn yield_us(s: &str) -> Result<u64, String> {
+    let us: u64 = s.parse().map_err(|e| format!("{e}"))?;
+    if us == 0 || (50..=1_000_000).contains(&us) {
+        Ok(us)
+    } else {
+        Err(format!("{us} is neither 0 nor in 50..=1000000"))
+    }
 }
 
 fn parse_attester(s: &str) -> Result<AttesterChoice, String> {
@@ -413,6 +431,38 @@ mod tests {
                 e.kind(),
                 clap::error::ErrorKind::ValueValidation,
                 "{attester}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_yield_interval_is_0_or_50us_to_1s() {
+        fn argv(us: &str) -> Vec<&str> {
+            vec![
+                "e",
+                "--listen",
+                "unix:/run/e.sock",
+                "--long-call-ms",
+                "1",
+                "--long-call-yield-us",
+                us,
+            ]
+        }
+        let every = |us: &str| {
+            let policy = short_calls_first(&parse(&argv(us)).unwrap()).unwrap();
+            policy.unwrap().yield_every
+        };
+        assert_eq!(every("0"), Duration::ZERO);
+        assert_eq!(every("50"), Duration::from_micros(50));
+        assert_eq!(every("1000000"), Duration::from_secs(1));
+        let defaults = parse(&argv("")[..5]).unwrap();
+        assert_eq!(defaults.long_call_yield_us, 100);
+        for refused in ["49", "1000001", "1ms"] {
+            let e = Args::try_parse_from(argv(refused)).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{refused}"
             );
         }
     }

@@ -112,6 +112,14 @@ impl RuntimeConfig {
                     p.long_after
                 ));
             }
+            if !p.yield_every.is_zero()
+                && !(Duration::from_micros(50)..=Duration::from_secs(1)).contains(&p.yield_every)
+            {
+                return bad(format!(
+                    "short_calls_first.yield_every is {:?}, must be 0 or 50us..=1s",
+                    p.yield_every
+                ));
+            }
             if !(ms(1)..=Duration::from_secs(1)).contains(&p.max_pause) {
                 return bad(format!(
                     "short_calls_first.max_pause is {:?}, must be 1ms..=1s",

@@ -12,6 +12,10 @@
 //!   left to short ones;
 //! * runs in the kernel's idle scheduling class, where the process may leave
 //!   it again (`idle_class.rs`), so the kernel runs anything else first;
+//! * gives up its CPU every [`ShortCallsFirst::yield_every`] while it runs
+//!   (`yield_timer.rs`): measured, the kernel otherwise let a thread woken
+//!   for a short call wait behind it until the next timer tick, idle class
+//!   or not;
 //! * at every epoch tick it reaches, sleeps while foreground calls occupy
 //!   every core, for at most [`ShortCallsFirst::max_pause`] at a time, then
 //!   yields the CPU once more and runs to the next tick, so it is never
@@ -43,10 +47,12 @@ use std::time::{Duration, Instant};
 mod history;
 mod lane;
 mod quota;
+mod yielding;
 
 use super::cpu_time;
 pub(crate) use super::engine::Epoch;
 use super::idle_class::IdleClass;
+use super::yield_timer::YieldTimer;
 use history::Ended;
 pub(crate) use history::History;
 #[cfg(test)]
@@ -86,6 +92,10 @@ pub struct ShortCallsFirst {
     /// are arriving; beyond it its next calls wait before they start until
     /// its use has fallen back to it (`share/quota.rs`). 0: off.
     pub plugin_quota_percent: u32,
+    /// How often a background call gives up its CPU while it runs, so that
+    /// a thread woken for a short call on that CPU runs within this time
+    /// (`yield_timer.rs`). Zero: only at epoch ticks.
+    pub yield_every: Duration,
 }
 
 impl Default for ShortCallsFirst {
@@ -96,6 +106,7 @@ impl Default for ShortCallsFirst {
             idle_class: true,
             plugin_share_percent: 50,
             plugin_quota_percent: 25,
+            yield_every: Duration::from_micros(100),
         }
     }
 }
@@ -110,6 +121,7 @@ struct Policy {
     /// Cores a plugin may keep busy before its calls wait to start.
     quota: Option<f64>,
     quota_percent: u32,
+    yield_every: Duration,
 }
 
 /// What a call does after a tick.
@@ -176,6 +188,7 @@ impl CpuShare {
                 quota: (p.plugin_quota_percent > 0)
                     .then(|| f64::from(p.plugin_quota_percent) / 100.0),
                 quota_percent: p.plugin_quota_percent,
+                yield_every: p.yield_every,
             }
         });
         Self {
@@ -227,6 +240,7 @@ impl CpuShare {
             background,
             exempt: false,
             idle: None,
+            yield_timer: None,
             lane: None,
             cpu_at_start: None,
             cpu_used: None,
@@ -305,6 +319,9 @@ pub(crate) struct CallPace {
     exempt: bool,
     /// The running thread's stay in the idle class, if it entered it.
     idle: Option<IdleClass>,
+    /// Makes the running thread yield its CPU often while in the background
+    /// and other plugins are being called (`share/yielding.rs`).
+    yield_timer: Option<YieldTimer>,
     /// The background lane the call holds, if any.
     lane: Option<Lane>,
     /// The running thread's CPU time when the call started.
@@ -323,6 +340,7 @@ impl CallPace {
             if self.share.idle_class {
                 self.idle = IdleClass::enter();
             }
+            self.start_yielding();
         }
         self.cpu_at_start = cpu_time::this_thread();
         self
@@ -345,13 +363,15 @@ impl CallPace {
                 if self.share.idle_class {
                     self.idle = IdleClass::enter();
                 }
+                self.start_yielding();
             }
         }
         if self.background {
             self.wait_for_lane();
+            self.update_yielding();
         }
         if let Some(pause) = self.pause() {
-            self.share.give_way(pause);
+            self.give_way(pause);
             // Between pauses too: a thread woken for other work waits for
             // this one at most until its next tick.
             std::thread::yield_now();
@@ -368,7 +388,7 @@ impl CallPace {
     fn wait_for_lane(&mut self) {
         if self.lane.is_none() {
             let wait = self.pause().unwrap_or(Duration::ZERO);
-            self.lane = self.share.take_lane(wait);
+            self.lane = self.quietly(|share| share.take_lane(wait));
         }
     }
 
@@ -403,7 +423,7 @@ impl CallPace {
     /// first waits for a moment when short calls leave a core free.
     pub(crate) fn before_growing(&self) {
         if let Some(pause) = self.pause() {
-            self.share.give_way(pause);
+            self.give_way(pause);
         }
     }
 
@@ -411,6 +431,7 @@ impl CallPace {
     /// thread's own class for that: sending takes the connection's writer
     /// lock, which short calls' answers need too.
     pub(crate) fn answering(&mut self) {
+        self.yield_timer = None;
         self.idle = None;
         self.cpu_used = self.cpu_so_far();
     }

@@ -203,12 +203,18 @@ impl CpuShare {
         if wait.is_zero() {
             return wait;
         }
-        let since = now.checked_sub(LOAD_WINDOW).unwrap_or(now);
-        if self.lock().recent.other_than(history, since) {
+        if self.others_called_lately(history, now) {
             wait
         } else {
             Duration::ZERO
         }
+    }
+
+    /// Whether a plugin other than the one with `history` started a short
+    /// call within the last window before `now`.
+    pub(super) fn others_called_lately(&self, history: &Arc<History>, now: Instant) -> bool {
+        let since = now.checked_sub(LOAD_WINDOW).unwrap_or(now);
+        self.lock().recent.other_than(history, since)
     }
 
     /// Books `cpu` for `history` and makes a call of another plugin look

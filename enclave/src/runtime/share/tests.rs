@@ -425,6 +425,7 @@ fn a_plugin_whose_short_calls_keep_a_core_busy_starts_its_calls_in_the_backgroun
             idle_class: false,
             plugin_share_percent: percent,
             plugin_quota_percent: 0,
+            yield_every: Duration::ZERO,
         }))
     };
     for (percent, sent_back) in [(10, true), (0, false)] {

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::runtime::share::History;
+use crate::runtime::yield_timer::yields_here;
 
 /// A runtime whose long calls pause for up to a second at a time. Not in
 /// the idle class: other tests of this process run beside these, and an
@@ -20,6 +21,7 @@ fn patient_runtime() -> Runtime {
             idle_class: false,
             plugin_share_percent: 0,
             plugin_quota_percent: 0,
+            yield_every: Duration::ZERO,
         }),
         ..RuntimeConfig::default()
     })
@@ -115,6 +117,79 @@ async fn with_short_calls_first_off_a_spinning_call_never_waits() {
     drop(others);
 }
 
+/// A runtime whose background calls give up their CPU every `yield_every`.
+fn yielding_runtime(yield_every: Duration) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        short_calls_first: Some(ShortCallsFirst {
+            idle_class: false,
+            yield_every,
+            ..ShortCallsFirst::default()
+        }),
+        ..RuntimeConfig::default()
+    })
+    .unwrap()
+}
+
+/// A spin with the most fuel a plugin may have (seconds of spinning): it
+/// runs until its deadline.
+fn spin_to_deadline() -> Limits {
+    Limits {
+        fuel: HardMaxima::DEFAULT.fuel,
+        deadline_ms: 50,
+        ..Limits::default()
+    }
+}
+
+/// Runs the spin (after a call of another plugin, `echo`, if
+/// `after_echo`) on a thread of its own, which runs the calls, and counts
+/// that thread's yields on the timer's signal: during the spin, and in the
+/// 20 ms after it. The spin must end at its deadline, and the echo call
+/// never yields.
+fn spin_yields(yield_every: Duration, after_echo: bool) -> (u64, u64) {
+    let rt = yielding_runtime(yield_every);
+    let hostile = load(&rt, "hostile", Some(spin_to_deadline()));
+    let echo = load(&rt, "echo", None);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            if after_echo {
+                let before = yields_here();
+                assert_eq!(rt.invoke_blocking(&echo, b"hi").unwrap(), b"hi");
+                assert_eq!(yields_here(), before, "a short call yielded");
+            }
+            let before = yields_here();
+            let err = rt.invoke_blocking(&hostile, b"loop").unwrap_err();
+            assert_eq!(err, InvokeError::DeadlineExceeded);
+            let after = yields_here();
+            std::thread::sleep(Duration::from_millis(20));
+            (after - before, yields_here() - after)
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+/// Observed, not timed: a call that turned long right after another
+/// plugin's short call gave up its CPU on the timer's signal while it ran
+/// in wasm, ended with its own outcome, and its timer was gone after it.
+#[test]
+fn a_long_call_yields_its_cpu_while_it_runs_a_short_one_does_not() {
+    let (during, after) = spin_yields(Duration::from_micros(100), true);
+    assert!(during > 0, "the long call never yielded");
+    assert_eq!(after, 0, "the timer outlived the call");
+}
+
+/// The timer's signals cost CPU: with no other plugin called lately there
+/// is no short call to make room for, and it stays disarmed.
+#[test]
+fn a_long_call_with_no_other_plugin_called_lately_does_not_yield_on_a_timer() {
+    assert_eq!(spin_yields(Duration::from_micros(100), false), (0, 0));
+}
+
+#[test]
+fn with_yield_every_zero_a_long_call_does_not_yield_on_a_timer() {
+    assert_eq!(spin_yields(Duration::ZERO, true), (0, 0));
+}
+
 #[test]
 fn out_of_range_settings_are_refused_naming_them() {
     let ms = Duration::from_millis;
@@ -128,6 +203,42 @@ fn out_of_range_settings_are_refused_naming_them() {
         (ms(1), ms(4), (20, 25), "plugin_quota_percent"),
         (ms(1), ms(4), (0, 25), "plugin_quota_percent"),
     ] {
+        refused_naming(
+            long_after,
+            max_pause,
+            (plugin_share_percent, plugin_quota_percent),
+            Duration::ZERO,
+            named,
+        );
+    }
+    for yield_every in [Duration::from_micros(49), Duration::from_millis(1001)] {
+        refused_naming(ms(1), ms(4), (50, 25), yield_every, "yield_every");
+    }
+    for yield_every in [
+        Duration::ZERO,
+        Duration::from_micros(50),
+        Duration::from_secs(1),
+    ] {
+        let p = ShortCallsFirst {
+            yield_every,
+            ..ShortCallsFirst::default()
+        };
+        let config = RuntimeConfig {
+            short_calls_first: Some(p),
+            ..RuntimeConfig::default()
+        };
+        assert!(Runtime::new(config).is_ok(), "{yield_every:?} refused");
+    }
+}
+
+fn refused_naming(
+    long_after: Duration,
+    max_pause: Duration,
+    (plugin_share_percent, plugin_quota_percent): (u32, u32),
+    yield_every: Duration,
+    named: &str,
+) {
+    {
         let err = Runtime::new(RuntimeConfig {
             short_calls_first: Some(ShortCallsFirst {
                 long_after,
@@ -135,6 +246,7 @@ fn out_of_range_settings_are_refused_naming_them() {
                 idle_class: false,
                 plugin_share_percent,
                 plugin_quota_percent,
+                yield_every,
             }),
             ..RuntimeConfig::default()
         })

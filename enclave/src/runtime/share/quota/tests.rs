@@ -13,6 +13,7 @@ fn share(quota_percent: u32) -> Arc<CpuShare> {
     let policy = ShortCallsFirst {
         idle_class: false,
         plugin_quota_percent: quota_percent,
+        yield_every: Duration::ZERO,
         ..ShortCallsFirst::default()
     };
     Arc::new(CpuShare::new(
