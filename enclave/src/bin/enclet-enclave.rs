@@ -117,10 +117,12 @@ struct Args {
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     plugin_quota_percent: u32,
     /// With --long-call-ms: microseconds between the moments a long call
-    /// gives up its CPU while it runs (a timer signal on its thread), so
-    /// that a thread woken for a short call on that CPU runs within this
-    /// time rather than at the kernel's next timer tick. 0: only at epoch
-    /// ticks; else 50..=1000000.
+    /// gives up its CPU while it runs and other plugins were called within
+    /// the last second (a timer signal on its thread), so that a thread
+    /// woken for a short call on that CPU runs within this time rather than
+    /// at the kernel's next timer tick. Each signal costs the long call some
+    /// CPU (about 20 us on a virtual machine). 0: only at epoch ticks; else
+    /// 50..=1000000.
     #[arg(long, default_value_t = 100, value_parser = yield_us)]
     long_call_yield_us: u64,
     /// Microseconds a connection's reading thread keeps checking for the next

@@ -13,7 +13,8 @@
 //! * runs in the kernel's idle scheduling class, where the process may leave
 //!   it again (`idle_class.rs`), so the kernel runs anything else first;
 //! * gives up its CPU every [`ShortCallsFirst::yield_every`] while it runs
-//!   (`yield_timer.rs`): measured, the kernel otherwise let a thread woken
+//!   and other plugins are being called (`yield_timer.rs`,
+//!   `share/yielding.rs`): measured, the kernel otherwise let a thread woken
 //!   for a short call wait behind it until the next timer tick, idle class
 //!   or not;
 //! * at every epoch tick it reaches, sleeps while foreground calls occupy
@@ -92,9 +93,10 @@ pub struct ShortCallsFirst {
     /// are arriving; beyond it its next calls wait before they start until
     /// its use has fallen back to it (`share/quota.rs`). 0: off.
     pub plugin_quota_percent: u32,
-    /// How often a background call gives up its CPU while it runs, so that
-    /// a thread woken for a short call on that CPU runs within this time
-    /// (`yield_timer.rs`). Zero: only at epoch ticks.
+    /// How often a background call gives up its CPU while it runs and other
+    /// plugins were called within the last second, so that a thread woken
+    /// for a short call on that CPU runs within this time (`yield_timer.rs`,
+    /// `share/yielding.rs`). Zero: only at epoch ticks.
     pub yield_every: Duration,
 }
 
@@ -286,18 +288,22 @@ impl CpuShare {
         }
     }
 
-    /// Sleeps while foreground calls are in flight, for at most `pause`.
-    fn give_way(&self, pause: Duration) {
+    /// Sleeps while foreground calls are in flight, for at most `pause`,
+    /// with the call's yield `timer` quiet meanwhile (only if it sleeps: it
+    /// starts over when armed again).
+    fn give_way(&self, pause: Duration, timer: Option<&YieldTimer>) {
         let mut calls = self.lock();
         let busy_at = self.busy_at;
         if calls.foreground < busy_at || pause.is_zero() {
             return;
         }
         calls.paused += 1;
+        let quiet = timer.map(YieldTimer::quiet);
         let (mut calls, _) = self
             .resumed
             .wait_timeout_while(calls, pause, |c| c.foreground >= busy_at)
             .unwrap_or_else(PoisonError::into_inner);
+        drop(quiet);
         calls.paused -= 1;
     }
 }
@@ -371,7 +377,7 @@ impl CallPace {
             self.update_yielding();
         }
         if let Some(pause) = self.pause() {
-            self.give_way(pause);
+            self.share.give_way(pause, self.yield_timer.as_ref());
             // Between pauses too: a thread woken for other work waits for
             // this one at most until its next tick.
             std::thread::yield_now();
@@ -388,7 +394,7 @@ impl CallPace {
     fn wait_for_lane(&mut self) {
         if self.lane.is_none() {
             let wait = self.pause().unwrap_or(Duration::ZERO);
-            self.lane = self.quietly(|share| share.take_lane(wait));
+            self.lane = self.share.take_lane(wait, self.yield_timer.as_ref());
         }
     }
 
@@ -423,7 +429,7 @@ impl CallPace {
     /// first waits for a moment when short calls leave a core free.
     pub(crate) fn before_growing(&self) {
         if let Some(pause) = self.pause() {
-            self.give_way(pause);
+            self.share.give_way(pause, self.yield_timer.as_ref());
         }
     }
 
@@ -447,8 +453,9 @@ impl CallPace {
     /// runs in the idle class again: drop the returned guard once the store
     /// is gone. A background call keeps its lane until then.
     pub(crate) fn end(mut self) -> Teardown {
+        self.yield_timer = None;
         if let Some(pause) = self.pause() {
-            self.share.give_way(pause);
+            self.share.give_way(pause, None);
         }
         let idle = (self.background && self.share.idle_class)
             .then(IdleClass::enter)

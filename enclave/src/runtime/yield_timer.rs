@@ -1,5 +1,5 @@
-//! Making a background call's thread give up the CPU every few hundred
-//! microseconds while it runs.
+//! Making a background call's thread give up its CPU every `interval`
+//! (default 100 µs) while it runs and other plugins are being called.
 //!
 //! A thread woken for a short call may land on a CPU where a background call
 //! spins. Measured on a 2-vCPU machine: the kernel left such woken threads
@@ -11,23 +11,23 @@
 //! ticker thread is woken the same way, so a background call cannot count on
 //! them for this.
 //!
-//! So a background call arms a [`YieldTimer`] (while other plugins are
-//! being called: `share/yielding.rs`): a per-thread POSIX timer on
-//! the monotonic clock whose signal is delivered to that thread, at the
-//! return from the timer interrupt, wherever its code is; the handler calls
-//! `sched_yield`, and the kernel runs whatever waits on that CPU first. With
-//! nothing waiting the yield returns at once (a system call and a signal
-//! delivery per interval: about 1 % of a core at 250 µs). The timer is
-//! disarmed while the call sleeps (pauses, waits for a lane) so that it does
-//! not wake it for nothing, and deleted when the call has run.
+//! So a background call arms a [`YieldTimer`] (when, `share/yielding.rs`):
+//! a per-thread POSIX timer on the monotonic clock whose signal is delivered
+//! to that thread at the return from the timer interrupt, wherever its code
+//! is; the handler calls `sched_yield`, and the kernel runs whatever waits
+//! on that CPU first. With nothing waiting the yield returns at once, but
+//! the signal is not free: about 20 µs each on a virtual machine (measured,
+//! `docs/benchmarks.md`), a fifth of a core at 100 µs. The timer is created
+//! when first armed, suspended while the call sleeps (pauses, waits for a
+//! lane) so that it does not wake it for nothing, and deleted with the call.
 
 #![allow(
     unsafe_code,
     reason = "sigaction, timer_create, timer_settime and sched_yield have no safe wrapper"
 )]
 
-use std::cell::Cell;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The real-time signal the timers raise: high in the range, away from the
@@ -38,65 +38,64 @@ thread_local! {
     /// Times this thread gave up the CPU on a timer's signal. A `const`
     /// thread-local without destructor: plain memory, safe to touch from a
     /// signal handler.
-    static YIELDS: Cell<u64> = const { Cell::new(0) };
+    static YIELDS: AtomicU64 = const { AtomicU64::new(0) };
 }
 
 /// Times the calling thread gave up the CPU on a [`YieldTimer`]'s signal.
 #[cfg(test)]
 pub(crate) fn yields_here() -> u64 {
-    YIELDS.with(Cell::get)
+    YIELDS.with(|n| n.load(Ordering::Relaxed))
 }
 
-/// A timer raising [`SIGNAL`] on the thread that created it every
-/// `interval` while armed; deleted when dropped.
+/// A timer raising [`SIGNAL`] every `interval` while armed, on the thread
+/// that armed it first; deleted when dropped. Arm it only from that thread.
 #[derive(Debug)]
 pub(crate) struct YieldTimer {
-    id: libc::c_int,
+    /// The kernel's timer, once created.
+    id: Option<libc::c_int>,
     interval: Duration,
-    /// Whether it should fire (outside [`suspend`](Self::suspend)).
+    /// Whether it should fire (outside [`quiet`](Self::quiet)).
     armed: bool,
 }
 
 impl YieldTimer {
-    /// A timer for the calling thread, disarmed. `None` if `interval` is
-    /// zero, the signal handler could not be installed or the kernel refused
-    /// a timer: the call then runs without it (it still yields at every
-    /// epoch tick).
+    /// A timer firing every `interval` once armed; `None` for a zero
+    /// interval. Costs nothing until armed.
     pub(crate) fn new(interval: Duration) -> Option<Self> {
-        if !handler_installed() || interval.is_zero() {
-            return None;
-        }
-        let id = create(this_thread())?;
-        Some(Self {
-            id,
+        (!interval.is_zero()).then_some(Self {
+            id: None,
             interval,
             armed: false,
         })
     }
 
-    /// Arms (`true`) or disarms the timer, if it is not so already.
+    /// Arms (`true`) or disarms the timer, if it is not so already. If the
+    /// signal handler could not be installed or the kernel refuses a timer
+    /// it stays disarmed: the call then yields only at epoch ticks.
     pub(crate) fn set(&mut self, armed: bool) {
-        if armed != self.armed && self.arm(armed) {
+        if armed == self.armed {
+            return;
+        }
+        if self.id.is_none() {
+            self.id = handler_installed().then(create).flatten();
+        }
+        if self.id.is_some() && self.settime(armed) {
             self.armed = armed;
         }
     }
 
-    /// Stops the signals until [`restore`](Self::restore), before the
-    /// thread sleeps.
-    pub(crate) fn suspend(&self) {
+    /// Stops the signals until the guard is dropped, for a sleep.
+    pub(crate) fn quiet(&self) -> Quiet<'_> {
         if self.armed {
-            self.arm(false);
+            self.settime(false);
         }
+        Quiet(self)
     }
 
-    /// Arms the timer again after [`suspend`](Self::suspend) if it was.
-    pub(crate) fn restore(&self) {
-        if self.armed {
-            self.arm(true);
-        }
-    }
-
-    fn arm(&self, on: bool) -> bool {
+    fn settime(&self, on: bool) -> bool {
+        let Some(id) = self.id else {
+            return false;
+        };
         // An all-zero value disarms.
         let every = timespec(if on { self.interval } else { Duration::ZERO });
         let spec = libc::itimerspec {
@@ -109,7 +108,7 @@ impl YieldTimer {
         let r = unsafe {
             libc::syscall(
                 libc::SYS_timer_settime,
-                self.id,
+                id,
                 0,
                 &raw const spec,
                 std::ptr::null_mut::<libc::itimerspec>(),
@@ -119,22 +118,42 @@ impl YieldTimer {
     }
 }
 
-impl Drop for YieldTimer {
+/// A [`YieldTimer`] kept quiet for a sleep; armed again, if it was, when
+/// dropped.
+#[derive(Debug)]
+#[must_use = "the timer is quiet only while this lives"]
+pub(crate) struct Quiet<'a>(&'a YieldTimer);
+
+impl Drop for Quiet<'_> {
     fn drop(&mut self) {
-        // SAFETY: deletes the timer this value owns; no memory is passed.
-        unsafe {
-            libc::syscall(libc::SYS_timer_delete, self.id);
+        if self.0.armed {
+            self.0.settime(true);
         }
     }
 }
 
-/// Creates a timer on the monotonic clock signalling thread `tid`, disarmed.
-fn create(tid: libc::pid_t) -> Option<libc::c_int> {
+impl Drop for YieldTimer {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            // SAFETY: deletes the timer this value owns; no memory is passed.
+            // A signal already pending is still delivered, harmlessly: the
+            // handler stays installed.
+            unsafe {
+                libc::syscall(libc::SYS_timer_delete, id);
+            }
+        }
+    }
+}
+
+/// Creates a timer on the monotonic clock signalling the calling thread,
+/// disarmed.
+fn create() -> Option<libc::c_int> {
     // SAFETY: `sigevent` is plain data; all-zero is a valid value.
     let mut event: libc::sigevent = unsafe { std::mem::zeroed() };
     event.sigev_notify = libc::SIGEV_THREAD_ID;
     event.sigev_signo = SIGNAL;
-    event.sigev_notify_thread_id = tid;
+    event.sigev_notify_thread_id = this_thread();
+    // The kernel's timer id is an `int` (not the C library's `timer_t`).
     let mut id: libc::c_int = 0;
     // SAFETY: `event` is a valid `sigevent` the kernel only reads and `id` a
     // valid place for the new timer's id; both outlive the call.
@@ -149,11 +168,23 @@ fn create(tid: libc::pid_t) -> Option<libc::c_int> {
     (r == 0).then_some(id)
 }
 
-/// Installs the handler of [`SIGNAL`] once per process; whether it is in
-/// place.
+/// Installs the handler of [`SIGNAL`] once per process, unless something
+/// else handles that signal already; whether ours is in place.
 fn handler_installed() -> bool {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
+        // SAFETY: `sigaction` is plain data; all-zero is a valid value.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: only reads the current action into `old`, which outlives
+        // the call.
+        let read = unsafe { libc::sigaction(SIGNAL, std::ptr::null(), &raw mut old) == 0 };
+        if !read || old.sa_sigaction != libc::SIG_DFL {
+            tracing::warn!(
+                signal = SIGNAL,
+                "the signal is in use: background calls yield only at epoch ticks"
+            );
+            return false;
+        }
         // SAFETY: `sigaction` is plain data; all-zero is a valid value.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -168,13 +199,13 @@ fn handler_installed() -> bool {
 
 /// The signal handler: gives up the CPU. Only a system call, which is
 /// async-signal-safe (`sched_yield` cannot fail, so `errno` is untouched),
-/// and a count in plain thread-local memory.
+/// and an atomic count in plain thread-local memory.
 extern "C" fn on_signal(_: libc::c_int) {
     // SAFETY: a plain system call without arguments.
     unsafe {
         libc::syscall(libc::SYS_sched_yield);
     }
-    YIELDS.with(|n| n.set(n.get().wrapping_add(1)));
+    YIELDS.with(|n| n.fetch_add(1, Ordering::Relaxed));
 }
 
 fn timespec(d: Duration) -> libc::timespec {

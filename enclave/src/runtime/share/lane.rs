@@ -13,8 +13,9 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use super::CpuShare;
+use super::{Calls, CpuShare};
 use crate::runtime::idle_class::IdleClass;
+use crate::runtime::yield_timer::YieldTimer;
 
 /// A background call's right to run; given back when dropped.
 #[derive(Debug)]
@@ -22,18 +23,28 @@ pub(crate) struct Lane(Arc<CpuShare>);
 
 impl CpuShare {
     /// Takes a free lane. While none is free and short calls are in flight,
-    /// waits for one, at most `wait`. `None` if none came in that time, or
+    /// waits for one, at most `wait`, with the call's yield `timer` quiet. `None` if none came in that time, or
     /// none is free and no short call is in flight (nobody else wants the
     /// CPU): the call then runs on without one and asks again at its next
     /// tick.
-    pub(super) fn take_lane(self: &Arc<Self>, wait: Duration) -> Option<Lane> {
+    pub(super) fn take_lane(
+        self: &Arc<Self>,
+        wait: Duration,
+        timer: Option<&YieldTimer>,
+    ) -> Option<Lane> {
         let lanes = self.lanes;
         let mut calls = self.lock();
         calls.lane_waiters += 1;
+        let blocked = |c: &mut Calls| c.in_lanes >= lanes && c.foreground > 0;
+        // The call's yield timer is quiet only if it sleeps.
+        let quiet = (blocked(&mut calls) && !wait.is_zero())
+            .then(|| timer.map(YieldTimer::quiet))
+            .flatten();
         let (mut calls, _) = self
             .resumed
-            .wait_timeout_while(calls, wait, |c| c.in_lanes >= lanes && c.foreground > 0)
+            .wait_timeout_while(calls, wait, blocked)
             .unwrap_or_else(PoisonError::into_inner);
+        drop(quiet);
         calls.lane_waiters -= 1;
         if calls.in_lanes >= lanes {
             return None;

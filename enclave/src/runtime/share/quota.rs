@@ -78,6 +78,14 @@ impl Recent {
             .flatten()
             .any(|(p, at)| !Arc::ptr_eq(p, plugin) && *at >= since)
     }
+
+    /// Whether a plugin other than `plugin` ever started a foreground call.
+    fn any_other_than(&self, plugin: &Arc<History>) -> bool {
+        self.0
+            .iter()
+            .flatten()
+            .any(|(p, _)| !Arc::ptr_eq(p, plugin))
+    }
 }
 
 /// The number of a plugin's calls waiting for its quota.
@@ -203,7 +211,7 @@ impl CpuShare {
         if wait.is_zero() {
             return wait;
         }
-        if self.others_called_lately(history, now) {
+        if self.others_called_since(history, now.checked_sub(LOAD_WINDOW)) {
             wait
         } else {
             Duration::ZERO
@@ -211,10 +219,17 @@ impl CpuShare {
     }
 
     /// Whether a plugin other than the one with `history` started a short
-    /// call within the last window before `now`.
-    pub(super) fn others_called_lately(&self, history: &Arc<History>, now: Instant) -> bool {
-        let since = now.checked_sub(LOAD_WINDOW).unwrap_or(now);
-        self.lock().recent.other_than(history, since)
+    /// call at or after `since` (`None`: since the process started).
+    pub(super) fn others_called_since(
+        &self,
+        history: &Arc<History>,
+        since: Option<Instant>,
+    ) -> bool {
+        let calls = self.lock();
+        match since {
+            Some(since) => calls.recent.other_than(history, since),
+            None => calls.recent.any_other_than(history),
+        }
     }
 
     /// Books `cpu` for `history` and makes a call of another plugin look

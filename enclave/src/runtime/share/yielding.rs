@@ -1,22 +1,34 @@
-//! A background call's yield timer (`yield_timer.rs`): armed while other
-//! plugins' short calls came within the last window (100 ms), disarmed
-//! while the call sleeps. A background call alone, or beside other busy
-//! plugins only, pays nothing for it: the timer's signals cost about 20 µs
-//! each on a virtual machine (measured, `docs/benchmarks.md`), a fifth of a
-//! spinning call's CPU at 100 µs.
+//! When a background call's yield timer (`yield_timer.rs`) is armed: while
+//! a plugin other than the call's own started a short call within the last
+//! [`YIELD_WINDOW`], checked at every epoch tick the call reaches. A
+//! background call alone, or beside other busy plugins only, pays nothing
+//! for it: each signal costs about 20 µs on a virtual machine.
+//!
+//! The window is long next to the gaps between short calls of a busy
+//! enclave, so that a plugin called a few times a second is covered as well
+//! as one called thousands of times; the first short call after a quiet
+//! second may still wait for a kernel tick. Sleeps (pauses, waits for a
+//! lane) keep the timer quiet: see `CpuShare::give_way` and
+//! `CpuShare::take_lane`.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{CallPace, CpuShare};
+use super::CallPace;
 use crate::runtime::yield_timer::YieldTimer;
 
+/// How recently another plugin must have started a short call for a
+/// background call's timer to be armed.
+pub(crate) const YIELD_WINDOW: Duration = Duration::from_secs(1);
+
 impl CallPace {
-    /// The call runs in the background from now on: it gets a timer, armed
-    /// if other plugins are being called.
+    /// The call runs in the background from now on: it has a timer, armed
+    /// while other plugins are being called.
     pub(super) fn start_yielding(&mut self) {
-        if let Some(policy) = self.share.policy.filter(|_| self.yield_timer.is_none()) {
-            self.yield_timer = YieldTimer::new(policy.yield_every);
+        if self.yield_timer.is_none() {
+            self.yield_timer = self
+                .share
+                .policy
+                .and_then(|p| YieldTimer::new(p.yield_every));
         }
         self.update_yielding();
     }
@@ -25,28 +37,8 @@ impl CallPace {
     /// otherwise; at every tick the background call reaches.
     pub(super) fn update_yielding(&mut self) {
         if let Some(timer) = &mut self.yield_timer {
-            timer.set(
-                self.share
-                    .others_called_lately(&self.history, Instant::now()),
-            );
+            let since = Instant::now().checked_sub(YIELD_WINDOW);
+            timer.set(self.share.others_called_since(&self.history, since));
         }
-    }
-
-    /// Runs `wait` (a sleep) with the timer stopped, so that its signals
-    /// do not wake the thread for nothing.
-    pub(super) fn quietly<T>(&self, wait: impl FnOnce(&Arc<CpuShare>) -> T) -> T {
-        if let Some(timer) = &self.yield_timer {
-            timer.suspend();
-        }
-        let result = wait(&self.share);
-        if let Some(timer) = &self.yield_timer {
-            timer.restore();
-        }
-        result
-    }
-
-    /// Sleeps while short calls occupy every core, at most `pause`.
-    pub(super) fn give_way(&self, pause: std::time::Duration) {
-        self.quietly(|share| share.give_way(pause));
     }
 }

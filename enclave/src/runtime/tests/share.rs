@@ -178,6 +178,15 @@ fn a_long_call_yields_its_cpu_while_it_runs_a_short_one_does_not() {
     assert_eq!(after, 0, "the timer outlived the call");
 }
 
+/// Regression test: the timer used to be stopped and started again around
+/// the pause check at every tick, sleep or not, so an interval longer than
+/// the tick (1 ms here) never came round.
+#[test]
+fn a_yield_interval_longer_than_the_epoch_tick_still_comes_round() {
+    let (during, _) = spin_yields(Duration::from_millis(5), true);
+    assert!(during > 0, "a 5 ms timer never fired in a 50 ms call");
+}
+
 /// The timer's signals cost CPU: with no other plugin called lately there
 /// is no short call to make room for, and it stays disarmed.
 #[test]

@@ -26,27 +26,26 @@ fn yielded_while_sleeping() -> bool {
 }
 
 #[test]
-fn an_armed_timer_makes_its_thread_yield_a_disarmed_suspended_or_dropped_one_does_not() {
+fn an_armed_timer_makes_its_thread_yield_a_disarmed_quiet_or_dropped_one_does_not() {
     std::thread::spawn(|| {
-        let mut timer = YieldTimer::new(EVERY).expect("a timer for this thread");
+        let mut timer = YieldTimer::new(EVERY).expect("a timer for a nonzero interval");
         assert!(
             !yielded_while_sleeping(),
             "a new timer fired before it was armed"
         );
         timer.set(true);
         spin_until_yielded(yields_here(), 3);
-        timer.suspend();
-        assert!(!yielded_while_sleeping(), "a suspended timer still fired");
-        timer.restore();
+        let quiet = timer.quiet();
+        assert!(!yielded_while_sleeping(), "a quiet timer still fired");
+        drop(quiet);
         spin_until_yielded(yields_here(), 3);
         timer.set(false);
         assert!(!yielded_while_sleeping(), "a disarmed timer still fired");
-        // Restoring a disarmed timer leaves it disarmed.
-        timer.suspend();
-        timer.restore();
+        // Quiet and back leaves a disarmed timer disarmed.
+        drop(timer.quiet());
         assert!(
             !yielded_while_sleeping(),
-            "restoring armed a disarmed timer"
+            "a quiet guard armed a disarmed timer"
         );
         timer.set(true);
         spin_until_yielded(yields_here(), 1);
@@ -58,9 +57,9 @@ fn an_armed_timer_makes_its_thread_yield_a_disarmed_suspended_or_dropped_one_doe
 }
 
 #[test]
-fn only_the_thread_that_started_the_timer_yields() {
+fn only_the_thread_that_armed_the_timer_yields() {
     std::thread::spawn(|| {
-        let mut timer = YieldTimer::new(EVERY).expect("a timer for this thread");
+        let mut timer = YieldTimer::new(EVERY).expect("a timer for a nonzero interval");
         timer.set(true);
         let other = std::thread::spawn(|| {
             let before = yields_here();
@@ -79,6 +78,6 @@ fn only_the_thread_that_started_the_timer_yields() {
 }
 
 #[test]
-fn a_zero_interval_starts_no_timer() {
+fn a_zero_interval_makes_no_timer() {
     assert!(YieldTimer::new(Duration::ZERO).is_none());
 }
