@@ -303,8 +303,10 @@ impl CpuShare {
             .resumed
             .wait_timeout_while(calls, pause, |c| c.foreground >= busy_at)
             .unwrap_or_else(PoisonError::into_inner);
-        drop(quiet);
         calls.paused -= 1;
+        // Armed again outside the lock, which short calls need.
+        drop(calls);
+        drop(quiet);
     }
 }
 

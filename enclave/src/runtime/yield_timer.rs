@@ -20,6 +20,12 @@
 //! `docs/benchmarks.md`), a fifth of a core at 100 µs. The timer is created
 //! when first armed, suspended while the call sleeps (pauses, waits for a
 //! lane) so that it does not wake it for nothing, and deleted with the call.
+//!
+//! The signal may come while the call's thread holds a lock (the share's,
+//! or wasmtime's or the log writer's inside a host call): it then yields
+//! with the lock held, as it may be preempted with it held in the idle
+//! class; others needing the lock wait until it runs again, which the woken
+//! threads it yielded to do not delay for long.
 
 #![allow(
     unsafe_code,
@@ -41,10 +47,22 @@ thread_local! {
     static YIELDS: AtomicU64 = const { AtomicU64::new(0) };
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Times this thread armed or disarmed a timer.
+    static SETTIMES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Times the calling thread gave up the CPU on a [`YieldTimer`]'s signal.
 #[cfg(test)]
 pub(crate) fn yields_here() -> u64 {
     YIELDS.with(|n| n.load(Ordering::Relaxed))
+}
+
+/// Times the calling thread armed or disarmed a [`YieldTimer`].
+#[cfg(test)]
+pub(crate) fn settimes_here() -> u64 {
+    SETTIMES.with(std::cell::Cell::get)
 }
 
 /// A timer raising [`SIGNAL`] every `interval` while armed, on the thread
@@ -53,6 +71,8 @@ pub(crate) fn yields_here() -> u64 {
 pub(crate) struct YieldTimer {
     /// The kernel's timer, once created.
     id: Option<libc::c_int>,
+    /// Creating it failed: not tried again.
+    failed: bool,
     interval: Duration,
     /// Whether it should fire (outside [`quiet`](Self::quiet)).
     armed: bool,
@@ -64,6 +84,7 @@ impl YieldTimer {
     pub(crate) fn new(interval: Duration) -> Option<Self> {
         (!interval.is_zero()).then_some(Self {
             id: None,
+            failed: false,
             interval,
             armed: false,
         })
@@ -76,8 +97,9 @@ impl YieldTimer {
         if armed == self.armed {
             return;
         }
-        if self.id.is_none() {
+        if self.id.is_none() && !self.failed {
             self.id = handler_installed().then(create).flatten();
+            self.failed = self.id.is_none();
         }
         if self.id.is_some() && self.settime(armed) {
             self.armed = armed;
@@ -96,6 +118,8 @@ impl YieldTimer {
         let Some(id) = self.id else {
             return false;
         };
+        #[cfg(test)]
+        SETTIMES.with(|n| n.set(n.get() + 1));
         // An all-zero value disarms.
         let every = timespec(if on { self.interval } else { Duration::ZERO });
         let spec = libc::itimerspec {
@@ -165,6 +189,12 @@ fn create() -> Option<libc::c_int> {
             &raw mut id,
         )
     };
+    if r != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "no yield timer: this background call yields only at epoch ticks"
+        );
+    }
     (r == 0).then_some(id)
 }
 

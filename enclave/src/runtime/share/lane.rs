@@ -23,7 +23,8 @@ pub(crate) struct Lane(Arc<CpuShare>);
 
 impl CpuShare {
     /// Takes a free lane. While none is free and short calls are in flight,
-    /// waits for one, at most `wait`, with the call's yield `timer` quiet. `None` if none came in that time, or
+    /// waits for one, at most `wait`, with the call's yield `timer` quiet.
+    /// `None` if none came in that time, or
     /// none is free and no short call is in flight (nobody else wants the
     /// CPU): the call then runs on without one and asks again at its next
     /// tick.
@@ -44,13 +45,15 @@ impl CpuShare {
             .resumed
             .wait_timeout_while(calls, wait, blocked)
             .unwrap_or_else(PoisonError::into_inner);
-        drop(quiet);
         calls.lane_waiters -= 1;
-        if calls.in_lanes >= lanes {
-            return None;
-        }
-        calls.in_lanes += 1;
-        Some(Lane(Arc::clone(self)))
+        let lane = (calls.in_lanes < lanes).then(|| {
+            calls.in_lanes += 1;
+            Lane(Arc::clone(self))
+        });
+        // Armed again outside the lock, which short calls need.
+        drop(calls);
+        drop(quiet);
+        lane
     }
 
     /// Calls waiting for a lane now.

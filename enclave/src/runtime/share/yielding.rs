@@ -42,3 +42,6 @@ impl CallPace {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
