@@ -404,18 +404,19 @@ fn ran_long(epoch: &Epoch, share: &Arc<CpuShare>) -> Arc<History> {
 
 /// Burns `cpu` of this thread's CPU time.
 fn burn(cpu: Duration) {
-    let Some(start) = super::cpu_time::this_thread() else {
+    let Some(start) = crate::runtime::cpu_time::this_thread() else {
         return;
     };
     let mut x = 0_u64;
-    while super::cpu_time::this_thread().is_some_and(|now| now.saturating_sub(start) < cpu) {
+    while crate::runtime::cpu_time::this_thread().is_some_and(|now| now.saturating_sub(start) < cpu)
+    {
         x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
     }
 }
 
 #[test]
 fn a_plugin_whose_short_calls_keep_a_core_busy_starts_its_calls_in_the_background() {
-    if super::cpu_time::this_thread().is_none() {
+    if crate::runtime::cpu_time::this_thread().is_none() {
         return; // no thread CPU clock: the rule cannot apply
     }
     let heavy_share = |percent| {
