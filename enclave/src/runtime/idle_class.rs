@@ -90,7 +90,7 @@ impl Drop for IdleClass {
 // static musl build.
 
 /// The calling thread's kernel id.
-fn this_thread() -> libc::pid_t {
+pub(super) fn this_thread() -> libc::pid_t {
     // SAFETY: `gettid` takes no arguments, touches no memory, cannot fail.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) };
     libc::pid_t::try_from(tid).unwrap_or(0)

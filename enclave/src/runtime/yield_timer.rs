@@ -36,6 +36,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::idle_class::this_thread;
+
 /// The real-time signal the timers raise: high in the range, away from the
 /// lowest ones C libraries keep for themselves.
 const SIGNAL: libc::c_int = 60;
@@ -243,13 +245,6 @@ fn timespec(d: Duration) -> libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_nsec: libc::c_long::from(d.subsec_nanos()),
     }
-}
-
-/// The calling thread's kernel id.
-fn this_thread() -> libc::pid_t {
-    // SAFETY: `gettid` takes no arguments, touches no memory, cannot fail.
-    let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-    libc::pid_t::try_from(tid).unwrap_or(0)
 }
 
 #[cfg(test)]
